@@ -1,0 +1,56 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   creates .venv, installs lakeml, runs the end-to-end demo on ./lake
+#   make test   installs everything the tests need (Azurite, Chromium included) and runs lint + the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+LAKE ?= ./lake
+
+.PHONY: demo test lint unit install install-dev azurite chromium bench clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[dev,spark]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/lakeml --lake $(LAKE) demo
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+azurite: node_modules/.installed
+
+# The browser test renders the profile report; it skips with a clear message where Chromium cannot be installed.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1) \
+	  || echo "chromium could not be installed: the browser test will be skipped")
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check lakeml tests benchmarks
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed-dev azurite chromium
+	$(VENV)/bin/pytest -q
+
+test: lint unit
+
+bench: $(VENV)/.installed-dev
+	$(PIP) install -q -e '.[bench]'
+	$(PY) benchmarks/bench_query.py
+
+clean:
+	rm -rf $(VENV) node_modules lake .pytest_cache .mypy_cache .ruff_cache

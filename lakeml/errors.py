@@ -1,0 +1,141 @@
+"""The lakeml error tree.
+
+Every error lakeml raises is a :class:`LakeMLError`. Messages say what happened (with the bad
+value) and end with a ``Hint:`` saying what to do. Where a builtin exception fits, the lakeml
+error also inherits it, so ``except KeyError`` and friends keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class LakeMLError(Exception):
+    """Base class of every error lakeml raises.
+
+    Args:
+        message: what happened, with the offending value.
+        hint: what the user should do about it; appended as ``Hint: ...``.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if not hint else f"{message}\nHint: {hint}")
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
+
+    def one_line(self) -> str:
+        """The message and hint on a single line, as the CLI prints it."""
+        text = self.message if not self.hint else f"{self.message} Hint: {self.hint}"
+        return " ".join(text.split())
+
+
+class ConfigError(LakeMLError, ValueError):
+    """Invalid settings or arguments."""
+
+
+class InvalidNameError(LakeMLError, ValueError):
+    """A table or model name that is not allowed (empty, path traversal, separators)."""
+
+
+class TableNotFoundError(LakeMLError, KeyError):
+    """No table of that name in the catalog."""
+
+
+class TableExistsError(LakeMLError, FileExistsError):
+    """A write with ``mode="error"`` found an existing table."""
+
+
+class ColumnNotFoundError(LakeMLError, KeyError):
+    """A column named in a query or argument does not exist."""
+
+
+class LakePathNotFoundError(LakeMLError, FileNotFoundError):
+    """A file or folder in the lake (or a local source) does not exist."""
+
+
+class StorageError(LakeMLError, OSError):
+    """Reading or writing lake storage failed."""
+
+
+class CredentialError(LakeMLError, PermissionError):
+    """Missing, invalid or refused storage credentials. Never carries the secret itself."""
+
+
+class CommitConflictError(StorageError):
+    """Another writer committed the same table version first and retries were exhausted."""
+
+
+class SchemaError(LakeMLError, ValueError):
+    """Data does not match the schema it is written to or read with."""
+
+
+class DataFormatError(LakeMLError, ValueError):
+    """Malformed input data (a bad CSV row, an unreadable Parquet file)."""
+
+
+class SQLError(LakeMLError, ValueError):
+    """A SQL statement could not be parsed or executed."""
+
+
+class SQLSyntaxError(SQLError):
+    """A SQL statement is not valid; carries the line and column of the problem."""
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
+                 hint: str | None = None) -> None:
+        self.line = line
+        self.column = column
+        super().__init__(message, hint=hint)
+
+
+class ModelError(LakeMLError, ValueError):
+    """A model is invalid, or cannot be used the way it was asked to be."""
+
+
+class ModelNotFoundError(LakeMLError, KeyError):
+    """No model, version or alias of that reference in the registry."""
+
+
+class ModelExistsError(LakeMLError, FileExistsError):
+    """A model version that already exists would be overwritten."""
+
+
+class PredictError(LakeMLError, ValueError):
+    """Scoring could not bind or convert inputs or outputs."""
+
+
+class TrainingError(LakeMLError, ValueError):
+    """Training or AutoML could not run on the given data and settings."""
+
+
+class UnsupportedOperationError(LakeMLError, NotImplementedError):
+    """The active backend cannot do this operation; the hint names the alternative."""
+
+
+class MissingDependencyError(LakeMLError, ImportError):
+    """An optional dependency is not installed; the hint has the pip line."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """Return a ``Did you mean 'x'?`` sentence for the closest candidate, or None."""
+    pool = list(candidates)
+    lowered = {c.lower(): c for c in pool}
+    if name.lower() in lowered:
+        return f"Did you mean '{lowered[name.lower()]}'?"
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    return f"Did you mean '{close[0]}'?" if close else None
+
+
+def choices_hint(name: str, candidates: Iterable[str], *, kind: str) -> str:
+    """A hint with a did-you-mean when one is close, else the list of available names."""
+    pool = sorted(candidates)
+    suggestion = did_you_mean(name, pool)
+    if suggestion:
+        return suggestion
+    if not pool:
+        return f"There are no {kind}s yet."
+    shown = ", ".join(pool[:20]) + (" ..." if len(pool) > 20 else "")
+    return f"Available {kind}s: {shown}."
