@@ -1,0 +1,130 @@
+"""Shared benchmark helpers: timing medians, child-process peak RSS, machine info, result files.
+
+Benchmarks compare configurations side by side within one run; never assert on time in tests.
+
+>>> stats = time_runs(lambda: sum(range(1000)), reps=3)
+>>> sorted(stats)
+['median_s', 'min_s', 'runs_s']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def time_runs(fn: Callable[[], Any], *, reps: int = 5, warmup: int = 1) -> dict[str, Any]:
+    """Call ``fn`` ``warmup`` times untimed, then ``reps`` times timed (wall clock).
+
+    Returns ``{"median_s", "min_s", "runs_s"}``.
+    """
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(runs), "min_s": min(runs), "runs_s": runs}
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """Outcome of :func:`run_child`: wall seconds, peak RSS of the child (bytes), output, exit code."""
+
+    seconds: float
+    peak_rss_bytes: int
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 3600) -> ChildResult:
+    """Run ``cmd`` as a child process; measure its wall time and its own peak RSS (Linux ``wait4``).
+
+    ``ru_maxrss`` from ``wait4`` is the largest resident set of the child or of any descendant
+    it waited for (a JVM launched by PySpark's launcher included once it exits).
+    """
+    full_env = {**os.environ, **(env or {})}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=full_env, text=True)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - start > timeout:
+                proc.kill()
+            time.sleep(0.01)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ChildResult(seconds, int(usage.ru_maxrss) * 1024, out.read(), err.read(), proc.returncode)
+
+
+def machine() -> dict[str, Any]:
+    """A description of this machine and the library versions, for the result files."""
+    info: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["mem_total_gib"] = round(int(line.split()[1]) / 2**20, 1)
+                break
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("polars", "pyarrow", "duckdb", "pyspark", "onnxruntime", "scikit-learn", "lightgbm",
+                 "sqlglot", "deltalake"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    info["versions"] = versions
+    return info
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table; floats are shown with 3 significant decimals."""
+
+    def cell(value: Any) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(name: str, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """Write ``benchmarks/results/<name>.json`` (with machine info) and ``<name>.md``."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "machine": machine(), **data}
+    json_path = RESULTS_DIR / f"{name}.json"
+    md_path = RESULTS_DIR / f"{name}.md"
+    json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    md_path.write_text(markdown.rstrip() + "\n")
+    return json_path, md_path
