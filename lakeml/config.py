@@ -1,0 +1,63 @@
+"""Engine settings shared by every layer (frozen, round-trips to a dict)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from lakeml.errors import ConfigError
+
+DEFAULT_LAKE = "./lake"
+LAKE_ENV_VAR = "LAKEML_LAKE"
+
+
+def _default_threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Tunable engine settings.
+
+    Attributes:
+        ort_threads: intra-op threads per ONNX Runtime session.
+        batch_size: rows per scoring batch (memory is bounded by this, not by the table).
+        commit_retries: how often a table commit is retried when another writer won the race.
+    """
+
+    ort_threads: int = 0
+    batch_size: int = 65_536
+    commit_retries: int = 20
+
+    def __post_init__(self) -> None:
+        if self.ort_threads == 0:
+            object.__setattr__(self, "ort_threads", _default_threads())
+        if self.ort_threads < 1:
+            raise ConfigError(f"ort_threads must be >= 1, got {self.ort_threads}.",
+                              hint="Use the number of cores you want ONNX Runtime to use.")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}.",
+                              hint="Typical values are 10_000 to 1_000_000 rows.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LakeConfig:
+        """Build settings from a dict, refusing unknown keys."""
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"Unknown lakeml settings: {sorted(unknown)}.",
+                              hint=f"Known settings: {sorted(cls.__dataclass_fields__)}.")
+        return cls(**data)
+
+    def with_(self, **changes: Any) -> LakeConfig:
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+
+def default_lake_uri() -> str:
+    """The lake used when none is given: ``$LAKEML_LAKE`` or ``./lake``."""
+    return os.environ.get(LAKE_ENV_VAR) or DEFAULT_LAKE

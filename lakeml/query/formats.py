@@ -1,0 +1,77 @@
+"""Reading table data by format: lakeml Parquet tables, Delta tables, and plain Parquet/CSV/NDJSON files."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import polars as pl
+
+from lakeml.errors import ConfigError, DataFormatError, LakePathNotFoundError
+from lakeml.storage.lakefs import LakeStorage
+
+Format = Literal["parquet", "delta", "csv", "ndjson"]
+FORMATS: tuple[str, ...] = ("parquet", "delta", "csv", "ndjson")
+_EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".ndjson": "ndjson",
+               ".jsonl": "ndjson", ".json": "ndjson"}
+
+
+def check_format(fmt: str) -> Format:
+    """Validate a format name."""
+    lowered = fmt.lower()
+    if lowered == "jsonl" or lowered == "json":
+        lowered = "ndjson"
+    if lowered not in FORMATS:
+        raise ConfigError(f"Unknown table format {fmt!r}.", hint=f"Use one of: {', '.join(FORMATS)}.")
+    return lowered  # type: ignore[return-value]
+
+
+def guess_format(path: str) -> Format | None:
+    """The format implied by a file name or glob, or None."""
+    lowered = path.lower().rstrip("/")
+    for ext, fmt in _EXTENSIONS.items():
+        if lowered.endswith(ext) or lowered.endswith(ext + ".gz"):
+            return fmt  # type: ignore[return-value]
+    return None
+
+
+def scan_uri(uri: str, fmt: Format, *, polars_options: dict[str, Any], options: dict[str, Any] | None = None,
+             is_dir: bool = False) -> pl.LazyFrame:
+    """A lazy scan of files at ``uri`` (a file, a glob, or a folder) in the given format.
+
+    Folders of Parquet files are read with hive partitioning.
+    """
+    opts = dict(options or {})
+    try:
+        if fmt == "delta":
+            delta_opts = {k: v for k, v in polars_options.items() if k == "storage_options"}
+            return pl.scan_delta(uri, credential_provider=None, **delta_opts, **opts)
+        target = uri.rstrip("/") + "/**/*" + _folder_suffix(fmt) if is_dir else uri
+        if fmt == "parquet":
+            return pl.scan_parquet(target, hive_partitioning=True if is_dir else None, **polars_options, **opts)
+        if fmt == "csv":
+            opts.setdefault("infer_schema_length", 10_000)
+            return pl.scan_csv(target, **polars_options, **opts)
+        return pl.scan_ndjson(target, **polars_options, **opts)
+    except FileNotFoundError as exc:
+        raise LakePathNotFoundError(f"No {fmt} data at {uri}.", hint="Check the path or glob.") from exc
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        raise DataFormatError(f"Cannot read {fmt} data at {uri}: {str(exc).splitlines()[0]}",
+                              hint="Check the format and the files.") from exc
+
+
+def _folder_suffix(fmt: Format) -> str:
+    return {"parquet": ".parquet", "csv": ".csv", "ndjson": ".ndjson"}.get(fmt, "")
+
+
+def detect_folder_format(storage: LakeStorage, relpath: str) -> Format | None:
+    """Guess the format of a folder under the lake root from its contents."""
+    names = storage.list(relpath)
+    if "_delta_log" in names:
+        return "delta"
+    if "_lakeml_log" in names:
+        return "parquet"
+    for name in storage.list_files(relpath)[:50]:
+        fmt = guess_format(name)
+        if fmt:
+            return fmt
+    return None

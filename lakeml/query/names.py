@@ -1,0 +1,32 @@
+"""Validation of table and model names (they become folder names in the lake)."""
+
+from __future__ import annotations
+
+import re
+
+from lakeml.errors import InvalidNameError
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
+
+
+def validate_name(name: str, *, kind: str = "table") -> str:
+    """Return ``name`` if it is a safe single-segment name, else raise :class:`InvalidNameError`.
+
+    Allowed: letters, digits, ``_`` and ``-`` (not first), at most 128 characters. Refused: empty
+    names, ``..``, absolute paths and any path separator, so a name can never leave its folder.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidNameError(f"A {kind} name must be a non-empty string, got {name!r}.",
+                               hint="Use a name like 'flights' or 'flights_2013'.")
+    if "/" in name or "\\" in name or name.startswith(".") or ".." in name or ":" in name:
+        raise InvalidNameError(
+            f"The {kind} name {name!r} looks like a path; {kind} names cannot contain '/', '\\', ':' or '..'.",
+            hint="Use a plain name such as 'flights'; to read files at a path, register them with "
+                 "Lake.register_table(name, uri).",
+        )
+    if not _NAME.match(name):
+        raise InvalidNameError(
+            f"The {kind} name {name!r} has characters that are not allowed.",
+            hint="Use letters, digits, '_' and '-' (up to 128 characters), starting with a letter, digit or '_'.",
+        )
+    return name

@@ -1,0 +1,72 @@
+"""Writing frames into lake tables: lakeml Parquet tables and Delta tables, always atomically."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import polars as pl
+
+from lakeml.errors import ConfigError, LakeMLError, SchemaError, StorageError, TableExistsError
+from lakeml.query.parquet_table import WriteMode, write_parquet_table
+from lakeml.storage.lakefs import LakeStorage
+
+MODES: tuple[str, ...] = ("error", "append", "overwrite")
+WriteFormat = Literal["parquet", "delta"]
+
+
+def check_mode(mode: str) -> WriteMode:
+    """Validate a write mode."""
+    if mode not in MODES:
+        raise ConfigError(f"Unknown write mode {mode!r}.", hint=f"Use one of: {', '.join(MODES)}.")
+    return mode  # type: ignore[return-value]
+
+
+def write_table(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode: str, format: str,
+                partition_by: str | list[str] | tuple[str, ...] | None, retries: int,
+                existing_format: str | None = None, extra: dict[str, Any] | None = None) -> int:
+    """Write ``frame`` to the table folder ``relpath``; returns the committed version number."""
+    checked = check_mode(mode)
+    parts = (partition_by,) if isinstance(partition_by, str) else tuple(partition_by or ())
+    if format not in ("parquet", "delta"):
+        raise ConfigError(f"lakeml writes tables as 'parquet' or 'delta', not {format!r}.",
+                          hint="Use format='parquet' (the default) or format='delta'.")
+    if existing_format and existing_format != format and checked == "append":
+        raise SchemaError(f"The table at {relpath!r} is a {existing_format} table; cannot append as {format}.",
+                          hint=f"Pass format='{existing_format}', or write with mode='overwrite'.")
+    storage.ensure_root()
+    if format == "parquet":
+        if existing_format == "delta" and checked == "overwrite":
+            raise SchemaError(f"The table at {relpath!r} is a Delta table.",
+                              hint="Overwrite it with format='delta', or drop it first.")
+        return write_parquet_table(storage, relpath, frame, mode=checked, partition_by=parts, retries=retries,
+                                   extra=extra).version
+    return _write_delta(storage, relpath, frame, mode=checked, partition_by=parts, existing_format=existing_format)
+
+
+def _write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode: WriteMode,
+                 partition_by: tuple[str, ...], existing_format: str | None) -> int:
+    from deltalake import DeltaTable
+
+    uri = storage.uri(relpath)
+    if existing_format == "parquet":
+        raise SchemaError(f"The table at {relpath!r} is a Parquet table, not Delta.",
+                          hint="Write with format='parquet', or use another table name.")
+    write_options: dict[str, Any] = {}
+    if partition_by:
+        write_options["partition_by"] = list(partition_by)
+    try:
+        frame.sink_delta(uri, mode=mode, storage_options=storage.storage_options or None, credential_provider=None,
+                         delta_write_options=write_options or None)
+    except LakeMLError:
+        raise
+    except Exception as exc:
+        text = storage.redact(str(exc))
+        if "already exists" in text.lower() and mode == "error":
+            raise TableExistsError(f"Delta table at {relpath!r} already exists.",
+                                   hint="Use mode='append' or mode='overwrite'.") from None
+        if "schema" in text.lower():
+            raise SchemaError(f"Delta rejected the write to {relpath!r}: {text.splitlines()[0][:300]}",
+                              hint="Match the table's columns and types, or overwrite it.") from None
+        raise StorageError(f"Writing the Delta table {relpath!r} failed: {text.splitlines()[0][:300]}",
+                           hint="Check the lake location and credentials.") from None
+    return int(DeltaTable(uri, storage_options=storage.storage_options or None).version())

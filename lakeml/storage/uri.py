@@ -1,0 +1,112 @@
+"""Lake locations: parse local paths and Azure URIs into one value type."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from lakeml.errors import ConfigError
+
+Scheme = Literal["file", "azure"]
+
+_AZURE_SCHEMES = {"az", "abfs", "abfss", "adl"}
+_DFS_HOST = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.(dfs|blob)\.core\.windows\.net$")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A folder or file in a lake: a local path, or a path in an Azure container.
+
+    Attributes:
+        scheme: ``"file"`` or ``"azure"``.
+        path: for local locations an absolute POSIX path; for Azure the path inside the container
+            (no leading slash, may be empty).
+        container: the Azure container (file system), or None for local paths.
+        account: the storage account named in an ``abfss://container@account...`` URI, if any.
+    """
+
+    scheme: Scheme
+    path: str
+    container: str | None = None
+    account: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        """True for local-disk locations."""
+        return self.scheme == "file"
+
+    @property
+    def uri(self) -> str:
+        """The URI polars and deltalake read: a local path, or ``az://container/path``."""
+        if self.is_local:
+            return self.path
+        return f"az://{self.container}/{self.path}".rstrip("/") if self.path else f"az://{self.container}"
+
+    @property
+    def fs_path(self) -> str:
+        """The path fsspec filesystems use: local path, or ``container/path`` for adlfs."""
+        if self.is_local:
+            return self.path
+        return f"{self.container}/{self.path}".rstrip("/")
+
+    def join(self, *parts: str) -> Location:
+        """A location below this one (parts are POSIX relative paths)."""
+        clean = [p.strip("/") for p in parts if p and p.strip("/")]
+        if not clean:
+            return self
+        joined = posixpath.join(self.path, *clean) if self.path else posixpath.join(*clean)
+        return Location(self.scheme, joined, self.container, self.account)
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def parse_location(value: str | Path) -> Location:
+    """Parse a lake root or table location.
+
+    Accepts local paths, ``file://`` URIs, ``az://container/path``, ``abfs://container/path`` and
+    ``abfss://container@account.dfs.core.windows.net/path``.
+
+    Raises:
+        ConfigError: for an empty value or an unsupported scheme.
+    """
+    text = str(value).strip()
+    if not text:
+        raise ConfigError("An empty lake location was given.", hint="Pass a folder like './lake' or an "
+                          "'abfss://container@account.dfs.core.windows.net/path' URI.")
+    if "://" not in text:
+        return Location("file", Path(text).expanduser().resolve().as_posix())
+    parsed = urlparse(text)
+    scheme = parsed.scheme.lower()
+    if scheme == "file":
+        return Location("file", Path(parsed.path).resolve().as_posix())
+    if scheme not in _AZURE_SCHEMES:
+        raise ConfigError(
+            f"Unsupported lake location scheme '{scheme}://' in {_strip_query(text)!r}.",
+            hint="Use a local path, file://, az://, abfs:// or abfss:// (Azure Data Lake Storage).",
+        )
+    if parsed.query:
+        raise ConfigError(
+            "A lake URI must not carry a query string (it could hold a SAS token).",
+            hint="Pass SAS tokens and keys through storage_options or AZURE_STORAGE_* variables.",
+        )
+    netloc = parsed.netloc
+    account: str | None = None
+    if "@" in netloc:
+        container, host = netloc.split("@", 1)
+        match = _DFS_HOST.match(host.lower())
+        account = match.group("account") if match else host.split(".")[0]
+    else:
+        container = netloc
+    if not container:
+        raise ConfigError(f"No container in the Azure URI {text!r}.",
+                          hint="Write az://<container>/<path> or abfss://<container>@<account>.dfs.core.windows.net/<path>.")
+    return Location("azure", parsed.path.strip("/"), container, account)
+
+
+def _strip_query(text: str) -> str:
+    return text.split("?", 1)[0]

@@ -1,0 +1,50 @@
+"""Shared fixtures: fresh local lakes, and lakes on a real Azurite server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import lakeml
+from lakeml.query.lake import Lake
+from tests.azurite import Azurite, start_azurite
+
+# Never let an Azure credential chain or a stray account setting from the developer's shell leak in.
+for _var in [v for v in os.environ if v.startswith(("AZURE_", "LAKEML_"))]:
+    os.environ.pop(_var, None)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """A real Azurite blob server for the whole test session."""
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    """A fresh, empty local lake."""
+    return lakeml.connect(tmp_path / "lake")
+
+
+@pytest.fixture
+def azure_lake(azurite: Azurite) -> Lake:
+    """A fresh lake in a new container on Azurite."""
+    container = azurite.new_container()
+    lake = lakeml.connect(f"abfss://{container}@devstoreaccount1.dfs.core.windows.net/lake",
+                          storage_options=azurite.storage_options())
+    lake.storage.ensure_root()
+    return lake
+
+
+@pytest.fixture(params=["local", "azurite"])
+def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    """The same test on a local lake and on an Azurite lake."""
+    if request.param == "local":
+        return lakeml.connect(tmp_path / "lake")
+    return request.getfixturevalue("azure_lake")  # type: ignore[no-any-return]
