@@ -90,7 +90,8 @@ class Catalog:
     # -- lookup --------------------------------------------------------------------------------------
     def managed_names(self) -> list[str]:
         """Names of the table folders under ``<root>/tables/``."""
-        return [n for n in self.storage.list(TABLES_DIR) if not n.startswith((".", "_"))]
+        names = [n for n in self.storage.list(TABLES_DIR) if not n.startswith((".", "_"))]
+        return [n for n in names if detect_folder_format(self.storage, f"{TABLES_DIR}/{n}") is not None]
 
     def names(self) -> list[str]:
         """All table names, sorted."""

