@@ -181,6 +181,9 @@ class LakeGenerator(PostgresGenerator):
 
     PARAMETER_TOKEN = "@"
     NAMED_PLACEHOLDER_TOKEN = ":"
+    # Polars runs these natively; the PostgreSQL generator would rewrite them (TRY_CAST -> CAST!).
+    TRY_SUPPORTED = True
+    SUPPORTS_MEDIAN = True
 
     TYPE_MAPPING: ClassVar[dict[exp.DType, str]] = {
         **PostgresGenerator.TYPE_MAPPING,
@@ -191,6 +194,7 @@ class LakeGenerator(PostgresGenerator):
     TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
         **PostgresGenerator.TRANSFORMS,
         exp.Select: transforms.preprocess([transforms.eliminate_semi_and_anti_joins]),
+        exp.TryCast: lambda self, e: self.cast_sql(e, safe_prefix="TRY_"),
         # sqlglot dispatches `<key>_sql` methods only for its own node classes; ours go here.
         OpenRowset: lambda self, e: self.openrowset_sql(e),
         OpenRowsetColumn: lambda self, e: self.openrowsetcolumn_sql(e),
