@@ -1,0 +1,179 @@
+"""``Lake.predict`` (frame in, frame out) and ``Lake.score`` (streaming, source to lake table)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from lakeml.errors import LakeMLError, PredictError, StorageError
+from lakeml.registry.registry import ModelRegistry, ModelVersion
+from lakeml.scoring.plan import ScoringPlan
+from lakeml.scoring.session import default_threads, get_session
+from lakeml.scoring.types import OutputDecl, parse_outputs
+
+DEFAULT_BATCH = 65536
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What ``Lake.score`` did: rows scored, seconds, the target written and the model version."""
+
+    rows: int
+    seconds: float
+    target: str
+    model: str
+
+
+def resolve_model(lake: Any, model: str | ModelVersion) -> ModelVersion:
+    """A :class:`ModelVersion` from a reference string (or the version itself)."""
+    if isinstance(model, ModelVersion):
+        return model
+    return ModelRegistry(lake).get(model)
+
+
+def batch_size_for(lake: Any, batch_size: int | None) -> int:
+    """``batch_size`` if given, else ``lake.config.batch_size``, else 65536."""
+    if batch_size is not None:
+        return int(batch_size)
+    return int(getattr(getattr(lake, "config", None), "batch_size", None) or DEFAULT_BATCH)
+
+
+def build_plan(lake: Any, mv: ModelVersion, schema: pl.Schema,
+               outputs: str | dict[str, Any] | list[OutputDecl] | None = None, *, on_null: str = "error",
+               auto_cast: bool = False, batch_size: int | None = None, **kw: Any) -> ScoringPlan:
+    """Bind model version ``mv`` to a DATA schema: every binding/type/output error is raised here."""
+    session = get_session(mv.onnx_bytes(), threads=default_threads(getattr(lake, "config", None)),
+                          sha256=mv.sha256)
+    return ScoringPlan(mv.manifest, session, schema, parse_outputs(outputs), on_null=on_null,
+                       auto_cast=auto_cast, batch_size=batch_size_for(lake, batch_size), **kw)
+
+
+def predict(lake: Any, model: str | ModelVersion, data: Any, *,
+            outputs: str | dict[str, Any] | None = None, on_null: str = "error", auto_cast: bool = False,
+            batch_size: int | None = None) -> pl.DataFrame:
+    """Score ``data`` with ``model`` and return DATA columns followed by the output columns.
+
+    Args:
+        model: ``name``, ``name:3``, ``name@alias`` or a :class:`ModelVersion`.
+        data: a table name, SQL text, or a Polars/pandas/Arrow frame.
+        outputs: what a WITH clause says: ``"label bigint, probabilities array(real, 2)"`` or a dict of
+            output name to SQL type / Polars dtype; None returns every output.
+        on_null: ``"error"``, ``"propagate"`` (null outputs) or ``"nan"`` (NaN into float inputs).
+        auto_cast: cast inputs to the model's types where no value changes.
+        batch_size: rows per ONNX Runtime call (results do not depend on it).
+
+    Raises:
+        PredictError: binding, type, null or output errors (before any row is scored).
+        ModelNotFoundError: unknown model reference.
+
+    >>> lake.predict("churn@champion", "customers", outputs="label bigint")  # doctest: +SKIP
+    """
+    mv = resolve_model(lake, model)
+    frame = lake.frame(data)
+    df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+    plan = build_plan(lake, mv, df.schema, outputs, on_null=on_null, auto_cast=auto_cast,
+                      batch_size=batch_size)
+    return plan.score_frame(df)
+
+
+def _is_path(target: str) -> bool:
+    return "://" in target or "/" in target or os.sep in target or target.endswith(".parquet")
+
+
+def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
+          outputs: str | dict[str, Any] | None = None, on_null: str = "error", auto_cast: bool = False,
+          batch_size: int | None = None, mode: str = "error", format: str = "parquet",
+          progress: Callable[[int], None] | None = None) -> ScoreResult:
+    """Stream ``source`` through ``model`` into lake table ``target`` in one pass.
+
+    Memory is bounded by the batch size, not the table size; the write is atomic (a failed run
+    leaves no partial target). ``target`` is a lake table name, or a Parquet file path/URI.
+    ``progress`` is called with the number of rows scored after each batch.
+
+    Returns:
+        A :class:`ScoreResult` (rows, seconds, target, model).
+    """
+    t0 = time.perf_counter()
+    mv = resolve_model(lake, model)
+    lf = lake.frame(source)
+    lf = lf.lazy() if isinstance(lf, pl.DataFrame) else lf
+    schema = lf.collect_schema()
+    plan = build_plan(lake, mv, schema, outputs, on_null=on_null, auto_cast=auto_cast, batch_size=batch_size)
+    out_schema = dict(schema)
+    static = plan.output_schema()
+    if any(dt is None for dt in static.values()):
+        probe = plan.score_frame(lf.head(1).collect()) if plan.on_null != "error" else None
+        if probe is None:
+            probe_df = lf.head(64).collect()
+            plan.check_nulls(probe_df)
+            probe = plan.score_frame(probe_df)
+        static = {c: probe.schema[c] for c in static}
+    out_schema.update(static)
+    state: dict[str, Any] = {"rows": 0, "error": None}
+
+    def run(df: pl.DataFrame) -> pl.DataFrame:
+        parts = []
+        try:
+            plan.check_nulls(df)
+            for start in range(0, max(df.height, 1), plan.batch_size):
+                parts.append(plan.score_frame(df.slice(start, plan.batch_size)))
+                state["rows"] += min(plan.batch_size, df.height - start)
+                if progress is not None:
+                    progress(state["rows"])
+        except LakeMLError as exc:
+            state["error"] = exc
+            raise
+        return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical")
+
+    scored = lf.map_batches(run, schema=pl.Schema(out_schema), streamable=True)
+    try:
+        if _is_path(target):
+            _sink_file(lake, scored, target)
+        else:
+            lake.write(target, scored, mode=mode, format=format)
+    except Exception as exc:
+        err = state["error"]
+        if isinstance(err, PredictError) and "null value" in err.message and plan.on_null != "propagate":
+            err = _total_null_error(lf, plan) or err
+        if err is not None:
+            raise err from exc
+        if isinstance(exc, LakeMLError):
+            raise
+        raise StorageError(f"Writing scores to {target!r} failed: {str(exc).splitlines()[0][:300]}",
+                           hint="Check the target location and retry; nothing was published.") from exc
+    return ScoreResult(state["rows"], time.perf_counter() - t0, target, f"{mv.name}:{mv.version}")
+
+
+def _total_null_error(lf: pl.LazyFrame, plan: ScoringPlan) -> PredictError | None:
+    try:
+        counts = lf.select(pl.col(plan.bound_columns).null_count()).collect().row(0, named=True)
+    except Exception:
+        return None
+    for col, n in counts.items():
+        if n and not (plan.on_null == "nan" and plan.schema[col].is_float()):
+            return PredictError(f"Input column {col!r} has {n} null value(s); nothing was written.",
+                                hint="Filter or fill them (WHERE col IS NOT NULL / COALESCE), or pass "
+                                     "on_null='propagate' or on_null='nan'.")
+    return None
+
+
+def _sink_file(lake: Any, scored: pl.LazyFrame, target: str) -> None:
+    """Write a Parquet file at a path/URI: to a fresh name, then rename (local) so readers never see half."""
+    if "://" in target:
+        opts = getattr(getattr(lake, "storage", None), "storage_options", None) or None
+        scored.sink_parquet(target, storage_options=opts, engine="streaming")
+        return
+    tmp = f"{target}.{uuid.uuid4().hex[:8]}.tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+    try:
+        scored.sink_parquet(tmp, engine="streaming")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,80 @@
+"""One cached ONNX Runtime InferenceSession per distinct model bytes (keyed by content hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakeml.errors import ModelError
+
+_MAX_SESSIONS = 16
+_cache: OrderedDict[tuple[str, int], CachedSession] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+@dataclass
+class CachedSession:
+    """A session plus the lock that serialises ``run`` calls.
+
+    Polars may call a batch function on several morsels at once; each ``run`` already uses
+    ``threads`` intra-op threads, so running them concurrently would oversubscribe the cores.
+    """
+
+    session: Any
+    threads: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, outputs: list[str], feeds: dict[str, Any]) -> list[Any]:
+        """``session.run`` under the lock."""
+        with self.lock:
+            return list(self.session.run(outputs, feeds))
+
+
+def default_threads(config: Any = None) -> int:
+    """ORT intra-op threads: ``config.ort_threads`` when set, else the number of cores."""
+    value = getattr(config, "ort_threads", None) if config is not None else None
+    return int(value) if value else max(1, os.cpu_count() or 1)
+
+
+def get_session(data: bytes, *, threads: int, sha256: str | None = None) -> CachedSession:
+    """Return the cached session for these bytes and thread count, creating it on first use.
+
+    CPU provider, full graph optimisation, ``threads`` intra-op threads, thread spinning off.
+
+    Raises:
+        ModelError: ONNX Runtime cannot load the model.
+    """
+    key = (sha256 or hashlib.sha256(data).hexdigest(), threads)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"ONNX Runtime cannot load the model: {str(exc).splitlines()[0][:300]}",
+                         hint="Re-export the model with a supported opset and input types.") from exc
+    cached = CachedSession(sess, threads)
+    with _cache_lock:
+        cached = _cache.setdefault(key, cached)
+        while len(_cache) > _MAX_SESSIONS:
+            _cache.popitem(last=False)
+    return cached
+
+
+def cache_size() -> int:
+    """Number of sessions currently cached."""
+    return len(_cache)
