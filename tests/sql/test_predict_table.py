@@ -1,0 +1,94 @@
+"""SQL PREDICT, table form, through ``lake.sql`` (parse, rewrite, Polars SQL)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from lakeml.errors import LakeMLError, PredictError, SQLError
+from lakeml.query.lake import Lake
+from tests.scoring.models import column_pipeline, packed_logreg, training_frame
+
+Q = """SELECT d.*, p.label, p.probabilities
+FROM PREDICT(MODEL = 'churn:1', DATA = cust AS d, RUNTIME = ONNX)
+WITH (label bigint, probabilities array(real, 2)) AS p"""
+
+
+@pytest.fixture
+def sql_lake(lake: Lake) -> Lake:
+    lake.models.register(packed_logreg()[0], name="churn", features=["a", "b"])
+    lake.models.register(column_pipeline()[0], name="pipe")
+    lake.write("cust", training_frame().with_row_index("id"))
+    lake.write("regions", pl.DataFrame({"id": [0, 1, 2], "region": ["n", "s", "e"]}, schema={"id": pl.UInt32,
+                                                                                              "region": pl.String}))
+    return lake
+
+
+def test_table_form_matches_python_predict(sql_lake: Lake) -> None:
+    got = sql_lake.sql(Q).collect()
+    expected = sql_lake.predict("churn:1", "cust", outputs="label bigint, probabilities array(real, 2)")
+    assert got.equals(expected)
+
+
+def test_table_form_with_where_join_and_order(sql_lake: Lake) -> None:
+    q = """SELECT d.id, r.region, p.label FROM PREDICT(MODEL = 'churn', DATA = cust AS d) WITH (label bigint) AS p
+           JOIN regions r ON r.id = d.id WHERE p.label = 1 ORDER BY d.id"""
+    got = sql_lake.sql(q).collect()
+    full = sql_lake.predict("churn", "cust", outputs="label bigint")
+    expected = full.filter(pl.col("label") == 1, pl.col("id") < 3)["id"].to_list()
+    assert got["id"].to_list() == expected and got.columns == ["id", "region", "label"]
+
+
+def test_table_form_with_cte_as_data_and_name_clash(sql_lake: Lake) -> None:
+    q = """WITH c AS (SELECT id, a, b, y AS label FROM cust WHERE a > 0)
+           SELECT d.id, d.label AS truth, p.label FROM PREDICT(MODEL = 'churn', DATA = c AS d) WITH (label bigint) AS p"""
+    got = sql_lake.sql(q).collect()
+    assert got.columns == ["id", "truth", "label"]
+    assert got.height == int((training_frame()["a"] > 0).sum())
+    assert got["id"].to_list() == sorted(got["id"].to_list())  # DATA order kept
+
+
+def test_table_form_model_as_param_and_alias(sql_lake: Lake) -> None:
+    sql_lake.models.set_alias("churn", 1, "champion")
+    q = "SELECT p.label FROM PREDICT(MODEL = @m, DATA = cust AS d) WITH (label bigint) AS p"
+    got = sql_lake.sql(q, params={"m": "churn@champion"}).collect()
+    assert got.height == 300
+
+
+def test_table_form_model_as_subquery_over_models_view(sql_lake: Lake) -> None:
+    q = """SELECT d.id, p.probabilities FROM PREDICT(
+             MODEL = (SELECT model FROM models WHERE name = 'churn' AND version = 1),
+             DATA = cust AS d) WITH (probabilities array(real, 2)) AS p"""
+    got = sql_lake.sql(q).collect()
+    ref = sql_lake.predict("churn:1", "cust", outputs="probabilities array(real, 2)")
+    assert got["probabilities"].to_list() == ref["probabilities"].to_list()
+    bad = q.replace("AND version = 1", "")
+    sql_lake.models.register(packed_logreg(seed=1)[0], name="churn", features=["a", "b"])
+    with pytest.raises(SQLError, match="returned 2 row"):
+        sql_lake.sql(bad)
+
+
+def test_table_form_without_with_returns_all_outputs(sql_lake: Lake) -> None:
+    got = sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'pipe', DATA = cust AS d) AS p").collect()
+    assert got.columns[-2:] == ["label", "probabilities"] and got.height == 300
+
+
+def test_table_form_errors(sql_lake: Lake) -> None:
+    with pytest.raises(SQLError, match="RUNTIME = TORCH is not supported"):
+        sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = cust AS d, RUNTIME = TORCH) WITH (label bigint) AS p")
+    with pytest.raises(PredictError, match="WITH names output 'score'"):
+        sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = cust AS d) WITH (score real) AS p")
+    with pytest.raises(LakeMLError, match="No model 'chrun'"):
+        sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'chrun', DATA = cust AS d) WITH (label bigint) AS p")
+    with pytest.raises(PredictError, match=r"CAST\(a AS real\)"):
+        sql_lake.sql("""WITH c AS (SELECT CAST(a AS DOUBLE) AS a, b FROM cust)
+                        SELECT * FROM PREDICT(MODEL = 'churn', DATA = c AS d) WITH (label bigint) AS p""")
+
+
+def test_table_form_cast_in_cte_fixes_types(sql_lake: Lake) -> None:
+    q = """WITH c AS (SELECT CAST(CAST(a AS DOUBLE) AS REAL) AS a, b FROM cust)
+           SELECT p.probabilities FROM PREDICT(MODEL = 'churn', DATA = c AS d) WITH (probabilities array(real, 2)) AS p"""
+    got = sql_lake.sql(q).collect()
+    ref = sql_lake.predict("churn", "cust", outputs="probabilities array(real, 2)")
+    assert np.array_equal(np.stack(got["probabilities"].to_numpy()), np.stack(ref["probabilities"].to_numpy()))
