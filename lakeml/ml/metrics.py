@@ -109,7 +109,9 @@ def _classification(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any
                                                                          sub[:, 1])))
     except ValueError:
         out["auc"] = math.nan
-    out["log_loss"] = float(skm.log_loss(y_true, np.clip(proba, 1e-15, 1.0), labels=classes_arr))
+    clipped = np.clip(proba, 1e-15, 1.0)
+    out["log_loss"] = float(skm.log_loss(y_true, clipped / clipped.sum(axis=1, keepdims=True),
+                                         labels=classes_arr))
     out["accuracy"] = float(skm.accuracy_score(y_true, pred))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined precision/recall on a fold count as 0
