@@ -42,7 +42,8 @@ def test_table_form_with_where_join_and_order(sql_lake: Lake) -> None:
 
 def test_table_form_with_cte_as_data_and_name_clash(sql_lake: Lake) -> None:
     q = """WITH c AS (SELECT id, a, b, y AS label FROM cust WHERE a > 0)
-           SELECT d.id, d.label AS truth, p.label FROM PREDICT(MODEL = 'churn', DATA = c AS d) WITH (label bigint) AS p"""
+           SELECT d.id, d.label AS truth, p.label
+           FROM PREDICT(MODEL = 'churn', DATA = c AS d) WITH (label bigint) AS p"""
     got = sql_lake.sql(q).collect()
     assert got.columns == ["id", "truth", "label"]
     assert got.height == int((training_frame()["a"] > 0).sum())
@@ -76,7 +77,8 @@ def test_table_form_without_with_returns_all_outputs(sql_lake: Lake) -> None:
 
 def test_table_form_errors(sql_lake: Lake) -> None:
     with pytest.raises(SQLError, match="RUNTIME = TORCH is not supported"):
-        sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = cust AS d, RUNTIME = TORCH) WITH (label bigint) AS p")
+        sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = cust AS d, RUNTIME = TORCH) "
+                     "WITH (label bigint) AS p")
     with pytest.raises(PredictError, match="WITH names output 'score'"):
         sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = cust AS d) WITH (score real) AS p")
     with pytest.raises(LakeMLError, match="No model 'chrun'"):
@@ -88,7 +90,8 @@ def test_table_form_errors(sql_lake: Lake) -> None:
 
 def test_table_form_cast_in_cte_fixes_types(sql_lake: Lake) -> None:
     q = """WITH c AS (SELECT CAST(CAST(a AS DOUBLE) AS REAL) AS a, b FROM cust)
-           SELECT p.probabilities FROM PREDICT(MODEL = 'churn', DATA = c AS d) WITH (probabilities array(real, 2)) AS p"""
+           SELECT p.probabilities FROM PREDICT(MODEL = 'churn', DATA = c AS d)
+           WITH (probabilities array(real, 2)) AS p"""
     got = sql_lake.sql(q).collect()
     ref = sql_lake.predict("churn", "cust", outputs="probabilities array(real, 2)")
     assert np.array_equal(np.stack(got["probabilities"].to_numpy()), np.stack(ref["probabilities"].to_numpy()))
