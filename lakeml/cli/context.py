@@ -23,9 +23,9 @@ class CliState:
     def lake(self) -> Lake:
         """The lake, opened on first use."""
         if self._lake is None:
-            import lakeml
+            from lakeml.query.lake import connect
 
-            self._lake = lakeml.connect(self.lake_uri)
+            self._lake = connect(self.lake_uri)
         return self._lake
 
 

@@ -1,0 +1,81 @@
+"""The lake commands of the CLI, run as a user runs them (a real process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "LAKEML_"))}
+    return subprocess.run([sys.executable, "-m", "lakeml.cli.main", *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, timeout=180, env={**base, **(env or {})})
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "people.csv").write_text("id,name,age\n1,ann,31\n2,bob,42\n3,cy,27\n")
+    return tmp_path
+
+
+def test_ingest_tables_describe_default_lake(workdir: Path):
+    out = run("ingest", "people.csv", "people", "--partition-by", "age", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "ingested 3 rows into people" in out.stdout
+    assert (workdir / "lake" / "tables" / "people").is_dir()  # ./lake is the default
+    listed = run("tables", "--json", cwd=workdir)
+    assert [t["name"] for t in json.loads(listed.stdout)] == ["people"]
+    desc = json.loads(run("describe", "people", "--json", cwd=workdir).stdout)
+    assert desc["num_rows"] == 3 and desc["partition_by"] == ["age"] and desc["schema"]["name"] == "String"
+
+
+def test_lake_option_and_env_var(workdir: Path):
+    assert run("--lake", str(workdir / "other"), "ingest", "people.csv", "p", cwd=workdir).returncode == 0
+    env_out = run("tables", "--json", cwd=workdir, env={"LAKEML_LAKE": str(workdir / "other")})
+    assert [t["name"] for t in json.loads(env_out.stdout)] == ["p"]
+
+
+def test_lakeml_error_is_one_line_exit_1(workdir: Path):
+    run("ingest", "people.csv", "people", cwd=workdir)
+    out = run("describe", "peple", cwd=workdir)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "error: No table named 'peple' in the lake at " + str((workdir / "lake").resolve())
+        + ". Hint: Did you mean 'people'?"]
+    assert "Traceback" not in out.stderr
+
+
+def test_debug_shows_traceback(workdir: Path):
+    out = run("--debug", "describe", "nope", cwd=workdir)
+    assert out.returncode == 1 and "Traceback" in out.stderr and "TableNotFoundError" in out.stderr
+
+
+def test_usage_error_exit_2(workdir: Path):
+    out = run("ingest", cwd=workdir)
+    assert out.returncode == 2 and "Missing argument" in out.stderr
+    bad = run("ingest", "people.csv", "t", "--mode", "upsert", cwd=workdir)
+    assert bad.returncode == 2
+
+
+def test_bad_input_file_reports_line(workdir: Path):
+    (workdir / "bad.csv").write_text("a,b\n1,2\n3,x\n")
+    out = run("ingest", "bad.csv", "t", "--schema", "b=int64", cwd=workdir)
+    assert out.returncode == 1 and "line 3" in out.stderr and "column 'b'" in out.stderr
+
+
+def test_traversal_name_refused(workdir: Path):
+    out = run("ingest", "people.csv", "../../etc", cwd=workdir)
+    assert out.returncode == 1 and "looks like a path" in out.stderr
+    assert not (workdir.parent / "etc").exists()
+
+
+def test_ingest_is_quiet_when_piped(workdir: Path):
+    out = run("ingest", "people.csv", "people", cwd=workdir)
+    assert out.stderr == ""  # no progress bar on a pipe
