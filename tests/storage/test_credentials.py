@@ -53,7 +53,8 @@ def test_entra_is_chosen_only_when_asked_and_builds_lazily():
     assert creds.kind == "entra"
     # Nothing ran yet: the token is fetched on first use only (never in tests).
     assert creds._token == {}
-    env_creds = resolve_azure_credentials(None, env={"AZURE_STORAGE_ACCOUNT_NAME": "acct", "LAKEML_AZURE_AUTH": "entra"})
+    env = {"AZURE_STORAGE_ACCOUNT_NAME": "acct", "LAKEML_AZURE_AUTH": "entra"}
+    env_creds = resolve_azure_credentials(None, env=env)
     assert env_creds.kind == "entra"
 
 
