@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -21,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from lakeml.ml.featurize import DatetimeParts
 
+MAX_PERMUTATION_ROWS = 5_000
 _SCHEMA = {"feature": pl.String, "column": pl.String, "importance": pl.Float64}
 
 
@@ -53,8 +55,22 @@ def _hgb_gains(model: Any, n_features: int) -> np.ndarray:
     return gains
 
 
+def _normalised(values: np.ndarray) -> np.ndarray:
+    total = float(values.sum())
+    return values / total if total > 0 else values
+
+
 def raw_importances(estimator: Any, n_features: int) -> np.ndarray:
-    """Unnormalised importances of the final estimator over its input features (zeros if unknown)."""
+    """Unnormalised importances of the final estimator over its input features (zeros if unknown).
+
+    Voting ensembles average their members' normalised importances with the voting weights.
+    """
+    members = getattr(estimator, "estimators_", None)
+    if type(estimator).__name__.startswith("Voting") and members:
+        weights = np.asarray(estimator.weights if estimator.weights is not None else [1.0] * len(members),
+                             dtype=np.float64)
+        parts = [_normalised(raw_importances(m, n_features)) for m in members]
+        return np.asarray(sum(w * p for w, p in zip(weights, parts, strict=True)), dtype=np.float64)
     if hasattr(estimator, "booster_"):
         return np.asarray(estimator.booster_.feature_importance(importance_type="gain"), dtype=np.float64)
     if hasattr(estimator, "_predictors"):
@@ -67,22 +83,36 @@ def raw_importances(estimator: Any, n_features: int) -> np.ndarray:
     return np.zeros(n_features)
 
 
-def feature_importances(pipeline: Pipeline) -> pl.DataFrame:
+def _permutation(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> pl.DataFrame:
+    from sklearn.inspection import permutation_importance
+
+    rows = min(len(X), MAX_PERMUTATION_ROWS)
+    result = permutation_importance(pipeline, X.iloc[:rows], np.asarray(y)[:rows], n_repeats=3,
+                                    random_state=seed, n_jobs=1)
+    values = _normalised(np.maximum(np.asarray(result.importances_mean, dtype=np.float64), 0.0))
+    names = [str(c) for c in X.columns]
+    return pl.DataFrame({"feature": names, "column": names, "importance": values}, schema=_SCHEMA)
+
+
+def feature_importances(pipeline: Pipeline, X: pd.DataFrame | None = None, y: Any = None, *,
+                        task: str | None = None, seed: int = 0) -> pl.DataFrame:
     """Importances per encoded feature: columns ``feature``, ``column`` (source), ``importance``.
 
-    ``pipeline`` is ``Pipeline([(featurizer), (estimator)])`` as lakeml trains it.
+    ``pipeline`` is ``Pipeline([(featurizer), (estimator)])`` as lakeml trains it. When the
+    estimator has no native importances and ``X``/``y`` (source columns, validation rows) are
+    given, permutation importance per source column is used instead (at most 5,000 rows).
+    ``task`` is accepted for symmetry with the other ML helpers; the pipeline's own score is used.
     """
-    ct = pipeline.steps[0][1]
-    if not isinstance(ct, ColumnTransformer):
-        return pl.DataFrame(schema=_SCHEMA)
-    pairs = _output_sources(ct)
-    values = raw_importances(pipeline.steps[-1][1], len(pairs))
-    if len(values) != len(pairs):
-        return pl.DataFrame(schema=_SCHEMA)
-    total = float(values.sum())
-    norm = values / total if total > 0 else values
-    return pl.DataFrame({"feature": [p[0] for p in pairs], "column": [p[1] for p in pairs],
-                         "importance": norm.astype(np.float64)}, schema=_SCHEMA)
+    ct = pipeline.steps[0][1] if isinstance(pipeline, Pipeline) else None
+    if isinstance(ct, ColumnTransformer):
+        pairs = _output_sources(ct)
+        values = raw_importances(pipeline.steps[-1][1], len(pairs))
+        if len(values) == len(pairs) and float(values.sum()) > 0:
+            return pl.DataFrame({"feature": [p[0] for p in pairs], "column": [p[1] for p in pairs],
+                                 "importance": _normalised(values)}, schema=_SCHEMA)
+    if X is not None and y is not None and len(X) > 0:
+        return _permutation(pipeline, X, y, seed)
+    return pl.DataFrame(schema=_SCHEMA)
 
 
 def column_importances(pipeline: Pipeline) -> pl.DataFrame:
