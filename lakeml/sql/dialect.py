@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from sqlglot import exp, transforms
+from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.generators.postgres import PostgresGenerator
 from sqlglot.parsers.postgres import PostgresParser
@@ -39,8 +39,22 @@ __all__ = ["LakeSQL"]
 _PREDICT_KEYS = ("MODEL", "DATA", "RUNTIME")
 
 
+def _keep(name: str) -> Callable[[list[exp.Expr]], exp.Expr]:
+    return lambda args: exp.Anonymous(this=name, expressions=args)
+
+
+# Functions Polars reads differently from how sqlglot would rewrite them (e.g. LOG10(x) -> LOG(10, x),
+# but Polars' LOG takes the base second): keep them exactly as written.
+_KEEP_AS_WRITTEN = ("LOG10", "LOG2", "ARRAY_CONTAINS", "ARRAY_LENGTH")
+
+
 class LakeParser(PostgresParser):
     """PostgreSQL parser plus the OPENROWSET and PREDICT function parsers."""
+
+    FUNCTIONS: ClassVar[dict[str, Callable[..., Any]]] = {
+        **PostgresParser.FUNCTIONS,
+        **{name: _keep(name) for name in _KEEP_AS_WRITTEN},
+    }
 
     FUNCTION_PARSERS: ClassVar[dict[str, Callable[..., Any]]] = {
         **PostgresParser.FUNCTION_PARSERS,
@@ -177,7 +191,7 @@ class LakeParser(PostgresParser):
 
 
 class LakeGenerator(PostgresGenerator):
-    """PostgreSQL generator that keeps QUALIFY and writes the lake's own nodes back."""
+    """PostgreSQL generator that keeps QUALIFY, SEMI/ANTI joins, and writes the lake's own nodes back."""
 
     PARAMETER_TOKEN = "@"
     NAMED_PLACEHOLDER_TOKEN = ":"
@@ -192,8 +206,8 @@ class LakeGenerator(PostgresGenerator):
     }
 
     TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
-        **PostgresGenerator.TRANSFORMS,
-        exp.Select: transforms.preprocess([transforms.eliminate_semi_and_anti_joins]),
+        # No exp.Select entry: PostgreSQL's would rewrite QUALIFY and SEMI/ANTI joins; Polars runs them.
+        **{k: v for k, v in PostgresGenerator.TRANSFORMS.items() if k is not exp.Select},
         exp.TryCast: lambda self, e: self.cast_sql(e, safe_prefix="TRY_"),
         # sqlglot dispatches `<key>_sql` methods only for its own node classes; ours go here.
         OpenRowset: lambda self, e: self.openrowset_sql(e),
@@ -253,6 +267,7 @@ class LakeSQL(Postgres):
         KEYWORDS: ClassVar[dict[str, TokenType]] = {
             **Postgres.Tokenizer.KEYWORDS,
             "TOP": TokenType.TOP,
+            "//": TokenType.DIV,  # Polars' integer division operator
         }
 
     Parser = LakeParser
