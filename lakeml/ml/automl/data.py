@@ -1,0 +1,108 @@
+"""Read and prepare AutoML input in the query layer: projection, sampling, checks, plan, folds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from lakeml.errors import ColumnNotFoundError, LakeMLError, TrainingError, choices_hint
+from lakeml.ml.featurize import FeaturePlan, plan_features, to_pandas
+from lakeml.ml.guardrails import Guardrail, compute_guardrails
+from lakeml.ml.tasks import check_target, prepare_target
+from lakeml.ml.train import data_fingerprint
+from lakeml.ml.validation import choose_validation
+
+if TYPE_CHECKING:
+    from lakeml.query.lake import Lake
+
+
+@dataclass
+class PreparedData:
+    """The collected training data and everything derived from it before the search starts."""
+
+    frame: pl.DataFrame          # features + target, after sampling and dropping null targets
+    X: pd.DataFrame              # featurizer input (plan's columns)
+    y: np.ndarray
+    task: str
+    classes: list[Any] | None
+    plan: FeaturePlan
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    guardrails: list[Guardrail]
+    lineage: dict[str, Any]
+    seed: int
+    notes: list[str]
+
+    @property
+    def n_rows(self) -> int:
+        """Rows used for training."""
+        return self.frame.height
+
+    def payload(self) -> dict[str, Any]:
+        """What every worker process loads (pickled once to a private temp file)."""
+        return {"X": self.X, "y": self.y, "folds": self.folds, "plan": self.plan, "task": self.task,
+                "classes": self.classes, "seed": self.seed}
+
+
+def describe_source(data: Any) -> str:
+    """How the lineage names the input: the table name, the query text, or the frame type."""
+    if isinstance(data, str):
+        return data.strip()
+    return f"<{type(data).__module__.split('.')[0]}.{type(data).__name__}>"
+
+
+def _collect(lake: Lake, data: Any, target: str, seed: int, max_rows: int | None,
+             notes: list[str]) -> tuple[pl.DataFrame, int]:
+    try:
+        lazy = lake.frame(data)
+        schema = lazy.collect_schema()
+    except LakeMLError:
+        raise
+    except Exception as exc:  # engine errors (Polars) wrapped once here
+        raise TrainingError(f"Could not read the training data: {exc}",
+                            hint="Check the table name or the SQL query.") from exc
+    if target not in schema:
+        raise ColumnNotFoundError(f"Target column '{target}' is not in the training data.",
+                                  hint=choices_hint(target, schema.names(), kind="column"))
+    total = int(lazy.select(pl.len()).collect().item())
+    not_null = pl.col(target).is_not_null()
+    if schema[target].is_float():
+        not_null = not_null & pl.col(target).is_not_nan()
+    lazy = lazy.filter(not_null)
+    if max_rows is not None and total > max_rows:
+        # Keep a reproducible pseudo-random share of rows, decided row by row in the query.
+        keep = pl.int_range(pl.len(), dtype=pl.UInt64).hash(seed) % pl.lit(total, dtype=pl.UInt64) < max_rows
+        lazy = lazy.filter(keep)
+        notes.append(f"sampled about {max_rows} of {total} rows (max_rows)")
+    frame = lazy.collect()
+    dropped = total - frame.height
+    if dropped and not notes:
+        notes.append(f"dropped {dropped} rows with a null target")
+    return frame, total
+
+
+def prepare(lake: Lake, data: Any, *, target: str, task: str | None, roles: dict[str, str] | None,
+            seed: int, max_rows: int | None) -> PreparedData:
+    """Read ``data``, check the target, infer the task, plan features, run guardrails, choose folds.
+
+    Raises:
+        ColumnNotFoundError: no such target column.
+        TrainingError: empty data, constant or single-class target, unknown task.
+    """
+    notes: list[str] = []
+    frame, total = _collect(lake, data, target, seed, max_rows, notes)
+    the_task = check_target(frame, target, task).task
+    plan = plan_features(frame, target, roles)
+    guardrails = compute_guardrails(frame.lazy(), target=target, task=the_task)  # type: ignore[arg-type]
+    y = prepare_target(frame.get_column(target), the_task)
+    classes: list[Any] | None = None
+    if the_task == "classification":
+        classes = sorted(np.unique(y).tolist())
+    X = to_pandas(frame, plan)
+    folds = [(np.asarray(t), np.asarray(v)) for t, v in choose_validation(frame.height, the_task, y, seed)]
+    lineage = {"source": describe_source(data), "rows": frame.height, "source_rows": total,
+               "fingerprint": data_fingerprint(frame), "target": target, "columns": frame.columns}
+    return PreparedData(frame, X, y, the_task, classes, plan, folds, guardrails, lineage, seed, notes)

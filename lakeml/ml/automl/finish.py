@@ -1,0 +1,222 @@
+"""After the search: ensemble choice, final refit (killable), ONNX export, parity proof, run tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from lakeml.errors import LakeMLError, TrainingError
+from lakeml.ml.automl import ensemble as ens
+from lakeml.ml.automl.data import PreparedData
+from lakeml.ml.automl.engine import Clock, TrialRecord
+from lakeml.ml.automl.result import AutoMLResult
+from lakeml.ml.automl.trial import refit, validation_rows
+from lakeml.ml.automl.workers import Job, WorkerPool
+from lakeml.ml.guardrails import guardrails_frame
+from lakeml.ml.importance import column_importances
+from lakeml.ml.metrics import compute_metrics
+from lakeml.ml.onnx_export import to_onnx
+from lakeml.ml.parity import check_parity
+from lakeml.ml.runs import new_run_id, write_run_table
+
+if TYPE_CHECKING:
+    from lakeml.query.lake import Lake
+
+#: Rows of validation data the ONNX parity check scores.
+PARITY_ROWS = 20_000
+#: Best distinct trials considered for the voting ensemble.
+ENSEMBLE_CANDIDATES = 6
+#: Grace beyond the budget the final refit may use before it is killed (the stated bound is 5% + 2 s).
+REFIT_GRACE = 0.02
+
+
+def _ranked(records: list[TrialRecord], greater: bool) -> list[TrialRecord]:
+    ok = [r for r in records if r.status == "ok" and r.score is not None]
+    return sorted(ok, key=lambda r: (-(r.score or 0.0) if greater else (r.score or 0.0), r.trial_id))
+
+
+def _refit_estimate(rec: TrialRecord, data: PreparedData) -> float:
+    train_rows = float(np.mean([len(t) for t, _ in data.folds]))
+    return rec.seconds / len(data.folds) * data.n_rows / max(train_rows, 1.0)
+
+
+def _try_ensemble(data: PreparedData, ranked: list[TrialRecord], metric: str, greater: bool
+                  ) -> ens.EnsemblePlan | None:
+    seen: set[str] = set()
+    candidates: list[tuple[int, np.ndarray]] = []
+    for rec in ranked:
+        key = json.dumps([rec.family, rec.params], sort_keys=True, default=str)
+        if key in seen or rec.predictions is None:
+            continue
+        seen.add(key)
+        candidates.append((rec.trial_id, rec.predictions))
+        if len(candidates) >= ENSEMBLE_CANDIDATES:
+            break
+    y_valid = data.y[validation_rows(data.payload())]
+
+    def score(pred: np.ndarray) -> float:
+        return float(compute_metrics(data.task, y_valid, pred, data.classes)[metric])
+
+    plan = ens.select(candidates, score, greater_is_better=greater)
+    best = ranked[0].score or 0.0
+    if plan is None or not (plan.score > best + 1e-6 if greater else plan.score < best - 1e-6):
+        return None
+    return plan
+
+
+def _run_refit(pool: WorkerPool, members: list[tuple[str, dict[str, Any]]], weights: list[float] | None,
+               deadline: float) -> tuple[Any, str | None]:
+    """Refit in a worker; returns ``(model, None)``, or ``(None, reason)`` when it failed or ran out of time."""
+    pool.respawn = True
+    pool.submit(Job(-1, refit, {"members": members, "weights": weights}, deadline))
+    pool.respawn = False
+    while True:
+        for result in pool.poll(timeout=0.5):
+            if result.value is not None:
+                return result.value[0], None
+            if result.timed_out:
+                return None, "time budget"
+            return None, (result.error or "worker died").strip().splitlines()[-1]
+
+
+def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: WorkerPool, clock: Clock, *,
+           metric: str, greater: bool, ensemble: bool, seed: int, stop_reason: str, deterministic: bool,
+           settings: dict[str, Any]) -> AutoMLResult:
+    """Pick the final model (single or ensemble), refit it, export and prove it, write the run tables."""
+    notes = list(data.notes)
+    ranked = _ranked(records, greater)
+    best = ranked[0]
+    chosen: list[TrialRecord] = [best]
+    weights: list[float] | None = None
+    plan = _try_ensemble(data, ranked, metric, greater) if ensemble else None
+    if plan is not None:
+        members = [next(r for r in ranked if r.trial_id == t) for t in plan.trial_ids]
+        cost = sum(_refit_estimate(m, data) for m in members)
+        if cost * 1.5 + 2.0 < clock.remaining():
+            chosen, weights = members, list(plan.weights)
+        else:
+            notes.append("ensemble skipped: not enough time left to refit its members")
+    hard_deadline = clock.deadline + REFIT_GRACE * (clock.budget or 0.0)
+    model, why = _run_refit(pool, [(r.family, r.params) for r in chosen], weights, hard_deadline)
+    if model is None and len(chosen) > 1:
+        notes.append(f"ensemble refit failed ({why}); fell back to the best single model")
+        chosen, weights = [best], None
+        model, why = _run_refit(pool, [(best.family, best.params)], None, hard_deadline + 1.0)
+    if model is None:
+        raise TrainingError(
+            f"The final refit of the best model ({best.family}) failed: {why}.",
+            hint="Increase time_budget, or sample the data with a SQL query or max_rows=.")
+    sample = data.frame.select(data.plan.inputs).head(5)
+    rows = validation_rows(data.payload())[:PARITY_ROWS]
+    onnx_bytes, parity = _export(model, sample, data, rows)
+    if len(chosen) > 1 and not getattr(parity, "passed", False):
+        notes.append("ensemble failed the ONNX parity check; fell back to the best single model")
+        chosen, weights = [best], None
+        model, why = _run_refit(pool, [(best.family, best.params)], None, hard_deadline + 1.0)
+        if model is None:
+            raise TrainingError(f"The final refit of the best model failed: {why}.",
+                                hint="Increase time_budget.")
+        onnx_bytes, parity = _export(model, sample, data, rows)
+    is_ens = len(chosen) > 1
+    family = "ensemble" if is_ens else best.family
+    score = best.score if not is_ens else (plan.score if plan else best.score)
+    metrics = dict(best.metrics)
+    ens_info: list[dict[str, Any]] = []
+    if is_ens and plan is not None:
+        y_valid = data.y[validation_rows(data.payload())]
+        combo = np.zeros_like(best.predictions, dtype=np.float64)
+        for w, r in zip(plan.weights, chosen, strict=True):
+            assert r.predictions is not None
+            combo += w * r.predictions
+        combo /= sum(plan.weights)
+        metrics = {k: float(v) for k, v in compute_metrics(data.task, y_valid, combo, data.classes).items()}
+        ens_info = [{"trial_id": r.trial_id, "family": r.family, "weight": w}
+                    for r, w in zip(chosen, plan.weights, strict=True)]
+    try:
+        importances = column_importances(model)
+    except (LakeMLError, ValueError, AttributeError, IndexError) as exc:
+        notes.append(f"feature importances unavailable: {exc}")
+        importances = pl.DataFrame(schema={"column": pl.String, "importance": pl.Float64})
+    run_id = new_run_id()
+    result = AutoMLResult(
+        lake=lake, run_id=run_id, task=data.task, metric=metric, greater_is_better=greater,
+        leaderboard=pl.DataFrame(), trials=pl.DataFrame(), guardrails=data.guardrails,
+        best_family=family, best_params={} if is_ens else dict(best.params),
+        best_trial_id=None if is_ens else best.trial_id, best_score=float(score or 0.0), metrics=metrics,
+        pipeline=model, onnx_bytes=onnx_bytes, parity=parity, feature_importances=importances,
+        plan=data.plan, lineage=data.lineage, seed=seed, time_budget_s=clock.budget,
+        deterministic=deterministic, stop_reason=stop_reason, ensemble=ens_info, notes=notes)
+    result.trials = trials_frame(records)
+    result.leaderboard = leaderboard_frame(records, greater)
+    _write_tables(lake, result, settings, clock)
+    return result
+
+
+def _export(model: Any, sample: pl.DataFrame, data: PreparedData, rows: np.ndarray) -> tuple[bytes, Any]:
+    onnx_bytes = to_onnx(model, sample=sample)
+    parity = check_parity(model, onnx_bytes, data.X.iloc[rows], data.task)
+    return onnx_bytes, parity
+
+
+def trials_frame(records: list[TrialRecord]) -> pl.DataFrame:
+    """Every trial: id, family, params (JSON), status, score, all metrics, fit time, start, error."""
+    metric_names = sorted({m for r in records for m in r.metrics})
+    rows = []
+    for r in records:
+        row: dict[str, Any] = {
+            "trial_id": r.trial_id, "family": r.family, "params": json.dumps(r.params, sort_keys=True),
+            "status": r.status, "score": r.score, "fit_time_s": round(r.seconds, 4),
+            "started_s": round(r.started_s, 3), "error": r.error}
+        for m in metric_names:
+            value = r.metrics.get(m)
+            row[m] = None if value is None or not math.isfinite(value) else value
+        rows.append(row)
+    schema: dict[str, Any] = {"trial_id": pl.Int64, "family": pl.String, "params": pl.String,
+                              "status": pl.String, "score": pl.Float64, "fit_time_s": pl.Float64,
+                              "started_s": pl.Float64, "error": pl.String,
+                              **dict.fromkeys(metric_names, pl.Float64)}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def leaderboard_frame(records: list[TrialRecord], greater: bool) -> pl.DataFrame:
+    """Successful trials ranked by the primary score (rank 1 is best); ties keep trial order."""
+    frame = trials_frame(records).filter(pl.col("status") == "ok").drop("error", "status")
+    frame = frame.sort(["score", "trial_id"], descending=[greater, False])
+    return frame.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+
+
+def _write_tables(lake: Lake, result: AutoMLResult, settings: dict[str, Any], clock: Clock) -> None:
+    write_run_table(lake, result.run_id, "trials", result.trials)
+    write_run_table(lake, result.run_id, "leaderboard", result.leaderboard)
+    write_run_table(lake, result.run_id, "guardrails", guardrails_frame(result.guardrails))
+    write_run_table(lake, result.run_id, "importances", result.feature_importances)
+    result.wall_time_s = clock.elapsed()
+    budget = clock.budget
+    result.overrun_s = max(0.0, result.wall_time_s - budget) if budget is not None else 0.0
+    parity = result.parity
+    run = pl.DataFrame([{
+        "started_at": datetime.fromtimestamp(time.time() - result.wall_time_s, UTC).isoformat(timespec="seconds"),
+        "source": str(result.lineage.get("source")), "rows": int(result.lineage.get("rows", 0)),
+        "task": result.task, "target": str(result.lineage.get("target")), "metric": result.metric,
+        "best_family": result.best_family, "best_trial_id": result.best_trial_id,
+        "best_score": result.best_score, "n_trials": result.trials.height,
+        "n_ok": result.leaderboard.height, "wall_time_s": round(result.wall_time_s, 3),
+        "time_budget_s": None if budget is None else float(budget), "overrun_s": round(result.overrun_s, 3),
+        "max_trials": settings.get("max_trials"), "seed": result.seed, "n_jobs": settings.get("n_jobs"),
+        "families": ",".join(settings.get("families", [])), "stop_reason": result.stop_reason,
+        "deterministic": result.deterministic,
+        "parity_passed": bool(getattr(parity, "passed", False)),
+        "parity_max_abs_diff": float(getattr(parity, "max_abs_diff", float("nan"))),
+        "notes": "; ".join(result.notes), "registered_model": None,
+    }], schema_overrides={"best_trial_id": pl.Int64, "time_budget_s": pl.Float64, "max_trials": pl.Int64,
+                          "registered_model": pl.String})
+    write_run_table(lake, result.run_id, "run", run)
+    # Table writes are inside the budget; record the final wall time in the returned result.
+    result.wall_time_s = clock.elapsed()
+    result.overrun_s = max(0.0, result.wall_time_s - budget) if budget is not None else 0.0

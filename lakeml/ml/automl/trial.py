@@ -1,0 +1,116 @@
+"""What a worker process does: evaluate one configuration on the validation folds, or refit.
+
+These functions run inside :mod:`lakeml.ml.automl.workers` processes. They receive the shared
+``payload`` (training frame, target, folds, plan, task, classes, metric, seed) and a per-worker
+``cache`` where fitted featurizers and their outputs are kept per fold, so trials of the same
+kind (tree or not) featurize each fold only once.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from lakeml.ml.families import FAMILIES
+from lakeml.ml.featurize import build_featurizer
+from lakeml.ml.metrics import compute_metrics
+from lakeml.ml.parity import align_thresholds
+
+
+@dataclass(frozen=True)
+class TrialOutput:
+    """The result of one trial: metrics on the validation rows and the predictions behind them."""
+
+    metrics: dict[str, float]
+    predictions: np.ndarray  # validation predictions (probabilities for classification), float64
+    fit_seconds: float
+
+
+def _features(payload: dict[str, Any], cache: dict[str, Any], fold: int, for_trees: bool,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    key = f"fold{fold}:{'trees' if for_trees else 'linear'}"
+    if key not in cache:
+        train_idx, valid_idx = payload["folds"][fold]
+        X = payload["X"]
+        featurizer = build_featurizer(payload["plan"], for_trees=for_trees)
+        x_train = np.asarray(featurizer.fit_transform(X.iloc[train_idx], payload["y"][train_idx]))
+        x_valid = np.asarray(featurizer.transform(X.iloc[valid_idx]))
+        cache[key] = (x_train, x_valid)
+    value: tuple[np.ndarray, np.ndarray] = cache[key]
+    return value
+
+
+def _predict(model: Any, x: np.ndarray, task: str, classes: list[Any] | None) -> np.ndarray:
+    if task != "classification":
+        return np.asarray(model.predict(x), dtype=np.float64)
+    proba = np.asarray(model.predict_proba(x), dtype=np.float64)
+    assert classes is not None
+    if len(model.classes_) == len(classes):
+        return proba
+    # A fold whose training part lacked a class: put the known columns where they belong.
+    full = np.zeros((proba.shape[0], len(classes)), dtype=np.float64)
+    index = {c: i for i, c in enumerate(classes)}
+    for j, c in enumerate(model.classes_):
+        full[:, index[c]] = proba[:, j]
+    return full
+
+
+def validation_rows(payload: dict[str, Any]) -> np.ndarray:
+    """Indices of all validation rows, in the order trial predictions are returned."""
+    return np.concatenate([np.asarray(v) for _, v in payload["folds"]])
+
+
+def run_trial(payload: dict[str, Any], *, cache: dict[str, Any], family: str,
+              params: dict[str, Any]) -> TrialOutput:
+    """Fit ``family`` with ``params`` on every fold; score the out-of-fold predictions."""
+    fam = FAMILIES[family]
+    task, classes, y = payload["task"], payload["classes"], payload["y"]
+    started = time.perf_counter()
+    preds = []
+    for fold, (train_idx, _valid_idx) in enumerate(payload["folds"]):
+        x_train, x_valid = _features(payload, cache, fold, fam.for_trees)
+        model = fam.make_estimator(dict(params), task=task, seed=payload["seed"], n_jobs=1)
+        model.fit(x_train, y[train_idx])
+        preds.append(_predict(model, x_valid, task, classes))
+    predictions = np.concatenate(preds, axis=0)
+    rows = validation_rows(payload)
+    metrics = compute_metrics(task, y[rows], predictions, classes)
+    return TrialOutput({k: float(v) for k, v in metrics.items()}, predictions,
+                       time.perf_counter() - started)
+
+
+def make_pipeline(payload: dict[str, Any], family: str, params: dict[str, Any], *, n_jobs: int) -> Pipeline:
+    """The unfitted featurizer + estimator pipeline of one configuration."""
+    fam = FAMILIES[family]
+    return Pipeline([
+        ("features", build_featurizer(payload["plan"], for_trees=fam.for_trees)),
+        ("model", fam.make_estimator(dict(params), task=payload["task"], seed=payload["seed"], n_jobs=n_jobs)),
+    ])
+
+
+def refit(payload: dict[str, Any], *, cache: dict[str, Any], members: list[tuple[str, dict[str, Any]]],
+          weights: list[float] | None = None) -> tuple[Any, float]:
+    """Fit the final model on all rows: one pipeline, or a voting ensemble of several.
+
+    Returns:
+        ``(fitted model, seconds)``; pickled back to the parent process (never stored).
+    """
+    from lakeml.ml.automl.ensemble import make_voting
+
+    started = time.perf_counter()
+    X, y = payload["X"], payload["y"]
+    if len(members) == 1:
+        family, params = members[0]
+        model: Any = make_pipeline(payload, family, params, n_jobs=1)
+    else:
+        model = make_voting(payload, members, weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    align_thresholds(model)  # float32 split thresholds, so ONNX and native agree (see parity.py)
+    return model, time.perf_counter() - started
