@@ -1,0 +1,59 @@
+"""The layering rules of docs/ARCHITECTURE: module-level imports only point down, and a plain
+``import lakeml`` stays light (no pyspark, no heavy engines)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "lakeml"
+
+# layer -> the lakeml layers its modules may import at module level (leaves are always allowed)
+ALLOWED = {
+    "storage": set(),
+    "backends": {"storage"},
+    "query": {"backends", "storage"},
+    "registry": {"storage", "query"},
+    "scoring": {"registry", "query", "storage"},
+    "ml": {"query", "registry", "scoring", "storage"},
+    "sql": {"scoring", "registry", "query", "storage"},
+    "explore": {"query", "storage"},
+    "pipeline": {"sql", "ml", "scoring", "query", "registry", "storage"},
+}
+LEAVES = {"errors", "config", "_deps", "_typing", "__init__"}
+
+
+def _module_level_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names: list[str] = []
+    for node in tree.body:  # module level only; imports inside functions are deliberate lazy edges
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+    return [n for n in names if n == "lakeml" or n.startswith("lakeml.")]
+
+
+def test_module_level_imports_point_down():
+    problems = []
+    for layer, allowed in ALLOWED.items():
+        folder = PACKAGE / layer
+        for path in folder.rglob("*.py") if folder.exists() else []:
+            for name in _module_level_imports(path):
+                parts = name.split(".")
+                target = parts[1] if len(parts) > 1 else "__init__"
+                if target in LEAVES or target == layer:
+                    continue
+                if target not in allowed:
+                    problems.append(f"{path.relative_to(PACKAGE.parent)} imports {name} ({layer} -> {target})")
+    assert not problems, "\n".join(problems)
+
+
+def test_import_lakeml_is_light():
+    code = ("import sys, lakeml; lake = lakeml.connect; "
+            "heavy = [m for m in ('pyspark', 'onnxruntime', 'sklearn', 'lightgbm', 'matplotlib', 'hyperopt') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
