@@ -79,3 +79,27 @@ def test_traversal_name_refused(workdir: Path):
 def test_ingest_is_quiet_when_piped(workdir: Path):
     out = run("ingest", "people.csv", "people", cwd=workdir)
     assert out.stderr == ""  # no progress bar on a pipe
+
+
+def test_sql_formats_params_and_stdin(workdir: Path):
+    run("ingest", "people.csv", "people", cwd=workdir)
+    csv_out = run("sql", "SELECT name, age FROM people WHERE age > @min ORDER BY age", "--param", "min=30",
+                  "--format", "csv", cwd=workdir)
+    assert csv_out.returncode == 0, csv_out.stderr
+    assert csv_out.stdout == "name,age\nann,31\nbob,42\n"
+    js = run("sql", "-", "--format", "json", cwd=workdir, stdin="SELECT TOP 1 name FROM people ORDER BY id")
+    assert json.loads(js.stdout) == [{"name": "ann"}]
+    pq = run("sql", "SELECT * FROM people", "--format", "parquet", "--output", "out.parquet", cwd=workdir)
+    assert pq.returncode == 0 and (workdir / "out.parquet").stat().st_size > 0
+    table = run("sql", "SELECT COUNT(*) AS n FROM people", cwd=workdir)
+    assert "3" in table.stdout
+
+
+def test_sql_errors_exit_1(workdir: Path):
+    run("ingest", "people.csv", "people", cwd=workdir)
+    syntax = run("sql", "SELECT name FROM people WHERE", cwd=workdir)
+    assert syntax.returncode == 1 and "line 1" in syntax.stderr
+    parquet_needs_output = run("sql", "SELECT 1 AS x", "--format", "parquet", cwd=workdir)
+    assert parquet_needs_output.returncode == 1 and "--output" in parquet_needs_output.stderr
+    bad_param = run("sql", "SELECT 1 AS x", "--param", "oops", cwd=workdir)
+    assert bad_param.returncode == 2
