@@ -133,7 +133,9 @@ def check_parity(pipeline: Any, onnx_bytes: bytes, X_valid: pd.DataFrame, task: 
     n, skipped = int(keep.sum()), int((~keep).sum())
     if n == 0:
         return ParityReport(0.0, 0.0, 0, 0, 0, skipped, False)
-    X = X_valid[keep]
+    X: Any = X_valid[keep]
+    if len(feeds) == 1 and next(iter(feeds)) not in X_valid.columns:
+        X = next(iter(feeds.values()))  # a plain [N, F] model: native gets the same matrix ONNX gets
     if task == "classification":
         native = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
         onnx_p = np.asarray(outputs["probabilities"], dtype=np.float64).reshape(native.shape)

@@ -14,6 +14,7 @@ import hashlib
 import io
 import time
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,15 @@ def data_fingerprint(frame: pl.DataFrame) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def cpu_limit(n_jobs: int | None) -> AbstractContextManager[Any]:
+    """Cap OpenMP/BLAS threads at ``n_jobs`` (HistGradientBoosting has no n_jobs of its own)."""
+    if n_jobs is None or n_jobs < 1:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n_jobs)
+
+
 def fit_pipeline(plan: FeaturePlan, family: Family, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
                  *, task: str, seed: int = 0, n_jobs: int | None = None) -> Pipeline:
     """Fit ``featurizer -> estimator`` and align tree thresholds to float32 (see parity.py).
@@ -58,7 +68,7 @@ def fit_pipeline(plan: FeaturePlan, family: Family, params: dict[str, Any], X: p
     pipeline = Pipeline([("featurize", build_featurizer(plan, for_trees=family.for_trees)),
                          ("model", estimator)])
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), cpu_limit(n_jobs):
             warnings.simplefilter("ignore")  # convergence chatter; metrics tell the real story
             pipeline.fit(X, y)
     except (TypeError, ValueError) as exc:
@@ -94,11 +104,13 @@ def evaluate(plan: FeaturePlan, family: Family, params: dict[str, Any], X: pd.Da
         model = fit_pipeline(plan, family, params, X.iloc[train_idx], y[train_idx], task=task, seed=seed,
                              n_jobs=n_jobs)
         X_valid, y_valid = X.iloc[valid_idx], y[valid_idx]
-        if task == "classification":
-            assert classes is not None
-            per_split.append(compute_metrics(task, y_valid, _proba_full(model, X_valid, classes), list(classes)))
-        else:
-            per_split.append(compute_metrics(task, y_valid, model.predict(X_valid)))
+        with cpu_limit(n_jobs):
+            if task == "classification":
+                assert classes is not None
+                proba = _proba_full(model, X_valid, classes)
+                per_split.append(compute_metrics(task, y_valid, proba, list(classes)))
+            else:
+                per_split.append(compute_metrics(task, y_valid, model.predict(X_valid)))
     return {k: float(np.nanmean([m[k] for m in per_split])) if not all(np.isnan(m[k]) for m in per_split)
             else float("nan") for k in per_split[0]}
 
