@@ -53,28 +53,53 @@ class ChildResult:
     returncode: int
 
 
-def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 3600) -> ChildResult:
-    """Run ``cmd`` as a child process; measure its wall time and its own peak RSS (Linux ``wait4``).
+def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 3600,
+              poll_s: float = 0.02) -> ChildResult:
+    """Run ``cmd`` as a child process; measure its wall time and peak RSS.
 
-    ``ru_maxrss`` from ``wait4`` is the largest resident set of the child or of any descendant
-    it waited for (a JVM launched by PySpark's launcher included once it exits).
+    Peak RSS is the largest sum of resident memory over the child and all its descendants (a JVM
+    started by PySpark included), sampled every ``poll_s``, and never less than the child's own
+    high-water mark (``VmHWM``). ``wait4``'s ``ru_maxrss`` is not used: on Linux a child inherits
+    the parent's maximum at fork, so a large benchmark parent would inflate every child.
     """
+    import psutil
+
     full_env = {**os.environ, **(env or {})}
+    peak = 0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=full_env, text=True)
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
+        watched = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(watched))
             if time.perf_counter() - start > timeout:
                 proc.kill()
-            time.sleep(0.01)
+            time.sleep(poll_s)
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return ChildResult(seconds, int(usage.ru_maxrss) * 1024, out.read(), err.read(), proc.returncode)
+        return ChildResult(seconds, peak, out.read(), err.read(), proc.returncode)
+
+
+def _tree_rss(process: Any) -> int:
+    import psutil
+
+    total = 0
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            continue
+    try:
+        hwm = next(int(line.split()[1]) * 1024 for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
+                   if line.startswith("VmHWM"))
+    except (OSError, StopIteration, ValueError):
+        hwm = 0
+    return max(total, hwm)
 
 
 def machine() -> dict[str, Any]:

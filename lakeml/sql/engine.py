@@ -6,6 +6,7 @@ here, not at ``collect()``); pushdown of projections and filters into the scans 
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -59,7 +60,8 @@ def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> p
 def prepare(lake: Any, query: str, params: Mapping[str, Any] | None = None
             ) -> tuple[str, dict[str, pl.LazyFrame], dict[str, str]]:
     """The Polars SQL text, the frames it reads (by name) and the table aliases of ``query``."""
-    tree: exp.Expr = parse_query(query)
+    parsed = _parsed(query) if isinstance(query, str) else parse_query(query)
+    tree: exp.Expr = parsed.copy()  # the rewrites below change the tree in place
     tree = bind_params(tree, params)
     _check_limits(tree)
     frames: dict[str, pl.LazyFrame] = {}
@@ -67,7 +69,13 @@ def prepare(lake: Any, query: str, params: Mapping[str, Any] | None = None
     _register_tables(tree, lake, frames)
     tree = _rewrite_predict(tree, lake, frames)
     aliases = {t.alias: t.name for t in tree.find_all(exp.Table) if t.alias and isinstance(t.this, exp.Identifier)}
-    return tree.sql(dialect=LakeSQL), frames, aliases
+    return tree.sql(dialect=LakeSQL, copy=False), frames, aliases
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(query: str) -> exp.Query:
+    # Dashboards and pipelines send the same text again and again; parsing is most of our cost.
+    return parse_query(query)
 
 
 def _check_limits(tree: exp.Expr) -> None:

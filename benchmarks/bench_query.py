@@ -1,0 +1,389 @@
+"""Query benchmark: Lake.sql vs raw Polars vs DuckDB vs PySpark local[2] on the same Parquet files.
+
+Data: a TPC-H-like ``lineitem`` table (``--rows``, default 10M, in 1M-row files) and a ``supplier``
+dimension, generated once into ``benchmarks/data/`` (gitignored) and registered in a lake catalog.
+Queries: Q1 filter + group-by (TPC-H Q1 shape), Q2 join + filter + group-by.
+
+Measured:
+- warm: in one process, each query ``--reps`` times after one warm-up, engines interleaved rep by
+  rep (lakeml and raw Polars alternate, so machine noise hits both alike); Spark warm runs in its
+  own process after its session is up.
+- end to end: a fresh process per engine that imports, connects/starts, runs Q1 and Q2 once and
+  exits (``--e2e-reps`` times), with its peak RSS.
+
+Polars runs with the streaming engine (lakeml's default too). Results go to
+``benchmarks/results/bench_query.json`` and ``.md``.
+
+    python benchmarks/bench_query.py                  # 10M rows, 5 reps
+    python benchmarks/bench_query.py --rows 1000000 --reps 3 --skip-spark
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # lakeml from this checkout if not installed
+
+from _common import DATA_DIR, markdown_table, run_child, write_results
+
+ROWS_PER_FILE = 1_000_000
+Q1 = """
+SELECT l_returnflag, l_linestatus,
+       SUM(l_quantity) AS sum_qty, SUM(l_extendedprice) AS sum_base_price,
+       SUM(l_extendedprice * (1 - l_discount)) AS sum_disc_price,
+       AVG(l_quantity) AS avg_qty, AVG(l_discount) AS avg_disc, COUNT(*) AS count_order
+FROM lineitem
+WHERE l_shipdate <= DATE '1998-09-02'
+GROUP BY l_returnflag, l_linestatus
+ORDER BY l_returnflag, l_linestatus
+"""
+Q2 = """
+SELECT s.s_nationkey, SUM(l.l_extendedprice * (1 - l.l_discount)) AS revenue, COUNT(*) AS n
+FROM lineitem AS l JOIN supplier AS s ON l.l_suppkey = s.s_suppkey
+WHERE l.l_shipmode IN ('AIR', 'RAIL') AND s.s_acctbal > 0
+GROUP BY s.s_nationkey
+ORDER BY s.s_nationkey
+"""
+QUERIES = {"q1_filter_groupby": Q1, "q2_join_groupby": Q2}
+
+
+# --- data -------------------------------------------------------------------------------------------
+def data_paths(rows: int) -> dict[str, Path]:
+    base = DATA_DIR / f"query_{rows}"
+    return {"base": base, "lineitem": base / "lineitem", "supplier": base / "supplier", "lake": base / "lake"}
+
+
+def generate(rows: int) -> dict[str, Path]:
+    """Write the lineitem files and the supplier table once (skipped when already there)."""
+    import numpy as np
+    import polars as pl
+
+    paths = data_paths(rows)
+    done = paths["base"] / "_complete"
+    n_supp = max(rows // 600, 100)
+    if not done.exists():
+        paths["lineitem"].mkdir(parents=True, exist_ok=True)
+        paths["supplier"].mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(42)
+        start = np.datetime64("1992-01-01")
+        for index, first in enumerate(range(0, rows, ROWS_PER_FILE)):
+            n = min(ROWS_PER_FILE, rows - first)
+            quantity = rng.integers(1, 51, n).astype("float64")
+            frame = pl.DataFrame({
+                "l_orderkey": np.arange(first, first + n, dtype="int64") // 4,
+                "l_partkey": rng.integers(0, max(rows // 30, 10), n),
+                "l_suppkey": rng.integers(0, n_supp, n),
+                "l_linenumber": rng.integers(1, 8, n).astype("int32"),
+                "l_quantity": quantity,
+                "l_extendedprice": np.round(quantity * rng.uniform(900, 2000, n), 2),
+                "l_discount": np.round(rng.integers(0, 11, n) / 100, 2),
+                "l_tax": np.round(rng.integers(0, 9, n) / 100, 2),
+                "rf": rng.integers(0, 3, n), "ls": rng.integers(0, 2, n), "sm": rng.integers(0, 7, n),
+                "l_shipdate": start + rng.integers(0, 2526, n).astype("timedelta64[D]"),
+            }).with_columns(
+                pl.col("rf").replace_strict([0, 1, 2], ["A", "N", "R"]).alias("l_returnflag"),
+                pl.col("ls").replace_strict([0, 1], ["F", "O"]).alias("l_linestatus"),
+                pl.col("sm").replace_strict(list(range(7)), ["AIR", "FOB", "MAIL", "RAIL", "REG AIR", "SHIP",
+                                                             "TRUCK"]).alias("l_shipmode"),
+                pl.col("l_shipdate").cast(pl.Date),
+            ).drop("rf", "ls", "sm")
+            frame.write_parquet(paths["lineitem"] / f"part-{index:05d}.parquet", row_group_size=256_000)
+        supplier = pl.DataFrame({
+            "s_suppkey": np.arange(n_supp, dtype="int64"),
+            "s_name": [f"Supplier#{i:09d}" for i in range(n_supp)],
+            "s_nationkey": rng.integers(0, 25, n_supp).astype("int32"),
+            "s_acctbal": np.round(rng.uniform(-999.99, 9999.99, n_supp), 2),
+        })
+        supplier.write_parquet(paths["supplier"] / "part-00000.parquet")
+        done.write_text("ok\n")
+    return paths
+
+
+def globs(paths: dict[str, Path]) -> dict[str, str]:
+    return {"lineitem": str(paths["lineitem"] / "*.parquet"), "supplier": str(paths["supplier"] / "*.parquet")}
+
+
+def open_lake(paths: dict[str, Path]) -> Any:
+    import lakeml
+
+    lake = lakeml.connect(paths["lake"])
+    for name, uri in globs(paths).items():
+        lake.register_table(name, uri, format="parquet", replace=True)
+    return lake
+
+
+# --- engines (each returns a function that runs one query to a small result) ------------------------
+def lakeml_runner(paths: dict[str, Path]) -> Any:
+    lake = open_lake(paths)
+    return lambda sql: lake.sql(sql).collect(engine="streaming")
+
+
+def polars_runner(paths: dict[str, Path]) -> Any:
+    import polars as pl
+
+    files = globs(paths)
+
+    def run(sql: str) -> Any:
+        context = pl.SQLContext(frames={name: pl.scan_parquet(uri) for name, uri in files.items()})
+        return context.execute(sql, eager=False).collect(engine="streaming")
+
+    return run
+
+
+def polars_lazy_runner(paths: dict[str, Path]) -> Any:
+    """The same queries written with the LazyFrame API (no SQL at all)."""
+    import datetime as dt
+
+    import polars as pl
+
+    files = globs(paths)
+
+    def q1() -> Any:
+        return (pl.scan_parquet(files["lineitem"])
+                .filter(pl.col("l_shipdate") <= dt.date(1998, 9, 2))
+                .group_by("l_returnflag", "l_linestatus")
+                .agg(sum_qty=pl.col("l_quantity").sum(), sum_base_price=pl.col("l_extendedprice").sum(),
+                     sum_disc_price=(pl.col("l_extendedprice") * (1 - pl.col("l_discount"))).sum(),
+                     avg_qty=pl.col("l_quantity").mean(), avg_disc=pl.col("l_discount").mean(),
+                     count_order=pl.len())
+                .sort("l_returnflag", "l_linestatus").collect(engine="streaming"))
+
+    def q2() -> Any:
+        supplier = pl.scan_parquet(files["supplier"]).filter(pl.col("s_acctbal") > 0)
+        return (pl.scan_parquet(files["lineitem"])
+                .filter(pl.col("l_shipmode").is_in(["AIR", "RAIL"]))
+                .join(supplier, left_on="l_suppkey", right_on="s_suppkey")
+                .group_by("s_nationkey")
+                .agg(revenue=(pl.col("l_extendedprice") * (1 - pl.col("l_discount"))).sum(), n=pl.len())
+                .sort("s_nationkey").collect(engine="streaming"))
+
+    plans = {Q1: q1, Q2: q2}
+    return lambda sql: plans[sql]()
+
+
+def duckdb_runner(paths: dict[str, Path]) -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    for name, uri in globs(paths).items():
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{uri}')")
+    return lambda sql: con.sql(sql).pl()
+
+
+RUNNERS = {"lakeml": lakeml_runner, "polars_sql": polars_runner, "polars_lazy": polars_lazy_runner,
+           "duckdb": duckdb_runner}
+
+
+# --- spark (always in its own process) --------------------------------------------------------------
+def spark_env() -> dict[str, str]:
+    return {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1"}
+
+
+def spark_main(paths: dict[str, Path], reps: int) -> dict[str, Any]:
+    """Start a local[2] session, register the files, run each query (cold, then warm reps)."""
+    from pyspark.sql import SparkSession
+
+    start = time.perf_counter()
+    spark = (SparkSession.builder.master("local[2]").appName("lakeml-bench")
+             .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.shuffle.partitions", "2")
+             .config("spark.driver.memory", "2g").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    session_s = time.perf_counter() - start
+    for name in ("lineitem", "supplier"):
+        spark.read.parquet(str(paths[name])).createOrReplaceTempView(name)
+    out: dict[str, Any] = {"session_start_s": session_s, "queries": {}}
+    for key, sql in QUERIES.items():
+        t0 = time.perf_counter()
+        rows = spark.sql(sql).collect()
+        cold = time.perf_counter() - t0
+        runs = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            spark.sql(sql).collect()
+            runs.append(time.perf_counter() - t0)
+        out["queries"][key] = {"cold_s": cold, "runs_s": runs,
+                               "median_s": statistics.median(runs) if runs else cold,
+                               "result": [[_plain(v) for v in row] for row in rows]}
+    spark.stop()
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if hasattr(value, "as_tuple") else value  # Decimal -> float
+
+
+# --- end to end (fresh process per engine) ----------------------------------------------------------
+def e2e_main(engine: str, paths: dict[str, Path]) -> dict[str, Any]:
+    start = time.perf_counter()
+    if engine == "spark":
+        result = spark_main(paths, reps=0)
+        return {"seconds_in_process": time.perf_counter() - start, "session_start_s": result["session_start_s"]}
+    run = RUNNERS[engine](paths)
+    for sql in QUERIES.values():
+        run(sql)
+    return {"seconds_in_process": time.perf_counter() - start}
+
+
+def run_e2e(engine: str, rows: int, reps: int) -> dict[str, Any]:
+    walls, rss = [], []
+    for _ in range(reps):
+        child = run_child([sys.executable, __file__, "--child", "e2e", "--engine", engine, "--rows", str(rows)],
+                          env=spark_env())
+        if child.returncode != 0:
+            raise RuntimeError(f"{engine} end-to-end child failed:\n{child.stderr[-3000:]}")
+        walls.append(child.seconds)
+        rss.append(child.peak_rss_bytes)
+    return {"runs_s": walls, "median_s": statistics.median(walls), "peak_rss_mib": max(rss) / 2**20}
+
+
+# --- warm, in process -------------------------------------------------------------------------------
+def run_warm(paths: dict[str, Path], reps: int, engines: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    runners = {name: RUNNERS[name](paths) for name in engines}
+    timings: dict[str, dict[str, list[float]]] = {e: {q: [] for q in QUERIES} for e in engines}
+    results: dict[str, dict[str, Any]] = {e: {} for e in engines}
+    for key, sql in QUERIES.items():
+        for name in engines:  # warm-up, and keep one result per engine for the cross-check
+            results[name][key] = runners[name](sql)
+        for rep in range(reps):
+            order = engines if rep % 2 == 0 else list(reversed(engines))
+            for name in order:
+                t0 = time.perf_counter()
+                runners[name](sql)
+                timings[name][key].append(time.perf_counter() - t0)
+    summary = {e: {q: {"median_s": statistics.median(r), "runs_s": r} for q, r in qs.items()}
+               for e, qs in timings.items()}
+    return summary, results
+
+
+def check_same(results: dict[str, dict[str, Any]], spark: dict[str, Any] | None) -> list[str]:
+    """Every engine must return the same numbers (up to float rounding); returns problems found."""
+    import polars as pl
+
+    problems = []
+    for key in QUERIES:
+        reference = results["polars_sql"][key]
+        for name, per_query in results.items():
+            other = per_query[key]
+            if not _close(reference, other):
+                problems.append(f"{name} differs from polars_sql on {key}")
+        if spark is not None:
+            rows = spark["queries"][key]["result"]
+            frame = pl.DataFrame(rows, schema=reference.columns, orient="row")
+            if not _close(reference, frame):
+                problems.append(f"spark differs from polars_sql on {key}")
+    return problems
+
+
+def _close(left: Any, right: Any) -> bool:
+    import polars as pl
+
+    if left.shape != right.shape:
+        return False
+    for a, b in zip(left.iter_columns(), right.iter_columns(), strict=True):
+        if a.dtype.is_numeric() or b.dtype.is_numeric():
+            x, y = a.cast(pl.Float64), b.cast(pl.Float64)
+            if not ((x - y).abs() <= 1e-6 * (x.abs() + 1)).all():
+                return False
+        elif a.cast(pl.String).to_list() != b.cast(pl.String).to_list():
+            return False
+    return True
+
+
+# --- report -------------------------------------------------------------------------------------------
+def report(args: argparse.Namespace, warm: dict[str, Any], spark: dict[str, Any] | None,
+           e2e: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    q1, q2 = QUERIES
+    rows = []
+    for name, per_query in warm.items():
+        e = e2e.get(name, {})
+        rows.append([name, per_query[q1]["median_s"], per_query[q2]["median_s"], e.get("median_s", "-"),
+                     e.get("peak_rss_mib", "-")])
+    if spark is not None:
+        e = e2e.get("spark", {})
+        rows.append(["spark local[2]", spark["queries"][q1]["median_s"], spark["queries"][q2]["median_s"],
+                     e.get("median_s", "-"), e.get("peak_rss_mib", "-")])
+    ratios: dict[str, Any] = {
+        f"lakeml_over_polars_{q}": warm["lakeml"][q]["median_s"] / warm["polars_sql"][q]["median_s"]
+        for q in QUERIES
+    }
+    if spark is not None:
+        ratios.update({f"spark_over_lakeml_warm_{q}": spark["queries"][q]["median_s"] / warm["lakeml"][q]["median_s"]
+                       for q in QUERIES})
+        if "spark" in e2e and "lakeml" in e2e:
+            ratios["spark_over_lakeml_end_to_end"] = e2e["spark"]["median_s"] / e2e["lakeml"]["median_s"]
+    targets = {
+        "lakeml within 1.05x of raw Polars": all(ratios[f"lakeml_over_polars_{q}"] <= 1.05 for q in QUERIES),
+    }
+    if "spark_over_lakeml_end_to_end" in ratios:
+        targets["lakeml >= 5x faster than PySpark end to end"] = ratios["spark_over_lakeml_end_to_end"] >= 5
+    table = markdown_table(["engine", "Q1 filter+group-by warm s", "Q2 join+group-by warm s",
+                            "end-to-end s (fresh process, Q1+Q2)", "peak RSS MiB (e2e)"], rows)
+    ratio_table = markdown_table(["ratio", "value"], [[k, v] for k, v in ratios.items()])
+    target_table = markdown_table(["target", "met"], [[k, "yes" if v else "NO"] for k, v in targets.items()])
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    markdown = "\n\n".join([
+        f"# Query benchmark ({args.rows:,} lineitem rows, medians of {args.reps} warm reps, "
+        f"{args.e2e_reps} end-to-end runs)",
+        "Polars streaming engine; Spark local[2] in its own process (session start is part of end to end).",
+        table, ratio_table, target_table,
+        f"Results cross-checked across engines: {'all equal' if not problems else '; '.join(problems)}.",
+        f"Machine load (1-min average) at the end: {load:.2f} on {os.cpu_count()} cores; the machine is shared.",
+    ])
+    print("\n" + markdown)
+    data = {"rows": args.rows, "reps": args.reps, "e2e_reps": args.e2e_reps, "queries": QUERIES, "warm": warm,
+            "spark": spark, "end_to_end": e2e, "ratios": ratios, "targets": targets, "cross_check": problems}
+    json_path, md_path = write_results("bench_query", data, markdown)
+    print(f"\nWrote {json_path} and {md_path}")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--e2e-reps", type=int, default=3)
+    parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--child", choices=["spark", "e2e"], help=argparse.SUPPRESS)
+    parser.add_argument("--engine", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    paths = data_paths(args.rows)
+    if args.child == "spark":
+        print(json.dumps(spark_main(paths, args.reps)))
+        return 0
+    if args.child == "e2e":
+        print(json.dumps(e2e_main(args.engine, paths)))
+        return 0
+
+    t0 = time.perf_counter()
+    generate(args.rows)
+    print(f"data ready in {time.perf_counter() - t0:.1f}s at {paths['base']}")
+    engines = list(RUNNERS)
+    warm, results = run_warm(paths, args.reps, engines)
+    print("warm runs done")
+    spark = None
+    if not args.skip_spark:
+        child = run_child([sys.executable, __file__, "--child", "spark", "--rows", str(args.rows),
+                           "--reps", str(args.reps)], env=spark_env())
+        if child.returncode != 0:
+            raise RuntimeError(f"Spark child failed:\n{child.stderr[-3000:]}")
+        spark = json.loads(child.stdout.strip().splitlines()[-1])
+        print("spark warm runs done")
+    e2e = {name: run_e2e(name, args.rows, args.e2e_reps)
+           for name in ["lakeml", "polars_sql", "duckdb"] + ([] if args.skip_spark else ["spark"])}
+    problems = check_same(results, spark)
+    report(args, warm, spark, e2e, problems)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
