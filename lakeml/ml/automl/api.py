@@ -171,6 +171,7 @@ def automl(
         with open(payload_path, "wb") as fh:
             pickle.dump(prepared.payload(), fh, protocol=pickle.HIGHEST_PROTOCOL)
         pool.load(payload_path)
+        timings = {"prepare": clock.elapsed()}
         settings = SearchSettings(
             metric=metric_name, greater_is_better=greater, max_trials=max_trials,
             early_stopping=early_stopping, deterministic=deterministic,
@@ -187,7 +188,7 @@ def automl(
                       deterministic=deterministic and not cut_by_time,
                       settings={"time_budget": time_budget, "max_trials": max_trials,
                                 "n_jobs": workers, "families": families,
-                                "early_stopping": early_stopping})
+                                "early_stopping": early_stopping}, timings=timings)
     # Stopping the workers and removing the payload are part of the call: measure after them.
     result.wall_time_s = clock.elapsed()
     result.overrun_s = max(0.0, result.wall_time_s - time_budget) if time_budget is not None else 0.0

@@ -87,7 +87,7 @@ def _run_refit(pool: WorkerPool, members: list[tuple[str, dict[str, Any]]], weig
 
 def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: WorkerPool, clock: Clock, *,
            metric: str, greater: bool, ensemble: bool, seed: int, stop_reason: str, deterministic: bool,
-           settings: dict[str, Any]) -> AutoMLResult:
+           settings: dict[str, Any], timings: dict[str, float]) -> AutoMLResult:
     """Pick the final model (single or ensemble), refit it, export and prove it, write the run tables."""
     notes = list(data.notes)
     ranked = _ranked(records, greater)
@@ -103,6 +103,7 @@ def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: Wor
         else:
             notes.append("ensemble skipped: not enough time left to refit its members")
     hard_deadline = clock.deadline + REFIT_GRACE * (clock.budget or 0.0)
+    timings["search"] = clock.elapsed() - timings.get("prepare", 0.0)
     model, why = _run_refit(pool, [(r.family, r.params) for r in chosen], weights, hard_deadline)
     if model is None and len(chosen) > 1:
         notes.append(f"ensemble refit failed ({why}); fell back to the best single model")
@@ -114,7 +115,9 @@ def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: Wor
             hint="Increase time_budget, or sample the data with a SQL query or max_rows=.")
     sample = data.frame.select(data.plan.inputs).head(5)
     rows = validation_rows(data.payload())[:PARITY_ROWS]
+    timings["refit"] = clock.elapsed() - sum(timings.values())
     onnx_bytes, parity = _export(model, sample, data, rows)
+    timings["export_parity"] = clock.elapsed() - sum(timings.values())
     if len(chosen) > 1 and not getattr(parity, "passed", False):
         notes.append("ensemble failed the ONNX parity check; fell back to the best single model")
         chosen, weights = [best], None
@@ -154,7 +157,9 @@ def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: Wor
         deterministic=deterministic, stop_reason=stop_reason, ensemble=ens_info, notes=notes)
     result.trials = trials_frame(records)
     result.leaderboard = leaderboard_frame(records, greater)
+    result.timings = timings
     _write_tables(lake, result, settings, clock)
+    timings["write_tables"] = clock.elapsed() - sum(timings.values())
     return result
 
 

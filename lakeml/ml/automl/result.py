@@ -33,7 +33,8 @@ class AutoMLResult:
         plan: the featurization plan; ``lineage``: source, row count, fingerprint.
         wall_time_s, time_budget_s, overrun_s: the budget as measured (overrun 0 when within).
         deterministic: True when the run is reproducible (trial budget + seed, not cut by time).
-        stop_reason: why the search ended.
+        stop_reason: why the search ended; ``notes``: what else happened (sampling, skipped ensemble).
+        timings: seconds spent in prepare, search, refit, export_parity, write_tables.
     """
 
     lake: Lake
@@ -63,6 +64,7 @@ class AutoMLResult:
     stop_reason: str = ""
     ensemble: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def guardrails_frame(self) -> pl.DataFrame:
