@@ -1,0 +1,316 @@
+"""Batch scoring benchmark: lakeml ``score`` vs the I/O + ONNX Runtime limit, native predict, PySpark.
+
+1M rows x 20 float features in Parquet; LogisticRegression, RandomForest (100 trees, depth 10),
+LightGBM (100 trees). Every configuration runs in a fresh process (peak RSS is that process's own),
+repetitions are interleaved, medians reported. A 10M-row lakeml run checks that memory is bounded
+by the batch size, not the table size.
+
+    python benchmarks/bench_scoring.py                 # full run (several minutes on 2 cores)
+    python benchmarks/bench_scoring.py --reps 1 --skip-spark --skip-big   # quick look
+
+Configurations:
+  lakeml   Lake.score: Parquet table -> model -> Parquet lake table (streaming, one pass)
+  io       Polars scan_parquet -> sink_parquet of the same file, no model
+  ort      ONNX Runtime alone on the same rows already in memory as float32 numpy (100k batches)
+  limit    io + ort: what a perfect sequential pipeline would take
+  native   pandas.read_parquet + the library's own predict_proba (+ writing the result with pandas)
+  spark    PySpark local[2]: read Parquet, ORT inside mapInArrow, write Parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import DATA_DIR, markdown_table, run_child, write_results
+
+N_FEATURES = 20
+TRAIN_ROWS = 50_000
+BATCH = 100_000
+MODELS = ("logreg", "forest", "lightgbm")
+FEATURES = [f"f{i:02d}" for i in range(N_FEATURES)]
+
+
+# ---- setup (parent) -----------------------------------------------------------------------------
+def make_data(path: Path, rows: int) -> None:
+    """Write ``rows`` x 20 float32 features plus nothing else, in 100k-row groups (streamed)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(42)
+    schema = pa.schema([(f, pa.float32()) for f in FEATURES])
+    tmp = path.with_suffix(".tmp")
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for start in range(0, rows, BATCH):
+            n = min(BATCH, rows - start)
+            x = rng.normal(size=(n, N_FEATURES)).astype(np.float32)
+            writer.write_table(pa.Table.from_arrays([pa.array(x[:, i]) for i in range(N_FEATURES)], schema=schema))
+    tmp.rename(path)
+
+
+def train_models(data: Path, work: Path) -> None:
+    """Fit the three models on the first 50k rows; save native (joblib, bench-only) and ONNX files."""
+    import joblib
+    import lightgbm
+    import numpy as np
+    import polars as pl
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from lakeml.ml.onnx_export import to_onnx
+
+    x = pl.read_parquet(data, n_rows=TRAIN_ROWS).to_numpy()
+    w = np.linspace(-1, 1, N_FEATURES)
+    y = ((x @ w + 0.5 * np.sin(3 * x[:, 0]) + np.random.default_rng(1).normal(0, 0.5, len(x))) > 0).astype(int)
+    fitted = {
+        "logreg": LogisticRegression(max_iter=500),
+        "forest": RandomForestClassifier(n_estimators=100, max_depth=10, n_jobs=2, random_state=0),
+        "lightgbm": lightgbm.LGBMClassifier(n_estimators=100, verbose=-1, n_jobs=2),
+    }
+    for name, model in fitted.items():
+        if (work / f"{name}.onnx").exists():
+            continue
+        model.fit(x, y)
+        joblib.dump(model, work / f"{name}.joblib")
+        (work / f"{name}.onnx").write_bytes(to_onnx(model, n_features=N_FEATURES))
+
+
+# ---- child configurations -------------------------------------------------------------------------
+def child_lakeml(model: str, data: Path, work: Path) -> dict[str, Any]:
+    import lakeml
+
+    lake = lakeml.connect(work / f"lake-{uuid.uuid4().hex[:8]}")
+    lake.models.register((work / f"{model}.onnx").read_bytes(), name=model, features=FEATURES)
+    lake.register_table("src", str(data))
+    start = time.perf_counter()
+    result = lake.score(model, "src", "scored")
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": result.rows}
+
+
+def child_io(model: str, data: Path, work: Path) -> dict[str, Any]:
+    import polars as pl
+
+    start = time.perf_counter()
+    pl.scan_parquet(data).sink_parquet(work / f"io-{uuid.uuid4().hex[:8]}.parquet")
+    return {"seconds": time.perf_counter() - start}
+
+
+def child_ort(model: str, data: Path, work: Path) -> dict[str, Any]:
+    import numpy as np
+    import onnxruntime as ort
+    import polars as pl
+
+    x = np.ascontiguousarray(pl.read_parquet(data).to_numpy(), dtype=np.float32)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = min(os.cpu_count() or 1, 8)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession((work / f"{model}.onnx").read_bytes(), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    start = time.perf_counter()
+    for i in range(0, len(x), BATCH):
+        sess.run(None, {name: x[i:i + BATCH]})
+    return {"seconds": time.perf_counter() - start}
+
+
+def child_native(model: str, data: Path, work: Path) -> dict[str, Any]:
+    import joblib
+    import pandas as pd
+
+    est = joblib.load(work / f"{model}.joblib")  # the benchmark's own file, never a lake object
+    start = time.perf_counter()
+    frame = pd.read_parquet(data)
+    proba = est.predict_proba(frame.to_numpy())
+    predicted = time.perf_counter() - start
+    frame["label"] = proba.argmax(axis=1)
+    frame["p1"] = proba[:, 1]
+    frame.to_parquet(work / f"native-{uuid.uuid4().hex[:8]}.parquet")
+    return {"seconds": predicted, "seconds_with_write": time.perf_counter() - start}
+
+
+def child_spark(model: str, data: Path, work: Path) -> dict[str, Any]:
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    from pyspark.sql import SparkSession
+
+    start = time.perf_counter()
+    spark = (SparkSession.builder.master("local[2]").appName("bench")
+             .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+             .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    session_s = time.perf_counter() - start
+    onnx_path = str(work / f"{model}.onnx")
+    features = list(FEATURES)
+
+    def score(batches: Any) -> Any:
+        import numpy as np
+        import onnxruntime as ort
+        import pyarrow as pa
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        sess = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        for batch in batches:
+            x = np.column_stack([batch.column(f).to_numpy(zero_copy_only=False) for f in features]).astype(np.float32)
+            label, proba = sess.run(None, {name: x})[:2]
+            yield batch.append_column("label", pa.array(label.astype("int64"))).append_column(
+                "p1", pa.array(np.asarray(proba)[:, 1].astype("float64")))
+
+    schema = ", ".join(f"{f} float" for f in features) + ", label long, p1 double"
+    job_start = time.perf_counter()
+    spark.read.parquet(str(data)).mapInArrow(score, schema).write.mode("overwrite").parquet(
+        str(work / f"spark-{uuid.uuid4().hex[:8]}"))
+    job_s = time.perf_counter() - job_start
+    jvm = spark.sparkContext._gateway.proc.pid  # type: ignore[attr-defined]
+    rss = vm_hwm_mib() + tree_hwm_mib(jvm)
+    spark.stop()
+    return {"seconds": job_s, "session_s": session_s, "rss_mib": rss}
+
+
+def vm_hwm_mib(pid: int | str = "self") -> float:
+    """Peak resident set (VmHWM) of one process, MiB. Read in the child itself: ``ru_maxrss`` from
+    ``wait4`` would include the parent's RSS at fork time (Linux keeps it across exec)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def tree_hwm_mib(pid: int) -> float:
+    """Sum of VmHWM over a process and its descendants (JVM + Python workers for Spark)."""
+    import psutil
+
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    total = 0.0
+    for proc in procs:
+        try:
+            total += vm_hwm_mib(proc.pid)
+        except OSError:
+            continue
+    return total
+
+
+def child_setup(model: str, data: Path, work: Path) -> dict[str, Any]:
+    rows = int(data.stem.split("_")[-1])
+    make_data(data, rows)
+    train_models(data, work)
+    return {"seconds": 0.0}
+
+
+CHILDREN = {"setup": child_setup, "lakeml": child_lakeml, "io": child_io, "ort": child_ort,
+            "native": child_native, "spark": child_spark}
+
+
+# ---- parent ---------------------------------------------------------------------------------------
+def run_config(kind: str, model: str, data: Path, work: Path) -> dict[str, Any]:
+    res = run_child([sys.executable, __file__, "--child", kind, "--model", model, "--data", str(data),
+                     "--work", str(work)])
+    if res.returncode != 0:
+        raise RuntimeError(f"{kind}/{model} failed:\n{res.stderr[-3000:]}")
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    return {**out, "process_s": res.seconds, "peak_rss_mib": out["rss_mib"]}
+
+
+def med(runs: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big-rows", type=int, default=10_000_000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--child", choices=sorted(CHILDREN))
+    parser.add_argument("--model")
+    parser.add_argument("--data")
+    parser.add_argument("--work")
+    args = parser.parse_args()
+    if args.child:
+        out = CHILDREN[args.child](args.model, Path(args.data), Path(args.work))
+        out.setdefault("rss_mib", vm_hwm_mib())
+        print(json.dumps(out))
+        return
+
+    work = DATA_DIR / "scoring"
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / f"features_{args.rows}.parquet"
+    setup = run_child([sys.executable, __file__, "--child", "setup", "--model", "-", "--data", str(data),
+                       "--work", str(work)])
+    if setup.returncode != 0:
+        raise RuntimeError(setup.stderr[-3000:])
+    models = [m for m in args.models.split(",") if m]
+    kinds = ["lakeml", "io", "ort", "native"] + ([] if args.skip_spark else ["spark"])
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for rep in range(args.reps):  # interleaved: every configuration once per repetition
+        for model in models:
+            for kind in kinds:
+                runs.setdefault((model, kind), []).append(run_config(kind, model, data, work))
+                print(f"rep {rep + 1} {model:9s} {kind:7s} {runs[(model, kind)][-1]['seconds']:.3f}s", flush=True)
+
+    rows, summary = [], {}
+    for model in models:
+        r = {k: runs[(model, k)] for k in kinds}
+        a, io_s, ort_s = med(r["lakeml"], "seconds"), med(r["io"], "seconds"), med(r["ort"], "seconds")
+        nat, nat_w = med(r["native"], "seconds"), med(r["native"], "seconds_with_write")
+        entry: dict[str, Any] = {
+            "lakeml_s": a, "io_s": io_s, "ort_s": ort_s, "limit_s": io_s + ort_s, "native_s": nat,
+            "native_with_write_s": nat_w, "lakeml_over_limit": a / (io_s + ort_s), "native_over_lakeml": nat / a,
+            "lakeml_process_s": med(r["lakeml"], "process_s"),
+            "peak_rss_mib": {k: med(r[k], "peak_rss_mib") for k in kinds},
+        }
+        if "spark" in r:
+            entry.update(spark_process_s=med(r["spark"], "process_s"), spark_job_s=med(r["spark"], "seconds"),
+                         spark_session_s=med(r["spark"], "session_s"))
+            entry["spark_process_over_lakeml_process"] = entry["spark_process_s"] / entry["lakeml_process_s"]
+        summary[model] = entry
+        rows.append([model, a, io_s, ort_s, io_s + ort_s, f"{entry['lakeml_over_limit']:.2f}x", nat, nat_w,
+                     f"{entry['native_over_lakeml']:.2f}x",
+                     entry.get("spark_process_s", "-"), entry.get("spark_job_s", "-"),
+                     f"{entry['spark_process_over_lakeml_process']:.1f}x" if "spark" in r else "-",
+                     " / ".join(f"{entry['peak_rss_mib'][k]:.0f}" for k in kinds)])
+    headers = ["model", "lakeml s", "io s", "ort s", "limit s", "lakeml/limit", "native s", "native+write s",
+               "native/lakeml", "spark process s", "spark job s", "spark/lakeml (process)",
+               f"peak RSS MiB ({' / '.join(kinds)})"]
+    md = [f"## Batch scoring, {args.rows:,} rows x {N_FEATURES} float features (medians of {args.reps})", "",
+          markdown_table(headers, rows), ""]
+
+    big: dict[str, Any] = {}
+    if not args.skip_big:
+        big_data = work / f"features_{args.big_rows}.parquet"
+        run_child([sys.executable, __file__, "--child", "setup", "--model", "-", "--data", str(big_data),
+                   "--work", str(work)])
+        big_run = run_config("lakeml", "logreg", big_data, work)
+        small_rss = med(runs[("logreg", "lakeml")], "peak_rss_mib")
+        big = {"rows": args.big_rows, "seconds": big_run["seconds"], "peak_rss_mib": big_run["peak_rss_mib"],
+               "peak_rss_1m_mib": small_rss, "ratio": big_run["peak_rss_mib"] / small_rss}
+        md += [f"## Memory: lakeml score, logreg, {args.big_rows:,} rows vs {args.rows:,}", "",
+               markdown_table(["rows", "seconds", "peak RSS MiB", "peak RSS at 1M MiB", "ratio"],
+                              [[args.big_rows, big["seconds"], big["peak_rss_mib"], small_rss,
+                                f"{big['ratio']:.2f}x"]]), ""]
+    md += ["Targets: lakeml/limit <= 1.10; native/lakeml > 1 for every model; spark/lakeml (process) >= 5 at 1M "
+           "rows; peak RSS at 10M <= 1.2x that at 1M.", "limit = io + ort (read+write with no model, plus ONNX "
+           "Runtime alone on in-memory numpy). native s = pandas read + predict_proba; Spark is local[2]."]
+    text = "\n".join(md)
+    print(text)
+    write_results("scoring", {"rows": args.rows, "reps": args.reps, "summary": summary, "big": big,
+                              "runs": {f"{m}/{k}": v for (m, k), v in runs.items()}}, text)
+
+
+if __name__ == "__main__":
+    main()
