@@ -293,6 +293,8 @@ def to_onnx(model: Any, *, sample: pl.DataFrame | None = None, n_features: int |
         raise ModelError(f"Could not export {type(final).__name__} to ONNX: {str(exc)[:300]}",
                          hint="Use a model family from lakeml.ml.families.FAMILIES; they all export.",
                          ) from exc
+    # skl2onnx names the graph with a random UUID; a fixed name keeps exports byte-identical.
+    onx.graph.name = "lakeml"
     if sample is not None:
         dt = [n for n, dtype in sample.schema.items()
               if (isinstance(dtype, pl.Datetime) or dtype == pl.Date) and n in {i[0] for i in initial}]
