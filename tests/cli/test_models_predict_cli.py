@@ -27,12 +27,20 @@ def run(root, *args: str):
 
 
 def _main(root, *args: str) -> tuple[int, str, str]:
-    import subprocess
-    import sys
+    """Run the real entry point (error handling and exit codes included) in-process."""
+    import contextlib
+    import io
 
-    proc = subprocess.run([sys.executable, "-m", "lakeml.cli.main", "--lake", str(root), *args],
-                          capture_output=True, text=True, timeout=120)
-    return proc.returncode, proc.stdout, proc.stderr
+    from lakeml.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["--lake", str(root), *args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_models_register_list_show_alias(cli_lake) -> None:
@@ -91,3 +99,16 @@ def test_data_source_detection() -> None:
     assert data_source("SELECT * FROM t") == "SELECT * FROM t"
     assert data_source("/x/y.parquet") == "SELECT * FROM read_parquet('/x/y.parquet')"
     assert data_source("az://c/f.csv") == "SELECT * FROM read_csv('az://c/f.csv')"
+
+
+def test_sql_predict_inside_lakeml_sql(cli_lake) -> None:
+    root, tmp = cli_lake
+    run(root, "models", "register", str(tmp / "pipe.onnx"), "--name", "pipe", "--alias", "champion")
+    query = ("SELECT d.plan, p.label FROM PREDICT(MODEL = @m, DATA = cust AS d, RUNTIME = ONNX) "
+             "WITH (label bigint) AS p LIMIT 4")
+    code, out, err = _main(root, "sql", query, "--param", "m=pipe@champion", "--format", "csv")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "plan,label" and len(lines) == 5
+    code, _out, err = _main(root, "sql", query.replace("label bigint", "score real"), "--param", "m=pipe")
+    assert code == 1 and "WITH names output 'score'" in err
