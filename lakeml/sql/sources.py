@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import polars as pl
 from sqlglot import exp
 
-from lakeml.errors import ColumnNotFoundError, ConfigError, SQLError, choices_hint
+from lakeml.errors import ColumnNotFoundError, ConfigError, LakeMLError, SQLError, choices_hint
 from lakeml.sql.nodes import OpenRowset, OpenRowsetColumn
 from lakeml.storage.uri import Location, parse_location
 
@@ -249,7 +249,14 @@ def _with_schema(name: str, frame: pl.LazyFrame, columns: list[OpenRowsetColumn]
 
 # --- scanning ----------------------------------------------------------------------------------
 def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> pl.LazyFrame:
-    """A lazy Polars scan of ``locations`` (files, globs or folders) in ``fmt``, with lake credentials."""
+    """A lazy Polars scan of ``locations`` (files, globs or folders) in ``fmt``, with lake credentials.
+
+    A folder of the lake holding a lakeml Parquet table (one written by ``Lake.write`` or
+    ``Lake.write_path``) reads exactly its committed files, never stale or uncommitted ones.
+    """
+    table = _lakeml_table(lake, locations, fmt)
+    if table is not None:
+        return table
     resolved = [_resolve(lake, loc, fmt) for loc in locations]
     creds = {key: value for _, opts, _ in resolved for key, value in opts.items()}
     sources = [uri for uri, _, _ in resolved]
@@ -272,6 +279,20 @@ def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> 
         from lakeml.sql.errors import wrap_polars_error
 
         raise wrap_polars_error(exc, lake=lake, what=f"reading {', '.join(locations)}") from exc
+
+
+def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | None:
+    if fmt != "parquet" or len(locations) != 1:
+        return None
+    text = locations[0].strip().removesuffix("/**").rstrip("/")
+    if not text or "://" in text or Path(text).is_absolute() or any(c in text for c in "*?["):
+        return None
+    from lakeml.query.parquet_table import is_parquet_table, scan_parquet_table
+
+    try:
+        return scan_parquet_table(lake.storage, text) if is_parquet_table(lake.storage, text) else None
+    except LakeMLError:
+        return None  # not a readable lakeml table (e.g. a path outside the lake): read it as files
 
 
 def _resolve(lake: Any, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]:

@@ -269,3 +269,12 @@ def test_builtin_views_are_in_scope(lake: Lake) -> None:
     name = sorted(views)[0]
     expected = views[name]().collect_schema().names()
     assert lake.sql(f"SELECT * FROM {name}").collect_schema().names() == expected
+
+
+def test_same_text_with_new_params_binds_afresh(sales_lake: Lake) -> None:
+    # parsed queries are cached by text: binding must never leak into the next call
+    query = "SELECT id FROM sales WHERE id = @id"
+    assert sales_lake.sql(query, params={"id": 1}).collect()["id"].to_list() == [1]
+    assert sales_lake.sql(query, params={"id": 2}).collect()["id"].to_list() == [2]
+    with pytest.raises(SQLError, match="@id"):
+        sales_lake.sql(query)

@@ -194,3 +194,13 @@ def test_azure_location_without_credentials_is_refused_offline(lake: Lake) -> No
     # A local lake has no Azure settings: lakeml refuses rather than letting a credential chain run.
     with pytest.raises(CredentialError, match="No credential is configured"):
         lake.sql("SELECT * FROM read_parquet('abfss://c@someacct.dfs.core.windows.net/x.parquet')")
+
+
+def test_lakeml_table_folder_reads_only_committed_files(lake: Lake) -> None:
+    lake.write("sales", pl.DataFrame({"a": [1, 2]}))
+    lake.write("sales", pl.DataFrame({"a": [3]}), mode="overwrite")  # the old files may stay on disk
+    out = lake.sql("SELECT a FROM OPENROWSET(BULK 'tables/sales', FORMAT = 'PARQUET') AS r").collect()
+    assert out["a"].to_list() == [3]
+    lake.write_path("_lakeml/runs/r1/trials", pl.DataFrame({"trial": [0, 1]}))
+    trials = lake.sql("SELECT COUNT(*) AS n FROM read_parquet('_lakeml/runs/r1/trials')").collect()
+    assert trials["n"].to_list() == [2]
