@@ -30,6 +30,7 @@ from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.generators.postgres import PostgresGenerator
 from sqlglot.parsers.postgres import PostgresParser
+from sqlglot.parsers.tsql import TSQLParser
 from sqlglot.tokens import TokenType
 
 from lakeml.sql.nodes import OpenRowset, OpenRowsetColumn, PredictCall, PredictTable
@@ -48,11 +49,16 @@ def _keep(name: str) -> Callable[[list[exp.Expr]], exp.Expr]:
 _KEEP_AS_WRITTEN = ("LOG10", "LOG2", "ARRAY_CONTAINS", "ARRAY_LENGTH")
 
 
+# T-SQL functions serverless-SQL users write, built the way sqlglot's T-SQL parser builds them.
+_TSQL_FUNCTIONS = ("COUNT_BIG", "DATEADD", "GETDATE", "SYSDATETIME", "ISNULL", "SQUARE", "EOMONTH")
+
+
 class LakeParser(PostgresParser):
-    """PostgreSQL parser plus the OPENROWSET and PREDICT function parsers."""
+    """PostgreSQL parser plus the OPENROWSET and PREDICT function parsers and common T-SQL functions."""
 
     FUNCTIONS: ClassVar[dict[str, Callable[..., Any]]] = {
         **PostgresParser.FUNCTIONS,
+        **{name: TSQLParser.FUNCTIONS[name] for name in _TSQL_FUNCTIONS},
         **{name: _keep(name) for name in _KEEP_AS_WRITTEN},
     }
 
@@ -60,7 +66,19 @@ class LakeParser(PostgresParser):
         **PostgresParser.FUNCTION_PARSERS,
         "OPENROWSET": lambda self: self._parse_openrowset(),
         "PREDICT": lambda self: self._parse_predict(),
+        "CONVERT": lambda self: self._parse_tsql_convert(),
     }
+
+    def _parse_tsql_convert(self) -> exp.Cast:
+        """T-SQL ``CONVERT(type, expr)``; a style argument has no Polars meaning, so it is refused."""
+        to = self._parse_types()
+        if to is None or not self._match(TokenType.COMMA):
+            self.raise_error("Expected CONVERT(<type>, <expression>), e.g. CONVERT(INT, x)")
+        this = self._parse_assignment()
+        if self._match(TokenType.COMMA):
+            self.raise_error("CONVERT styles are not supported; use CAST, or STRFTIME for date formats")
+        self._expect_r_paren("CONVERT")
+        return self.expression(exp.Cast(this=this, to=to))
 
     # --- OPENROWSET -------------------------------------------------------------------------
     def _parse_openrowset(self) -> OpenRowset:
@@ -209,6 +227,7 @@ class LakeGenerator(PostgresGenerator):
         # No exp.Select entry: PostgreSQL's would rewrite QUALIFY and SEMI/ANTI joins; Polars runs them.
         **{k: v for k, v in PostgresGenerator.TRANSFORMS.items() if k is not exp.Select},
         exp.TryCast: lambda self, e: self.cast_sql(e, safe_prefix="TRY_"),
+        exp.National: lambda self, e: self.sql(exp.Literal.string(e.name)),  # N'...' is just text here
         # sqlglot dispatches `<key>_sql` methods only for its own node classes; ours go here.
         OpenRowset: lambda self, e: self.openrowset_sql(e),
         OpenRowsetColumn: lambda self, e: self.openrowsetcolumn_sql(e),

@@ -180,3 +180,23 @@ def test_dialect_output_means_the_same_to_polars(sql: str) -> None:
     expected = context.execute(sql, eager=True)
     actual = context.execute(roundtrip(sql), eager=True)
     assert_frame_equal(actual, expected)
+
+
+def test_common_tsql_functions_run_on_polars() -> None:
+    frame = pl.LazyFrame({"a": [1, None], "d": [dt.date(2024, 1, 31), dt.date(2024, 2, 10)]})
+    context = pl.SQLContext(frames={"t": frame})
+    out = context.execute(roundtrip(
+        "SELECT ISNULL(a, 0) AS i, CONVERT(VARCHAR, a) AS c, N'x' AS n, DATEADD(day, 1, d) AS nd, "
+        "DATEADD(month, 1, d) AS nm, EOMONTH(d) AS e, SQUARE(a) AS sq FROM t"), eager=True)
+    assert out.to_dict(as_series=False) == {
+        "i": [1, 0], "c": ["1", None], "n": ["x", "x"],
+        "nd": [dt.date(2024, 2, 1), dt.date(2024, 2, 11)], "nm": [dt.date(2024, 2, 29), dt.date(2024, 3, 10)],
+        "e": [dt.date(2024, 1, 31), dt.date(2024, 2, 29)], "sq": [1, None],
+    }
+    counted = context.execute(roundtrip("SELECT COUNT_BIG(*) AS n, GETDATE() IS NOT NULL AS now FROM t"), eager=True)
+    assert counted.to_dict(as_series=False) == {"n": [2], "now": [True]}
+
+
+def test_convert_with_style_is_refused() -> None:
+    with pytest.raises(ParseError, match="CONVERT styles are not supported"):
+        parse("SELECT CONVERT(DATE, ts, 23) FROM t")
