@@ -146,7 +146,19 @@ def _looks_like_id(name: str, col: pl.Series, n_non_null: int, n_unique: int) ->
     return col.dtype in (pl.String, pl.Categorical) and n_unique >= 0.9 * n_non_null
 
 
+def datetime_unit(dtype_text: str) -> str:
+    """The integer encoding of a Date/Datetime column: ``date`` (days) or ``ms``/``us``/``ns``."""
+    if dtype_text == "Date":
+        return "date"
+    for unit in ("ms", "us", "ns"):
+        if f"'{unit}'" in dtype_text:
+            return unit
+    return "us"
+
+
 def _datetime_parts(col: pl.Series) -> tuple[str, ...]:
+    if isinstance(col.dtype, pl.Datetime) and col.dtype.time_zone is not None:
+        col = col.dt.convert_time_zone("UTC")  # parts of the UTC instant, which is what CAST(... AS bigint) gives
     names = DATETIME_PARTS if isinstance(col.dtype, pl.Datetime) else DATETIME_PARTS[:4]
     values = {
         "year": col.dt.year(), "month": col.dt.month(), "day": col.dt.day(),
@@ -302,15 +314,27 @@ def civil_parts(micros: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """Date parts of one datetime column given as microseconds since the epoch.
+UNIT_TO_MICROS: dict[str, tuple[int, int]] = {"date": (86_400_000_000, 1), "ms": (1000, 1), "us": (1, 1),
+                                              "ns": (1, 1000)}
 
-    Input: one column (float64 with NaN for missing in training frames; int64 in ONNX).
-    Output: float32, one column per part, NaN where the input is missing.
+
+def to_micros(values: np.ndarray, unit: str) -> np.ndarray:
+    """int64 values of a Date (days) or Datetime (ms/us/ns) column as microseconds (floored)."""
+    mul, div = UNIT_TO_MICROS[unit]
+    return np.floor_divide(values.astype(np.int64) * mul, div)
+
+
+class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Date parts of one Date/Datetime column given as its integer encoding.
+
+    Input: one column of the column's ``CAST(... AS bigint)`` values — days for a Date, else
+    ``unit`` ticks since the epoch (UTC for time-zone-aware columns); pandas nullable Int64 in
+    training frames, int64 in ONNX. Output: float32, one column per part, NaN where missing.
     """
 
-    def __init__(self, parts: tuple[str, ...] = DATETIME_PARTS) -> None:
+    def __init__(self, parts: tuple[str, ...] = DATETIME_PARTS, unit: str = "us") -> None:
         self.parts = parts
+        self.unit = unit
 
     def fit(self, X: Any, y: Any = None) -> DatetimeParts:
         """Check the parts and remember the input name."""
@@ -318,15 +342,18 @@ class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if unknown:
             raise ConfigError(f"Unknown datetime parts {unknown}.",
                               hint=f"Use parts from: {', '.join(DATETIME_PARTS)}.")
+        if self.unit not in UNIT_TO_MICROS:
+            raise ConfigError(f"Unknown datetime unit {self.unit!r}.", hint="Use date, ms, us or ns.")
         self.n_features_in_ = 1
         self.feature_names_in_ = np.asarray(getattr(X, "columns", ["x0"]), dtype=object)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
         """Return the parts as a float32 array of shape (n, len(parts))."""
-        values = np.asarray(pd.DataFrame(X).astype("float64"), dtype=np.float64)[:, 0]
-        missing = np.isnan(values)
-        parts = civil_parts(np.where(missing, 0, values).astype(np.int64))
+        column = pd.to_numeric(pd.DataFrame(X).iloc[:, 0], errors="coerce")
+        missing = column.isna().to_numpy()
+        ticks = column.astype("Int64").to_numpy(dtype=np.int64, na_value=0)
+        parts = civil_parts(to_micros(ticks, self.unit))
         out = np.column_stack([parts[p].astype(np.float32) for p in self.parts])
         out[missing, :] = np.nan
         return out
@@ -394,7 +421,7 @@ def build_featurizer(plan: FeaturePlan, *, for_trees: bool) -> ColumnTransformer
                                     dtype=np.float32, sparse_output=False)
             parts.append((f"{label}_{onnx}", Pipeline([*pre, ("onehot", encoder)]), [c.name for c in group]))
     for c in plan.by_role("datetime"):
-        steps = [("parts", DatetimeParts(parts=c.parts)), *_numeric_steps(for_trees)[1:]]
+        steps = [("parts", DatetimeParts(parts=c.parts, unit=datetime_unit(c.dtype))), *_numeric_steps(for_trees)[1:]]
         parts.append((f"dt_{c.name}", Pipeline(steps), [c.name]))
     if not parts:
         raise ConfigError("No usable feature columns: every column was dropped.",
@@ -407,7 +434,8 @@ def to_pandas(frame: pl.DataFrame, plan: FeaturePlan) -> pd.DataFrame:
     """Convert a Polars frame to the pandas frame the featurizer expects (kept columns only).
 
     Numeric and boolean columns become float64 with NaN for null; categorical text with ``""``
-    for null; datetimes float64 microseconds since the epoch (wall clock, NaN for null).
+    for null; dates and datetimes their integer encoding (``CAST(col AS bigint)``: days, or
+    ticks of the column's unit since the epoch in UTC) as pandas nullable Int64.
 
     Raises:
         ColumnNotFoundError: a planned input column is missing from ``frame``.
@@ -424,17 +452,12 @@ def to_pandas(frame: pl.DataFrame, plan: FeaturePlan) -> pd.DataFrame:
         elif c.role == "categorical":
             exprs.append(col.cast(pl.String).fill_null(MISSING_CATEGORY))
         else:
-            exprs.append(epoch_micros(col, frame.schema[c.name]).cast(pl.Float64))
+            exprs.append(col.cast(pl.Int64))
     out = frame.select(exprs).to_pandas()
     for c in plan.by_role("categorical"):
         out[c.name] = out[c.name].astype(object)
+    for c in plan.by_role("datetime"):
+        # via Arrow so nulls do not turn the ticks into float64 (which rounds ns timestamps)
+        ticks = frame.get_column(c.name).cast(pl.Int64).to_pandas(use_pyarrow_extension_array=True)
+        out[c.name] = pd.array(ticks, dtype="Int64")
     return out
-
-
-def epoch_micros(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Wall-clock microseconds since 1970-01-01 for a Date or Datetime column (the ONNX int64 input)."""
-    if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is not None:
-            col = col.dt.replace_time_zone(None)
-        return col.dt.epoch("us")
-    return col.cast(pl.Datetime("us")).dt.epoch("us")

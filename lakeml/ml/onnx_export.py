@@ -32,7 +32,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from lakeml.errors import ConfigError, ModelError
-from lakeml.ml.featurize import DatetimeParts, ToFloat32, ToText, onnx_kind
+from lakeml.ml.featurize import UNIT_TO_MICROS, DatetimeParts, ToFloat32, ToText, datetime_unit, onnx_kind
 
 DEFAULT_OPSET = 15
 ML_OPSET = 3
@@ -138,7 +138,10 @@ class _Ops:
 def _convert_datetime(scope: Any, operator: Any, container: Any) -> None:
     """ONNX version of :func:`lakeml.ml.featurize.civil_parts` (same integer arithmetic)."""
     o = _Ops(scope, container)
-    us = o.op("Cast", operator.inputs[0].full_name, to=TensorProto.INT64)
+    ticks = o.op("Cast", operator.inputs[0].full_name, to=TensorProto.INT64)
+    mul, div = UNIT_TO_MICROS[operator.raw_operator.unit]
+    us = o.mul(ticks, mul) if mul != 1 else ticks
+    us = o.div(us, div) if div != 1 else us
     days = o.div(us, 86_400_000_000)
     of_day = o.op("Sub", us, o.mul(days, 86_400_000_000))
     z = o.add(days, 719_468)
@@ -269,8 +272,10 @@ def to_onnx(model: Any, *, sample: pl.DataFrame | None = None, n_features: int |
         target_opset: main-domain opset, at most 15 (the LightGBM converter's limit); default 15.
 
     Returns:
-        The serialized ONNX model. Its metadata lists datetime inputs under
-        ``lakeml.datetime_inputs`` (they take int64 wall-clock microseconds since the epoch).
+        The serialized ONNX model. Date/Datetime columns become int64 inputs taking the column's
+        ``CAST(col AS bigint)`` value (days for Date; ticks of the column's time unit since the
+        epoch, UTC, for Datetime); the metadata entry ``lakeml.datetime_inputs`` maps each such
+        input to its unit (``date``, ``ms``, ``us``, ``ns``).
 
     Raises:
         ConfigError: missing sample/width, or an opset above 15.
@@ -296,8 +301,8 @@ def to_onnx(model: Any, *, sample: pl.DataFrame | None = None, n_features: int |
     # skl2onnx names the graph with a random UUID; a fixed name keeps exports byte-identical.
     onx.graph.name = "lakeml"
     if sample is not None:
-        dt = [n for n, dtype in sample.schema.items()
-              if (isinstance(dtype, pl.Datetime) or dtype == pl.Date) and n in {i[0] for i in initial}]
+        dt = {n: datetime_unit(str(dtype)) for n, dtype in sample.schema.items()
+              if (isinstance(dtype, pl.Datetime) or dtype == pl.Date) and n in {i[0] for i in initial}}
         if dt:
             entry = onx.metadata_props.add()
             entry.key, entry.value = DATETIME_INPUTS_KEY, json.dumps(dt)

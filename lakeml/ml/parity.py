@@ -88,14 +88,18 @@ def onnx_feeds(session: Any, X: pd.DataFrame) -> tuple[dict[str, np.ndarray], np
         if inp.type == "tensor(string)":
             columns[inp.name] = col.astype(str).to_numpy(dtype=object)
             continue
-        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
-        if inp.type not in ("tensor(double)", "tensor(float)"):
-            keep &= ~np.isnan(values)
-        columns[inp.name] = values
+        numbers = pd.to_numeric(col, errors="coerce")
+        if inp.type in ("tensor(double)", "tensor(float)"):
+            columns[inp.name] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+            continue
+        keep &= ~numbers.isna().to_numpy()
+        # Integers go through int64 directly: float64 would round large values (e.g. ns timestamps).
+        as_int = numbers.astype("Int64") if numbers.dtype.kind != "f" else numbers.fillna(0).round().astype("Int64")
+        columns[inp.name] = as_int.to_numpy(dtype=np.int64, na_value=0)
     feeds = {}
     for inp in inputs:
         values = columns[inp.name][keep]
-        if inp.type != "tensor(string)":
+        if inp.type not in ("tensor(string)", "tensor(int64)"):
             values = values.astype(_NUMPY.get(inp.type, np.float32))
         feeds[inp.name] = values.reshape(-1, 1)
     return feeds, keep

@@ -45,7 +45,8 @@ def typed_frame(n: int = 120) -> pl.DataFrame:
     })
 
 
-def fitted(frame: pl.DataFrame, estimator: object, target: str = "y", for_trees: bool = True) -> tuple[Pipeline, pd.DataFrame]:
+def fitted(frame: pl.DataFrame, estimator: object, target: str = "y",
+           for_trees: bool = True) -> tuple[Pipeline, pd.DataFrame]:
     plan = plan_features(frame, target)
     X = to_pandas(frame, plan)
     pipe = Pipeline([("f", build_featurizer(plan, for_trees=for_trees)), ("m", estimator)])
@@ -66,7 +67,7 @@ def test_one_typed_input_per_source_column() -> None:
         "ts": ("tensor(int64)", [None, 1]),
     }
     meta = {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
-    assert json.loads(meta[DATETIME_INPUTS_KEY]) == ["ts"]
+    assert json.loads(meta[DATETIME_INPUTS_KEY]) == {"ts": "ms"}
 
 
 def test_dropped_columns_are_not_inputs() -> None:

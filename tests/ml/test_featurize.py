@@ -208,30 +208,50 @@ def test_civil_parts_match_polars_across_centuries() -> None:
     assert (parts["minute"] == series.dt.minute().to_numpy()).all()
 
 
-def test_datetime_parts_onnx_equal_native_including_timezones_and_dates() -> None:
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_datetime_parts_onnx_equal_native_for_units_timezones_and_dates(unit: str) -> None:
     rng = np.random.default_rng(4)
     n = 400
     when = pl.Series("when", rng.integers(-10**15, 4 * 10**15, n)).cast(pl.Datetime("us"))
     frame = pl.DataFrame({
-        "when": when.dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Kolkata"),
+        "when": when.dt.cast_time_unit(unit),  # type: ignore[arg-type]
+        "zoned": when.dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Kolkata"),
         "day": when.dt.date(),
         "y": rng.integers(0, 2, n),
-    })
+    }).with_columns(pl.when(pl.int_range(pl.len()) % 9 == 0).then(None).otherwise(pl.col("day")).alias("day"))
     plan = plan_features(frame, "y")
     featurizer = build_featurizer(plan, for_trees=True)
     X = to_pandas(frame, plan)
     native = featurizer.fit_transform(X)
-    # Parts are wall-clock parts in the column's own time zone.
-    local = frame["when"]
-    assert (native[:, 0] == local.dt.year().to_numpy()).all()
-    assert (native[:, 4] == local.dt.hour().to_numpy()).all()
+    # Parts of the instant in UTC (what CAST(col AS bigint) encodes), for every unit and zone.
+    utc = when
+    for block in (0, 6):
+        assert (native[:, block + 0] == utc.dt.year().to_numpy()).all()
+        assert (native[:, block + 4] == utc.dt.hour().to_numpy()).all()
+        assert (native[:, block + 5] == utc.dt.minute().to_numpy()).all()
+    days = frame["day"].is_not_null().to_numpy()
+    assert (native[days, 14] == frame["day"].dt.day().to_numpy()[days]).all()
     onnx_bytes = to_onnx(Pipeline([("f", featurizer)]), sample=frame.head(3))
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    assert {i.name: i.type for i in session.get_inputs()} == {"when": "tensor(int64)", "day": "tensor(int64)"}
+    assert {i.name: i.type for i in session.get_inputs()} == {
+        "when": "tensor(int64)", "zoned": "tensor(int64)", "day": "tensor(int64)"}
     feeds, keep = onnx_feeds(session, X)
-    assert keep.all()
+    assert keep.sum() == n - frame["day"].null_count()
+    # The ONNX inputs are exactly the columns cast to bigint, as a SQL CAST would give them.
+    assert (feeds["when"].ravel() == frame["when"].cast(pl.Int64).to_numpy()[keep]).all()
     (out,) = session.run(None, feeds)
-    assert np.array_equal(out, native)
+    assert np.array_equal(out, native[keep])
+
+
+def test_nanosecond_timestamps_keep_full_precision() -> None:
+    # One nanosecond before midnight: float64 would round it up into the next day.
+    ns = 1_700_006_399_999_999_999
+    frame = pl.DataFrame({"t": pl.Series([ns, ns - 10**12, None], dtype=pl.Int64).cast(pl.Datetime("ns")),
+                          "y": [0, 1, 0]})
+    plan = plan_features(frame, "y")
+    out = build_featurizer(plan, for_trees=True).fit_transform(to_pandas(frame, plan))
+    names = list(plan.columns[0].parts)
+    assert out[0, names.index("hour")] == 23 and out[0, names.index("minute")] == 59
 
 
 def test_datetime_parts_transformer_rejects_unknown_parts() -> None:

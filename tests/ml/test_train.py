@@ -26,9 +26,9 @@ def customers(n: int = 300, seed: int = 0, minority: float = 0.5) -> pl.DataFram
     plan = rng.choice(["basic", "plus", "pro"], n)
     score = -tenure / 24 + (plan == "basic") * 1.0 + monthly / 50 + rng.normal(size=n)
     churned = score > np.quantile(score, 1 - minority)
+    signup = [dt.datetime(2020, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, n)]
     return pl.DataFrame({"customer_id": np.arange(n), "tenure": tenure, "monthly": monthly, "plan": plan,
-                         "signup": [dt.datetime(2020, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, n)],
-                         "churned": churned})
+                         "signup": signup, "churned": churned})
 
 
 # -- task inference and target checks ------------------------------------------------------------
@@ -229,3 +229,21 @@ def test_text_target_multiclass_predicts_labels(lake: Lake) -> None:
     result.register("sizes")
     labels = lake.predict("sizes", frame.drop("kind"), outputs={"label": "varchar"})
     assert labels["label"].to_list() == list(result.pipeline.predict(frame.drop("kind").to_pandas()))
+
+
+def test_datetime_features_score_with_a_bigint_cast(lake: Lake) -> None:
+    frame = customers().with_columns(pl.col("signup").cast(pl.Datetime("ms")))
+    lake.write("customers", frame)
+    result = lake.train("customers", target="churned", model="lightgbm", params=FAST, n_jobs=1)
+    assert "signup" in result.plan.inputs
+    result.register("churn")
+    from lakeml.ml.featurize import to_pandas
+
+    native = result.pipeline.predict_proba(to_pandas(frame, result.plan))[:, 1]
+    auto = lake.predict("churn", lake.table("customers"), auto_cast=True)
+    assert np.abs(np.array([p[1] for p in auto["probabilities"].to_list()]) - native).max() < 1e-5
+    scored = lake.sql(
+        "WITH d0 AS (SELECT tenure, monthly, plan, CAST(signup AS bigint) AS signup FROM customers) "
+        "SELECT p.probabilities FROM PREDICT(MODEL = 'churn', DATA = d0 AS d) "
+        "WITH (probabilities array(real, 2)) AS p").collect()
+    assert np.abs(np.array([p[1] for p in scored["probabilities"].to_list()]) - native).max() < 1e-5
