@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import os
 import pickle
+import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from lakeml.errors import ConfigError, TrainingError, choices_hint
-from lakeml.ml.automl.data import PreparedData, prepare
-from lakeml.ml.automl.engine import Clock, Progress, Search, SearchSettings, TrialRecord
-from lakeml.ml.automl.finish import finish
-from lakeml.ml.automl.search import Searcher
-from lakeml.ml.automl.space import SPACES
+from lakeml.ml.automl.budget import Clock
 from lakeml.ml.automl.workers import WorkerPool
-from lakeml.ml.families import FAMILIES
-from lakeml.ml.metrics import METRICS, default_metric
 
+# Heavy modules (scikit-learn, hyperopt, ...) are imported inside automl(), after the clock has
+# started: their import time is part of the budget, as the user experiences it.
 if TYPE_CHECKING:
+    from lakeml.ml.automl.data import PreparedData
+    from lakeml.ml.automl.engine import Progress, TrialRecord
     from lakeml.ml.automl.result import AutoMLResult
     from lakeml.query.lake import Lake
 
@@ -41,6 +38,9 @@ DEFAULT_EARLY_STOPPING = 30
 
 
 def _families(task: str, allowed: Sequence[str] | None, blocked: Sequence[str] | None) -> list[str]:
+    from lakeml.ml.automl.space import SPACES
+    from lakeml.ml.families import FAMILIES
+
     known = [f for f in SPACES if f in FAMILIES]
     for name in [*(allowed or []), *(blocked or [])]:
         if name not in FAMILIES:
@@ -89,6 +89,8 @@ def _check_args(time_budget: float | None, max_trials: int | None, n_jobs: int |
 
 def _reserve(data: PreparedData) -> Callable[[TrialRecord | None], float]:
     """Seconds to keep free for the final refit, export, parity check and table writes."""
+    import numpy as np
+
     n_folds = len(data.folds)
     train_rows = float(np.mean([len(t) for t, _ in data.folds]))
     grow = data.n_rows / max(train_rows, 1.0)
@@ -153,11 +155,17 @@ def automl(
     """
     clock = Clock(time_budget)
     _check_args(time_budget, max_trials, n_jobs)
-    run_seed = int(seed) if seed is not None else int(np.random.default_rng().integers(2**31 - 1))
+    run_seed = int(seed) if seed is not None else secrets.randbelow(2**31 - 1)
     workers = n_jobs or os.cpu_count() or 1
-    threading.Thread(target=_warm_export, name="lakeml-warm-export", daemon=True).start()
     # Workers start first: they import scikit-learn while this process reads and checks the data.
     with WorkerPool(workers) as pool, tempfile.TemporaryDirectory(prefix="lakeml-automl-") as tmp:
+        threading.Thread(target=_warm_export, name="lakeml-warm-export", daemon=True).start()
+        from lakeml.ml.automl.data import prepare
+        from lakeml.ml.automl.engine import Search, SearchSettings
+        from lakeml.ml.automl.finish import finish
+        from lakeml.ml.automl.search import Searcher
+        from lakeml.ml.metrics import METRICS, default_metric
+
         prepared = prepare(lake, data, target=target, task=task, roles=roles, seed=run_seed, max_rows=max_rows)
         families = _families(prepared.task, allowed, blocked)
         metric_name = metric or default_metric(prepared.task, len(prepared.classes or []))

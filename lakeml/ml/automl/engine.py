@@ -16,26 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from lakeml.ml.automl.budget import Clock
 from lakeml.ml.automl.search import Searcher
 from lakeml.ml.automl.trial import TrialOutput, run_trial
 from lakeml.ml.automl.workers import Job, JobResult, WorkerPool
-
-
-class Clock:
-    """Wall-clock budget: started at construction; ``budget=None`` means no time limit."""
-
-    def __init__(self, budget: float | None) -> None:
-        self.start = time.monotonic()
-        self.budget = budget
-        self.deadline = self.start + budget if budget is not None else math.inf
-
-    def elapsed(self) -> float:
-        """Seconds since the start."""
-        return time.monotonic() - self.start
-
-    def remaining(self) -> float:
-        """Seconds left (``inf`` without a budget; negative once overrun)."""
-        return self.deadline - time.monotonic()
 
 
 @dataclass

@@ -59,11 +59,22 @@ class JobResult:
     seconds: float = 0.0
 
 
+def _die_with_parent() -> None:
+    # Linux: SIGKILL this process when its parent dies, so a killed user process leaves no orphans.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
 def zygote_main(fd: int) -> None:
     """Entry point of the zygote: import, load the payload, fork a worker per request."""
     import importlib
     import warnings
 
+    _die_with_parent()
     warnings.simplefilter("ignore")  # library warnings of single trials would flood the console
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped automatically
     ctl = socket.socket(fileno=fd)
@@ -88,6 +99,7 @@ def zygote_main(fd: int) -> None:
                 code = 0
                 try:
                     ctl.close()
+                    _die_with_parent()
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     _serve(Connection(fds[0]), payload)
                 except BaseException:
