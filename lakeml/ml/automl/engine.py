@@ -36,6 +36,7 @@ class TrialRecord:
     started_s: float = 0.0
     error: str | None = None
     predictions: np.ndarray | None = None
+    model: Any = None  # a fitted fold model (only for the first trials; see run_trial)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,10 @@ class Search:
         self._asked += 1
         now = time.monotonic()
         cap = self.s.per_trial_cap if not self.s.deterministic else None
-        job = Job(suggestion.trial_id, run_trial, {"family": suggestion.family, "params": suggestion.params},
-                  self._trial_deadline(), cap)
+        # Until a trial has succeeded, trials send their fitted fold model back: if the budget
+        # leaves no time for a refit, that model is the final one.
+        kwargs = {"family": suggestion.family, "params": suggestion.params, "return_model": self.best is None}
+        job = Job(suggestion.trial_id, run_trial, kwargs, self._trial_deadline(), cap)
         self.pool.submit(job)
         self._running[suggestion.trial_id] = (job, (suggestion, now - self.clock.start))
 
@@ -156,6 +159,7 @@ class Search:
                 rec.status, rec.metrics, rec.score = "ok", out.metrics, float(score)
                 rec.predictions = out.predictions
                 rec.seconds = out.fit_seconds
+                rec.model = out.model
         loss = None
         if rec.score is not None:
             loss = -rec.score if self.s.greater_is_better else rec.score

@@ -76,8 +76,10 @@ def make_voting(payload: dict[str, Any], members: list[tuple[str, dict[str, Any]
                                                                       n_jobs=1))
                   for i, (family, params) in enumerate(members)]
     voter: Any
+    # skl2onnx's voting converter needs the weights as an array (it calls .sum() on them).
+    w = np.asarray(weights, dtype=np.float64) if weights is not None else None
     if task == "classification":
-        voter = VotingClassifier(estimators, voting="soft", weights=weights)
+        voter = VotingClassifier(estimators, voting="soft", weights=w, flatten_transform=False)
     else:
-        voter = VotingRegressor(estimators, weights=weights)
+        voter = VotingRegressor(estimators, weights=w)
     return Pipeline([("features", build_featurizer(payload["plan"], for_trees=for_trees)), ("model", voter)])

@@ -85,6 +85,23 @@ def _run_refit(pool: WorkerPool, members: list[tuple[str, dict[str, Any]]], weig
             return None, (result.error or "worker died").strip().splitlines()[-1]
 
 
+def _final_model(pool: WorkerPool, data: PreparedData, chosen: list[TrialRecord], weights: list[float] | None,
+                 best: TrialRecord, clock: Clock, deadline: float, export_reserve: float,
+                 notes: list[str]) -> tuple[Any, str | None]:
+    """Refit ``chosen`` on all rows, or use the best trial's own fold model when time is too short."""
+    fallback = best.model if len(chosen) == 1 else None
+    note = ("no time left to refit on all rows: the final model is the best trial's model, trained on its "
+            "training rows only")
+    if fallback is not None and clock.remaining() - export_reserve < 1.2 * _refit_estimate(best, data):
+        notes.append(note)
+        return fallback, None
+    model, why = _run_refit(pool, [(r.family, r.params) for r in chosen], weights, deadline)
+    if model is None and fallback is not None:
+        notes.append(f"{note} (the refit failed: {why})")
+        return fallback, None
+    return model, why
+
+
 def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: WorkerPool, clock: Clock, *,
            metric: str, greater: bool, ensemble: bool, seed: int, stop_reason: str, deterministic: bool,
            settings: dict[str, Any], timings: dict[str, float]) -> AutoMLResult:
@@ -102,13 +119,15 @@ def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: Wor
             chosen, weights = members, list(plan.weights)
         else:
             notes.append("ensemble skipped: not enough time left to refit its members")
-    hard_deadline = clock.deadline + REFIT_GRACE * (clock.budget or 0.0)
     timings["search"] = clock.elapsed() - timings.get("prepare", 0.0)
-    model, why = _run_refit(pool, [(r.family, r.params) for r in chosen], weights, hard_deadline)
+    export_reserve = 1.0 + data.n_rows * 2e-6
+    refit_deadline = clock.deadline - export_reserve + REFIT_GRACE * (clock.budget or 0.0)
+    model, why = _final_model(pool, data, chosen, weights, best, clock, refit_deadline, export_reserve, notes)
     if model is None and len(chosen) > 1:
         notes.append(f"ensemble refit failed ({why}); fell back to the best single model")
         chosen, weights = [best], None
-        model, why = _run_refit(pool, [(best.family, best.params)], None, hard_deadline + 1.0)
+        model, why = _final_model(pool, data, chosen, None, best, clock, refit_deadline + 1.0, export_reserve,
+                                  notes)
     if model is None:
         raise TrainingError(
             f"The final refit of the best model ({best.family}) failed: {why}.",
@@ -116,12 +135,19 @@ def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: Wor
     sample = data.frame.select(data.plan.inputs).head(5)
     rows = validation_rows(data.payload())[:PARITY_ROWS]
     timings["refit"] = clock.elapsed() - sum(timings.values())
-    onnx_bytes, parity = _export(model, sample, data, rows)
+    try:
+        onnx_bytes, parity = _export(model, sample, data, rows)
+    except LakeMLError as exc:
+        if len(chosen) == 1:
+            raise
+        onnx_bytes, parity = b"", None
+        notes.append(f"ensemble export failed ({exc.message})")
     timings["export_parity"] = clock.elapsed() - sum(timings.values())
     if len(chosen) > 1 and not getattr(parity, "passed", False):
-        notes.append("ensemble failed the ONNX parity check; fell back to the best single model")
+        notes.append("ensemble did not pass the ONNX parity check; fell back to the best single model")
         chosen, weights = [best], None
-        model, why = _run_refit(pool, [(best.family, best.params)], None, hard_deadline + 1.0)
+        model, why = _final_model(pool, data, chosen, None, best, clock, refit_deadline + 1.0, export_reserve,
+                                  notes)
         if model is None:
             raise TrainingError(f"The final refit of the best model failed: {why}.",
                                 hint="Increase time_budget.")

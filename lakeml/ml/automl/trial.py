@@ -29,10 +29,11 @@ class TrialOutput:
     metrics: dict[str, float]
     predictions: np.ndarray  # validation predictions (probabilities for classification), float64
     fit_seconds: float
+    model: Any = None  # the last fold's fitted pipeline, when asked for (a fallback final model)
 
 
 def _features(payload: dict[str, Any], cache: dict[str, Any], fold: int, for_trees: bool,
-              ) -> tuple[np.ndarray, np.ndarray]:
+              ) -> tuple[Any, np.ndarray, np.ndarray]:
     key = f"fold{fold}:{'trees' if for_trees else 'linear'}"
     if key not in cache:
         train_idx, valid_idx = payload["folds"][fold]
@@ -40,8 +41,8 @@ def _features(payload: dict[str, Any], cache: dict[str, Any], fold: int, for_tre
         featurizer = build_featurizer(payload["plan"], for_trees=for_trees)
         x_train = np.asarray(featurizer.fit_transform(X.iloc[train_idx], payload["y"][train_idx]))
         x_valid = np.asarray(featurizer.transform(X.iloc[valid_idx]))
-        cache[key] = (x_train, x_valid)
-    value: tuple[np.ndarray, np.ndarray] = cache[key]
+        cache[key] = (featurizer, x_train, x_valid)
+    value: tuple[Any, np.ndarray, np.ndarray] = cache[key]
     return value
 
 
@@ -66,22 +67,32 @@ def validation_rows(payload: dict[str, Any]) -> np.ndarray:
 
 
 def run_trial(payload: dict[str, Any], *, cache: dict[str, Any], family: str,
-              params: dict[str, Any]) -> TrialOutput:
-    """Fit ``family`` with ``params`` on every fold; score the out-of-fold predictions."""
+              params: dict[str, Any], return_model: bool = False) -> TrialOutput:
+    """Fit ``family`` with ``params`` on every fold; score the out-of-fold predictions.
+
+    With ``return_model``, the last fold's pipeline comes back too: the final model to fall back
+    on when the budget leaves no time to refit on all rows.
+    """
     fam = FAMILIES[family]
     task, classes, y = payload["task"], payload["classes"], payload["y"]
     started = time.perf_counter()
     preds = []
+    featurizer: Any = None
+    model: Any = None
     for fold, (train_idx, _valid_idx) in enumerate(payload["folds"]):
-        x_train, x_valid = _features(payload, cache, fold, fam.for_trees)
+        featurizer, x_train, x_valid = _features(payload, cache, fold, fam.for_trees)
         model = fam.make_estimator(dict(params), task=task, seed=payload["seed"], n_jobs=1)
         model.fit(x_train, y[train_idx])
         preds.append(_predict(model, x_valid, task, classes))
     predictions = np.concatenate(preds, axis=0)
     rows = validation_rows(payload)
     metrics = compute_metrics(task, y[rows], predictions, classes)
-    return TrialOutput({k: float(v) for k, v in metrics.items()}, predictions,
-                       time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    fitted = None
+    if return_model:
+        fitted = Pipeline([("features", featurizer), ("model", model)])
+        align_thresholds(fitted)
+    return TrialOutput({k: float(v) for k, v in metrics.items()}, predictions, seconds, fitted)
 
 
 def make_pipeline(payload: dict[str, Any], family: str, params: dict[str, Any], *, n_jobs: int) -> Pipeline:
