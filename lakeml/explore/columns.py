@@ -69,7 +69,6 @@ def first_pass_exprs(index: int, name: str, dtype: pl.DataType) -> list[pl.Expr]
             x.mean().alias(alias(index, "mean")),
             x.std().alias(alias(index, "std")),
             x.skew().alias(alias(index, "skew")),
-            x.cast(pl.Float64).quantile(list(QUANTILES), "linear").alias(alias(index, "quantiles")),
             (x == 0).sum().cast(pl.Int64).alias(alias(index, "zeros")),
             (x < 0).sum().cast(pl.Int64).alias(alias(index, "negatives")),
         ]
@@ -108,6 +107,11 @@ _WIDTHS: dict[type[pl.DataType], int] = {
     pl.Date: 4, pl.Int64: 8, pl.UInt64: 8, pl.Float64: 8, pl.Datetime: 8, pl.Duration: 8, pl.Time: 8,
     pl.Int128: 16, pl.Decimal: 16, pl.Boolean: 1, pl.Categorical: 4, pl.Enum: 4,
 }
+
+
+def quantile_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    """The quantiles of one column as a list (it holds the column in memory: run few at a time)."""
+    return numeric_input(name, dtype).cast(pl.Float64).quantile(list(QUANTILES), "linear").alias("q")
 
 
 def fixed_width_bytes(dtype: pl.DataType) -> int:

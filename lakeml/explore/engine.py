@@ -1,10 +1,12 @@
 """The profiling engine: a few wide, streaming Polars passes over a LazyFrame.
 
-Pass 1 is one ``select`` with every per-column aggregate (counts, nulls, approximate distinct,
-moments, quantiles, string lengths, ranges) plus the row count and a row-hash duplicate count.
-Pass 2 is one ``collect_all`` of small grouped queries that need pass-1 results: histogram bins
+Pass 1 is one ``select`` with every streaming per-column aggregate (counts, nulls, approximate
+distinct, moments, string lengths, ranges) plus the row count and a row-hash duplicate count.
+Pass 2 is a ``collect_all`` of small grouped queries that need pass-1 results: histogram bins
 (from min/max), exact distinct counts with top values (only where cheap), correlations and the
 target cross-tabulations. With a classification target, one tiny query lists its classes first.
+Quantiles need a column's values in memory, so they run a few columns at a time (bounded memory);
+above ``exact_quantile_rows`` rows they come from a deterministic row sample of that size.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ from lakeml.explore.columns import (
     fixed_width_bytes,
     numeric_input,
     physical,
+    quantile_expr,
 )
 from lakeml.explore.target import TargetPlan, plan_target, target_frames
 
 _ROWS = "\x1frows"
-_UNIQUE_ROWS = "\x1funique_rows"
 _KEY = "\x1fkey"
 _EXPR_CHUNK = 600
 _QUERY_BATCH = 32
+_QUANTILE_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -47,15 +50,19 @@ class ProfileOptions:
         max_corr_columns: numeric columns in the correlation matrix (the first ones in order).
         max_target_classes: classes of a classification target tracked individually.
         target_groups: categories per feature kept for target relations.
+        exact_quantile_rows: quantiles are exact up to this many rows, above it they are computed
+            on a deterministic sample of this many rows (memory: 8 bytes x this per column, and
+            columns are grouped so that one query holds at most 512 MiB).
     """
 
     bins: int = 20
     top_k: int = 10
-    exact_rows: int = 1_000_000
+    exact_rows: int = 200_000
     exact_distinct_max: int = 100_000
     max_corr_columns: int = 40
     max_target_classes: int = 20
     target_groups: int = 30
+    exact_quantile_rows: int = 50_000_000
 
 
 @dataclass
@@ -92,10 +99,7 @@ def _clean(value: Any) -> Any:
 
 
 def _first_pass(lf: pl.LazyFrame, schema: pl.Schema) -> tuple[dict[str, Any], list[_Col]]:
-    names = schema.names()
     exprs: list[pl.Expr] = [pl.len().cast(pl.Int64).alias(_ROWS)]
-    if names:
-        exprs.append(pl.struct(names).hash(seed=7).n_unique().cast(pl.Int64).alias(_UNIQUE_ROWS))
     for i, (name, dtype) in enumerate(schema.items()):
         exprs += first_pass_exprs(i, name, dtype)
     row: dict[str, Any] = {}
@@ -112,9 +116,6 @@ def _first_pass(lf: pl.LazyFrame, schema: pl.Schema) -> tuple[dict[str, Any], li
     cols: list[_Col] = []
     for i, (name, dtype) in enumerate(schema.items()):
         stats = per_column.get(i, {})
-        quantiles = stats.pop("quantiles", None)
-        if quantiles is not None:
-            stats.update(dict(zip(QUANTILE_NAMES, quantiles, strict=True)))
         cols.append(_Col(i, name, dtype, column_kind(dtype), {k: _clean(v) for k, v in stats.items()}))
     return row, cols
 
@@ -126,8 +127,10 @@ def _bin_edges(col: _Col, bins: int) -> list[float] | None:
     integral = col.kind == "datetime" or col.dtype.is_integer()
     if hi == lo:
         return [lo, lo + 1.0] if integral else [lo - 0.5, lo + 0.5]
-    if integral and hi - lo + 1 <= bins:
-        return [lo + k for k in range(int(hi - lo) + 2)]
+    if integral:
+        # Whole-number bin widths: fractional widths give alternating 1- and 2-value bins.
+        width = math.ceil((hi - lo + 1) / bins)
+        return [lo + k * width for k in range(math.ceil((hi - lo + 1) / width) + 1)]
     width = (hi - lo) / bins
     return [lo + k * width for k in range(bins)] + [hi]
 
@@ -157,7 +160,6 @@ def compute_profile(lf: pl.LazyFrame, *, target: str | None = None, options: Pro
     stage(f"pass 1/2: statistics of {len(schema)} columns")
     row, cols = _first_pass(lf, schema)
     rows = int(row[_ROWS])
-    unique_rows = int(row.get(_UNIQUE_ROWS) or 0)
     by_name = {c.name: c for c in cols}
 
     plan: TargetPlan | None = None
@@ -226,6 +228,10 @@ def compute_profile(lf: pl.LazyFrame, *, target: str | None = None, options: Pro
                 a, b = (int(p) for p in key.split("\x1f"))
                 corr_values[(a, b)] = _clean(value)
 
+    stage("duplicate rows")
+    unique_rows = _unique_rows(lf, cols, rows)
+    stage("quantiles")
+    quantile_note = _quantiles(lf, cols, rows, opts.exact_quantile_rows)
     data = ProfileData(
         overview=_overview(rows, unique_rows, cols, schema),
         columns=_columns_frame(cols, rows),
@@ -233,6 +239,8 @@ def compute_profile(lf: pl.LazyFrame, *, target: str | None = None, options: Pro
         top_values=_concat(top_parts, _TOP_SCHEMA),
         correlations=_corr_frame(matrix_cols, corr_values),
     )
+    if quantile_note:
+        data.notes.append(quantile_note)
     if len(corr_cols) > len(matrix_cols):
         data.notes.append(f"Correlations cover the first {len(matrix_cols)} of {len(corr_cols)} "
                           "non-constant numeric columns.")
@@ -241,6 +249,44 @@ def compute_profile(lf: pl.LazyFrame, *, target: str | None = None, options: Pro
         data.target, data.target_distribution, data.target_relations, data.target_by_feature = (
             target_frames(plan, grouped, labels, corr_values, by_name, data.histograms))
     return data
+
+
+def _unique_rows(lf: pl.LazyFrame, cols: list[_Col], rows: int) -> int:
+    """Distinct rows. When a null-free column looks unique, one exact check of that column settles it
+    (no duplicate rows, and the column's distinct count becomes exact); else rows are hashed."""
+    if not cols or rows == 0:
+        return rows
+    candidates = [c for c in cols if c.kind != "other" and not c.stats.get("nulls") and not c.stats.get("nan")
+                  and (c.stats.get("approx_distinct") or 0) >= 0.9 * rows]
+    if candidates:
+        best = max(candidates, key=lambda c: c.stats.get("approx_distinct") or 0)
+        distinct = int(lf.select(pl.col(best.name).n_unique()).collect(engine="streaming").item())
+        if distinct == rows:
+            best.exact, best.stats["distinct"] = True, distinct
+            return rows
+    # 64-bit row hashes: a collision (a false duplicate) has probability about rows^2 / 2^65.
+    names = [c.name for c in cols]
+    return int(lf.select(pl.struct(names).hash(seed=7).n_unique()).collect(engine="streaming").item())
+
+
+def _quantiles(lf: pl.LazyFrame, cols: list[_Col], rows: int, limit: int) -> str | None:
+    numeric = [c for c in cols if c.kind == "numeric" and c.stats["count"] > 0]
+    source, note = lf, None
+    if rows > limit and numeric:
+        keep = int(limit / rows * 2**32)
+        source = (lf.with_row_index("\x1frow").filter(pl.col("\x1frow").hash(11) % 2**32 < keep)
+                  .drop("\x1frow"))
+        note = f"Quantiles are estimated from a random sample of about {limit:,} rows."
+    # A quantile holds its column in memory: group columns so one query holds at most the budget.
+    per_query = max(1, _QUANTILE_BYTES // max(1, min(rows, limit) * 8))
+    for start in range(0, len(numeric), per_query):
+        group = numeric[start:start + per_query]
+        result = source.select([quantile_expr(c.name, c.dtype).alias(str(i)) for i, c in enumerate(group)])
+        row = result.collect(engine="streaming").row(0)
+        for col, values in zip(group, row, strict=True):
+            if values is not None:
+                col.stats.update({k: _clean(v) for k, v in zip(QUANTILE_NAMES, values, strict=True)})
+    return note
 
 
 def _overview(rows: int, unique_rows: int, cols: list[_Col], schema: pl.Schema) -> dict[str, Any]:
@@ -294,8 +340,10 @@ def _histogram_frame(col: _Col, frame: pl.DataFrame) -> pl.DataFrame:
     n = len(edges) - 1
     integral = col.kind == "datetime" or col.dtype.is_integer()
     one_value_bins = integral and all(edges[k + 1] - edges[k] == 1 for k in range(n))
+    # Integer and date bins hold whole values, so their labels name the last value they contain.
+    last = [edges[k + 1] - 1 if integral else edges[k + 1] for k in range(n)]
     labels = [format_physical(edges[k], col.dtype) if one_value_bins else
-              f"{format_physical(edges[k], col.dtype)} – {format_physical(edges[k + 1], col.dtype)}"
+              f"{format_physical(edges[k], col.dtype)} – {format_physical(last[k], col.dtype)}"
               for k in range(n)]
     return pl.DataFrame({
         "column": [col.name] * n, "bin": list(range(n)), "lower": edges[:-1], "upper": edges[1:],

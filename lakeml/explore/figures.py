@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 ACCENT = "#2563eb"
 PALETTE = ["#2563eb", "#f97316", "#10b981", "#e11d48", "#8b5cf6", "#0ea5e9", "#eab308", "#64748b",
@@ -53,6 +54,14 @@ def style(ax: Axes) -> None:
     ax.yaxis.label.set_color(_TEXT)
 
 
+def compact(value: float, _pos: int | None = None) -> str:
+    """Tick label for counts: 1200 -> 1.2k, 3400000 -> 3.4M."""
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.4g}"
+
+
 def _shorten(labels: Sequence[str], width: int = 18) -> list[str]:
     return [s if len(s) <= width else s[: width - 1] + "…" for s in labels]
 
@@ -74,6 +83,7 @@ def histogram_figure(hist: pl.DataFrame, title: str) -> Figure:
     starts = [label.split(" – ")[0] for label in labels]
     ticks = _tick_positions(starts, 5.2)
     ax.set_xticks(ticks, _shorten([starts[i] for i in ticks], 12), rotation=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(compact))
     ax.set_ylabel("rows", fontsize=8)
     ax.set_title(title, fontsize=10, loc="left")
     return fig
@@ -89,6 +99,7 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], title: str, *, xl
     y = np.arange(len(labels))[::-1]
     ax.barh(y, values, color=ACCENT, height=0.7)
     ax.set_yticks(y, _shorten([str(v) for v in labels], 22))
+    ax.xaxis.set_major_formatter(FuncFormatter(compact))
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_title(title, fontsize=10, loc="left")
     return fig

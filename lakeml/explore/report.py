@@ -49,13 +49,13 @@ _CSS = """
 .lkp .panel{background:#fff;border:1px solid var(--line);border-radius:10px;padding:16px 18px}
 .lkp .col{background:#fff;border:1px solid var(--line);border-radius:10px;padding:16px 18px;margin-bottom:14px}
 .lkp .colhead{display:flex;align-items:center;gap:10px;flex-wrap:wrap;margin-bottom:10px}
-.lkp .colbody{display:grid;grid-template-columns:minmax(260px,1fr) minmax(300px,1.35fr);gap:18px}
+.lkp .colbody{display:grid;grid-template-columns:minmax(260px,1fr) minmax(300px,1.35fr);gap:22px}
 .lkp .stats td:first-child{color:var(--muted)}
 .lkp img.chart{max-width:100%;height:auto;display:block}
 .lkp .bar{background:#dbeafe;border-radius:3px;height:8px;min-width:1px}
 .lkp .bar.accent{background:var(--accent)}
 .lkp .muted{color:var(--muted)}
-.lkp .grid2{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:14px}
+.lkp .grid2{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:14px;align-items:start}
 .lkp code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
 .lkp footer{color:var(--muted);font-size:12px;margin-top:40px}
 @media (max-width:760px){.lkp .colbody{grid-template-columns:1fr}}
@@ -189,9 +189,9 @@ def _correlations(p: Profile) -> str:
 
 
 _STAT_LABELS: dict[str, list[tuple[str, str, bool]]] = {
-    "numeric": [("mean", "mean", False), ("std", "std dev", False), ("min_value", "min", False),
+    "numeric": [("mean", "mean", False), ("std", "std dev", False), ("min", "min", False),
                 ("p5", "5%", False), ("p25", "25%", False), ("median", "median", False),
-                ("p75", "75%", False), ("p95", "95%", False), ("max_value", "max", False),
+                ("p75", "75%", False), ("p95", "95%", False), ("max", "max", False),
                 ("skew", "skewness", False), ("zeros", "zeros", False), ("negatives", "negative", False)],
     "text": [("len_min", "min length", False), ("len_mean", "mean length", False),
              ("len_max", "max length", False), ("empty", "empty strings", False),
@@ -227,15 +227,15 @@ def _column(p: Profile, i: int, c: dict[str, Any], with_chart: bool) -> str:
             f'<td class="num">{fmt(s, share=True)}</td><td style="width:40%"><div class="bar" '
             f'style="width:{max(1, round(100 * n / biggest))}%"></div></td></tr>'  # type: ignore[operator]
             for v, n, s in top.select("value", "count", "share").iter_rows())
-        top_html = (f'<div style="margin-top:10px"><table><tr><th>top values</th><th>rows</th><th>share</th>'
+        top_html = (f'<div style="margin-top:14px"><table><tr><th>top values</th><th>rows</th><th>share</th>'
                     f'<th></th></tr>{items}</table></div>')
     alerts = p.alerts.filter(pl.col("column") == c["column"])
     pills = "".join(f'<span class="pill {_e(s)}" title="{_e(m)}">{_e(k)}</span>'
                     for k, s, m in alerts.select("kind", "severity", "message").iter_rows())
     return (f'<div class="col" id="{_anchor(i)}"><div class="colhead"><h3>{_e(c["column"])}</h3>'
             f'<span class="badge dtype">{_e(c["dtype"])}</span><span class="badge">{_e(c["kind"])}</span>'
-            f'{pills}</div><div class="colbody"><div><table class="stats">{stats}</table>{top_html}</div>'
-            f'<div>{chart}</div></div></div>')
+            f'{pills}</div><div class="colbody"><div><table class="stats">{stats}</table></div>'
+            f'<div>{chart}{top_html}</div></div></div>')
 
 
 def render_fragment(p: Profile, *, max_column_charts: int = 60) -> str:

@@ -210,15 +210,38 @@ def test_wide_table_500_columns() -> None:
 
 
 def test_approximate_distinct_on_large_columns() -> None:
-    frame = pl.DataFrame({"id": [f"u{i}" for i in range(20_000)], "g": [i % 7 for i in range(20_000)]})
+    frame = pl.DataFrame({"id": [f"u{i}" for i in range(20_000)], "h": [i % 15_000 for i in range(20_000)],
+                          "g": [i % 7 for i in range(20_000)]})
     p = compute_profile(frame.lazy(), options=ProfileOptions(exact_rows=1000, exact_distinct_max=100))
-    ident = _col(p, "id")
-    assert ident["distinct_exact"] is False
-    assert 0.85 * 20_000 <= ident["distinct"] <= 20_000  # an estimate, never above the value count
-    assert p.top_values.filter(pl.col("column") == "id").height == 0
+    h = _col(p, "h")
+    assert h["distinct_exact"] is False
+    assert 0.85 * 15_000 <= h["distinct"] <= 20_000  # an estimate, never above the value count
+    assert p.top_values.filter(pl.col("column") == "h").height == 0
+    ident = _col(p, "id")  # the unique-column check that settles duplicate rows also makes this exact
+    assert ident["distinct_exact"] is True and ident["distinct"] == 20_000
+    assert p.overview["duplicate_rows"] == 0
     g = _col(p, "g")
     assert g["distinct_exact"] is True and g["distinct"] == 7
     assert "approximate" in p.overview["distinct_method"]
+
+
+def test_duplicates_without_a_unique_column() -> None:
+    rows = [(i % 50, f"s{i % 30}") for i in range(3000)]
+    frame = pl.DataFrame(rows, schema={"a": pl.Int64, "b": pl.String}, orient="row")
+    p = compute_profile(frame.lazy())
+    assert p.overview["duplicate_rows"] == len(rows) - len(set(rows))
+    nearly = pl.DataFrame({"k": [*range(999), 5]})  # looks unique to the estimate, is not
+    assert compute_profile(nearly.lazy()).overview["duplicate_rows"] == 1
+
+
+def test_quantiles_from_a_sample_above_the_limit() -> None:
+    values = np.random.default_rng(4).normal(100, 10, 40_000)
+    p = compute_profile(pl.LazyFrame({"v": values}), options=ProfileOptions(exact_quantile_rows=5_000))
+    v = _col(p, "v")
+    assert v["median"] == pytest.approx(np.median(values), abs=1.0)
+    assert v["p95"] == pytest.approx(np.percentile(values, 95), abs=1.5)
+    assert v["mean"] == pytest.approx(values.mean())  # moments stay exact
+    assert any("sample of about 5,000 rows" in note for note in p.notes)
 
 
 def test_target_errors() -> None:
