@@ -97,7 +97,7 @@ def _table_function(func: exp.Func, lake: Any) -> pl.LazyFrame:
     locations = _strings(positional[0], name)
     options: dict[str, Any] = {}
     for arg in args:
-        if arg in positional:
+        if any(arg is p for p in positional):
             continue
         key = _ALIASES.get(arg.this.name.lower(), arg.this.name.lower())
         allowed = _READER_OPTIONS[fmt]
