@@ -27,7 +27,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from lakeml.errors import ColumnNotFoundError, ConfigError, choices_hint
+from lakeml.errors import ColumnNotFoundError, ConfigError, TrainingError, choices_hint
 
 Role = Literal["numeric", "categorical", "boolean", "datetime", "drop"]
 ROLES: tuple[str, ...] = ("numeric", "categorical", "boolean", "datetime", "drop")
@@ -231,7 +231,8 @@ def plan_features(frame: pl.DataFrame, target: str, roles: dict[str, str] | None
             dropped.append(DroppedColumn(name, "constant"))
             continue
         if override is None and _looks_like_id(name, col, col.len() - nulls, n_unique):
-            dropped.append(DroppedColumn(name, "ID-like (unique per row)"))
+            reason = "ID-like (unique per row)" if col.dtype.is_integer() else "ID-like (nearly every value distinct)"
+            dropped.append(DroppedColumn(name, reason))
             continue
         categories: tuple[str, ...] = ()
         parts: tuple[str, ...] = ()
@@ -387,6 +388,14 @@ def _numeric_steps(for_trees: bool) -> list[tuple[str, Any]]:
     return steps
 
 
+def check_features(plan: FeaturePlan) -> None:
+    """Raise :class:`~lakeml.errors.TrainingError` (listing the drops) when the plan kept no column."""
+    if not plan.columns:
+        raise TrainingError("No usable feature columns: every column was dropped.",
+                            hint="Dropped: " + ("; ".join(f"{d.name} ({d.reason})" for d in plan.dropped) or "none")
+                            + ". Add feature columns or override roles=.")
+
+
 def build_featurizer(plan: FeaturePlan, *, for_trees: bool) -> ColumnTransformer:
     """Build the (unfitted) featurizer for a plan.
 
@@ -402,7 +411,11 @@ def build_featurizer(plan: FeaturePlan, *, for_trees: bool) -> ColumnTransformer
     Returns:
         A scikit-learn ``ColumnTransformer`` over a pandas frame from :func:`to_pandas`,
         producing float32.
+
+    Raises:
+        TrainingError: the plan kept no column.
     """
+    check_features(plan)
     groups: dict[tuple[str, str], list[str]] = {}
     for c in plan.columns:
         if c.role in ("numeric", "boolean"):
@@ -423,10 +436,6 @@ def build_featurizer(plan: FeaturePlan, *, for_trees: bool) -> ColumnTransformer
     for c in plan.by_role("datetime"):
         steps = [("parts", DatetimeParts(parts=c.parts, unit=datetime_unit(c.dtype))), *_numeric_steps(for_trees)[1:]]
         parts.append((f"dt_{c.name}", Pipeline(steps), [c.name]))
-    if not parts:
-        raise ConfigError("No usable feature columns: every column was dropped.",
-                          hint="Dropped: " + "; ".join(f"{d.name} ({d.reason})" for d in plan.dropped)
-                          + ". Add feature columns or override roles=.")
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
 
 

@@ -31,7 +31,7 @@ def _integral(y: pl.Series) -> bool:
     return False
 
 
-def infer_task(y: pl.Series) -> str:
+def infer_task(y: pl.Series | np.ndarray | list[object]) -> str:
     """Guess the task from target values.
 
     Text, boolean and categorical targets are classification; numbers are regression unless
@@ -42,6 +42,8 @@ def infer_task(y: pl.Series) -> str:
         >>> infer_task(pl.Series([1.5, 2.0, 3.25]))
         'regression'
     """
+    if not isinstance(y, pl.Series):
+        y = pl.Series("y", np.asarray(y).tolist() if isinstance(y, np.ndarray) and y.dtype == object else y)
     if y.dtype in (pl.String, pl.Boolean, pl.Categorical) or isinstance(y.dtype, pl.Enum):
         return "classification"
     if not y.dtype.is_numeric():

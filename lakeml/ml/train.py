@@ -23,9 +23,9 @@ import pandas as pd
 import polars as pl
 from sklearn.pipeline import Pipeline
 
-from lakeml.errors import ConfigError, ModelError, TrainingError
+from lakeml.errors import ConfigError, LakeMLError, ModelError, TrainingError
 from lakeml.ml.families import Family, get_family
-from lakeml.ml.featurize import FeaturePlan, build_featurizer, plan_features, to_pandas
+from lakeml.ml.featurize import FeaturePlan, build_featurizer, check_features, plan_features, to_pandas
 from lakeml.ml.importance import column_importances, feature_importances
 from lakeml.ml.metrics import compute_metrics
 from lakeml.ml.onnx_export import to_onnx
@@ -71,6 +71,8 @@ def fit_pipeline(plan: FeaturePlan, family: Family, params: dict[str, Any], X: p
         with warnings.catch_warnings(), cpu_limit(n_jobs):
             warnings.simplefilter("ignore")  # convergence chatter; metrics tell the real story
             pipeline.fit(X, y)
+    except LakeMLError:
+        raise
     except (TypeError, ValueError) as exc:
         name = type(exc).__name__
         if name == "InvalidParameterError" or "parameter" in str(exc).lower():
@@ -222,6 +224,7 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
         usable = usable & pl.col(target).is_not_nan()
     data = frame.filter(usable)
     plan = plan_features(data, target, roles)
+    check_features(plan)
     X = to_pandas(data, plan)
     y = prepare_target(data.get_column(target), info.task)
     merged = dict(params or {})

@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from lakeml.errors import ColumnNotFoundError, ConfigError
+from lakeml.errors import ColumnNotFoundError, ConfigError, TrainingError
 from lakeml.ml.featurize import (
     DatetimeParts,
     FeaturePlan,
@@ -128,7 +128,7 @@ def test_plan_summary_round_trips_through_json() -> None:
 def test_no_usable_feature_is_an_error_listing_the_drops() -> None:
     frame = pl.DataFrame({"const": [1] * 30, "id": [f"u{i}" for i in range(30)], "y": [0, 1] * 15})
     plan = plan_features(frame, "y")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(TrainingError) as info:
         build_featurizer(plan, for_trees=True)
     assert "const (constant)" in str(info.value) and "id (ID-like" in str(info.value)
 

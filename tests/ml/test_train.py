@@ -247,3 +247,20 @@ def test_datetime_features_score_with_a_bigint_cast(lake: Lake) -> None:
         "SELECT p.probabilities FROM PREDICT(MODEL = 'churn', DATA = d0 AS d) "
         "WITH (probabilities array(real, 2)) AS p").collect()
     assert np.abs(np.array([p[1] for p in scored["probabilities"].to_list()]) - native).max() < 1e-5
+
+
+def test_data_without_usable_features_is_a_training_error() -> None:
+    frame = pl.DataFrame({"empty": [None] * 12, "row": list(range(100, 112)), "y": [0, 1] * 6},
+                         schema={"empty": pl.Float64, "row": pl.Int64, "y": pl.Int64})
+    with pytest.raises(TrainingError, match="No usable feature columns") as info:
+        train_frame(frame.drop("row"), target="y", n_jobs=1)
+    assert "empty (all values are null)" in str(info.value)
+
+
+def test_a_class_with_one_row_still_trains_and_keeps_every_class() -> None:
+    rng = np.random.default_rng(0)
+    y = ["a"] * 30 + ["b"] * 29 + ["c"]
+    frame = pl.DataFrame({"x": rng.normal(size=60) + np.array([0.0 if v == "a" else 2.0 for v in y]), "y": y})
+    result = train_frame(frame, target="y", model="logistic", n_jobs=1)
+    assert result.classes == ["a", "b", "c"] and result.parity.passed
+    assert np.isfinite(result.metrics["log_loss"])
