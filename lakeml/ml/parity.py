@@ -137,6 +137,9 @@ def check_parity(pipeline: Any, onnx_bytes: bytes, X_valid: pd.DataFrame, task: 
     n, skipped = int(keep.sum()), int((~keep).sum())
     if n == 0:
         return ParityReport(0.0, 0.0, 0, 0, 0, skipped, False)
+    if task == "classification" and not {"label", "probabilities"} <= set(outputs):
+        raise ModelError(f"The ONNX model has outputs {sorted(outputs)}, not 'label' and 'probabilities'.",
+                         hint="Export classifiers with lakeml.ml.onnx_export.to_onnx (ZipMap disabled).")
     X: Any = X_valid[keep]
     if len(feeds) == 1 and next(iter(feeds)) not in X_valid.columns:
         X = next(iter(feeds.values()))  # a plain [N, F] model: native gets the same matrix ONNX gets

@@ -109,3 +109,13 @@ def test_unloadable_or_mismatched_onnx_is_a_model_error() -> None:
         check_parity(pipe, b"not an onnx model", X, "classification")
     with pytest.raises(ModelError, match="input 'b' is not a column"):
         check_parity(pipe, to_onnx(pipe, sample=frame.head(2)), X.drop(columns=["b"]), "classification")
+
+
+def test_a_classifier_export_with_zipmap_is_refused() -> None:
+    from skl2onnx import to_onnx as skl_to_onnx
+
+    X, y, frame = straddling_data()
+    model = LogisticRegression().fit(X.astype(np.float32) * 1000, y)
+    zipmapped = skl_to_onnx(model, X[:1]).SerializeToString()  # default export: a ZipMap output
+    with pytest.raises(ModelError, match="not 'label' and 'probabilities'"):
+        check_parity(model, zipmapped, frame, "classification")
