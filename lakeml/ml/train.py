@@ -188,6 +188,24 @@ class TrainResult:
         return self._lake.models.register(self.onnx, name=name, description=description, tags=tags,
                                           metrics=self.metrics, lineage=self.lineage, extra=self.summary())
 
+    def predict(self, data: pl.DataFrame | pd.DataFrame) -> np.ndarray:
+        """Native predictions (labels or values) for rows with the training columns."""
+        return np.asarray(self.pipeline.predict(self._features(data)))
+
+    def predict_proba(self, data: pl.DataFrame | pd.DataFrame) -> np.ndarray:
+        """Native class probabilities, columns in ``classes`` order (classification only).
+
+        Raises:
+            ConfigError: the model is a regressor.
+        """
+        if self.task != "classification":
+            raise ConfigError("predict_proba needs a classification model.", hint="Use predict() for regression.")
+        return np.asarray(self.pipeline.predict_proba(self._features(data)))
+
+    def _features(self, data: pl.DataFrame | pd.DataFrame) -> pd.DataFrame:
+        frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
+        return to_pandas(frame, self.plan)
+
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
         return (f"TrainResult(family={self.family!r}, task={self.task!r}, {shown}, "

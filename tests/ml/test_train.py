@@ -264,3 +264,37 @@ def test_a_class_with_one_row_still_trains_and_keeps_every_class() -> None:
     result = train_frame(frame, target="y", model="logistic", n_jobs=1)
     assert result.classes == ["a", "b", "c"] and result.parity.passed
     assert np.isfinite(result.metrics["log_loss"])
+
+
+def test_result_predicts_natively_like_its_onnx_export() -> None:
+    frame = customers(150)
+    result = train_frame(frame, target="churned", model="hist_gradient_boosting", params={"max_iter": 15}, n_jobs=1)
+    proba = result.predict_proba(frame.drop("churned"))
+    assert proba.shape == (150, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert result.predict(frame.to_pandas()).dtype == np.int64
+    regressor = train_frame(frame, target="monthly", model="linear", n_jobs=1)
+    with pytest.raises(ConfigError, match="needs a classification model"):
+        regressor.predict_proba(frame)
+
+
+def test_importances_for_ensembles_and_by_permutation() -> None:
+    from sklearn.ensemble import RandomForestClassifier, VotingClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import Pipeline
+
+    from lakeml.ml.featurize import build_featurizer, plan_features, to_pandas
+    from lakeml.ml.importance import feature_importances
+
+    frame = customers(200).drop("signup", "customer_id")
+    plan = plan_features(frame, "churned")
+    X, y = to_pandas(frame, plan), frame["churned"].to_numpy()
+    voting = Pipeline([("f", build_featurizer(plan, for_trees=True)), ("m", VotingClassifier(
+        [("rf", RandomForestClassifier(n_estimators=10, random_state=0)),
+         ("rf2", RandomForestClassifier(n_estimators=5, random_state=1))], voting="soft", weights=[2, 1]))]).fit(X, y)
+    ens = feature_importances(voting)
+    assert ens["importance"].sum() == pytest.approx(1.0) and set(ens["column"]) == {"tenure", "monthly", "plan"}
+    knn = Pipeline([("f", build_featurizer(plan, for_trees=False)), ("m", KNeighborsClassifier())]).fit(X, y)
+    assert feature_importances(knn).height == 0  # no native importances, no data to permute
+    perm = feature_importances(knn, X, y, task="classification")
+    assert perm["feature"].to_list() == ["tenure", "monthly", "plan"]
+    assert perm["importance"].sum() == pytest.approx(1.0)
