@@ -167,6 +167,10 @@ def query_figure(frame: pl.DataFrame, *, kind: str, x: str | None, ys: list[str]
     if kind == "hist" and hist is not None:
         edges = np.append(hist["lower"].to_numpy(), hist["upper"].to_numpy()[-1:])
         ax.stairs(hist["count"].to_numpy(), edges, fill=True, color=ACCENT, alpha=0.9)
+        labels = hist["label"].to_list()  # dates stay dates (edges are their physical integers)
+        ticks = _tick_positions(labels, 6.0)
+        ax.set_xticks(edges[ticks], _shorten([labels[i] for i in ticks], 12))
+        ax.yaxis.set_major_formatter(FuncFormatter(compact))
         ax.set_xlabel(x or "", fontsize=9)
         ax.set_ylabel("rows", fontsize=9)
     elif kind == "bar":

@@ -178,6 +178,12 @@ def test_hist_chart_counts_every_row(lake, sales) -> None:
     assert hist["count"].sum() == sales.height and hist.height == 12
 
 
+def test_hist_chart_of_dates_labels_dates(lake, sales) -> None:
+    chart = lake.chart("sales", kind="hist", x="day", bins=6)
+    labels = [t.get_text() for t in chart.figure.axes[0].get_xticklabels()]
+    assert labels and all(label.startswith("2024-") for label in labels)
+
+
 def test_scatter_samples_big_results(lake) -> None:
     frame = pl.DataFrame({"a": np.arange(30_000, dtype=float), "b": np.arange(30_000, dtype=float) * 2})
     chart = lake.chart(frame, kind="scatter", x="a", y="b", max_points=2000)
@@ -201,3 +207,23 @@ def test_chart_errors(lake, sales, tmp_path: Path) -> None:
         lake.chart("SELECT * FROM sales WHERE units > 1000", kind="line", x="day", y="units")
     with pytest.raises(ConfigError, match="image format"):
         lake.chart("sales", kind="hist", x="price", output=tmp_path / "chart.jpg")
+
+
+def test_profile_and_demo_report_on_any_lake(any_lake) -> None:
+    """Local disk and Azure (Azurite): the lazy scan is profiled and the report lands in the lake."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from lakeml.explore.demo import REPORT_PATH, demo_step
+
+    rng = np.random.default_rng(9)
+    dep = rng.normal(10, 20, 800)
+    frame = pl.DataFrame({"month": rng.integers(1, 13, 800), "dep_delay": dep,
+                          "arr_delay": dep + rng.normal(0, 3, 800), "carrier": rng.choice(["AA", "B6"], 800)})
+    any_lake.write("flights", frame)
+    p = any_lake.profile("flights", target="arr_delay")
+    assert p.overview["rows"] == 800
+    assert p.column("dep_delay")["std"] == pytest.approx(frame["dep_delay"].std())
+    demo_step(any_lake, Console(file=StringIO(), color_system=None))
+    assert b"Profile of flights" in any_lake.storage.read_bytes(REPORT_PATH)
