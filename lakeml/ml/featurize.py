@@ -468,5 +468,5 @@ def to_pandas(frame: pl.DataFrame, plan: FeaturePlan) -> pd.DataFrame:
     for c in plan.by_role("datetime"):
         # via Arrow so nulls do not turn the ticks into float64 (which rounds ns timestamps)
         ticks = frame.get_column(c.name).cast(pl.Int64).to_pandas(use_pyarrow_extension_array=True)
-        out[c.name] = pd.array(ticks, dtype="Int64")
+        out[c.name] = ticks.astype("Int64")
     return out
