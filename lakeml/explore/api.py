@@ -136,7 +136,7 @@ def _histogram(lf: pl.LazyFrame, column: str, dtype: pl.DataType, bins: int) -> 
     lookup = dict(zip(counts["bin"].to_list(), counts["count"].to_list(), strict=True))
     lower = [lo + k * width for k in range(n)]
     return pl.DataFrame({"lower": lower, "upper": [v + width for v in lower],
-                         "label": [format_physical(v, dtype) for v in lower],
+                         "label": [format_physical(v, dtype, width) for v in lower],
                          "count": [int(lookup.get(k, 0)) for k in range(n)]})
 
 

@@ -38,10 +38,11 @@ def alias(index: int, stat: str) -> str:
 
 
 def numeric_input(name: str, dtype: pl.DataType) -> pl.Expr:
-    """The column as the values its numeric statistics are computed on (NaN counts as missing)."""
+    """The column as the values its numeric statistics are computed on (finite values only)."""
     expr = pl.col(name)
     if dtype.is_float():
-        return expr.fill_nan(None)
+        # NaN and +-inf are counted separately (alerts) and kept out of min/max/moments/bins.
+        return pl.when(expr.is_finite()).then(expr)
     if dtype.is_decimal():
         return expr.cast(pl.Float64)
     return expr
@@ -94,8 +95,8 @@ def first_pass_exprs(index: int, name: str, dtype: pl.DataType) -> list[pl.Expr]
     elif kind == "datetime":
         phys = col.to_physical()
         exprs += [
-            col.min().cast(pl.String).alias(alias(index, "tmin")),
-            col.max().cast(pl.String).alias(alias(index, "tmax")),
+            col.min().alias(alias(index, "tmin")),  # formatted in Python: Duration has no cast to String
+            col.max().alias(alias(index, "tmax")),
             phys.min().cast(pl.Float64).alias(alias(index, "min")),
             phys.max().cast(pl.Float64).alias(alias(index, "max")),
         ]

@@ -11,6 +11,7 @@ above ``exact_quantile_rows`` rows they come from a deterministic row sample of 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -324,14 +325,31 @@ def _concat(parts: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:
     return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
 
-def format_physical(value: float, dtype: pl.DataType) -> str:
-    """Human label of a bin edge (temporal edges back in their own type)."""
-    if column_kind(dtype) == "datetime":
-        phys = pl.Int32 if dtype == pl.Date else pl.Int64
-        return str(pl.Series([round(value)], dtype=phys).cast(dtype)[0])
-    if dtype.is_integer() and float(value).is_integer():
-        return str(int(value))
-    return f"{value:.4g}"
+_PER_SECOND = {"ns": 1e9, "us": 1e6, "ms": 1e3}
+
+
+def format_physical(value: float, dtype: pl.DataType, width: float | None = None) -> str:
+    """Human label of a bin edge: temporal edges back in their own type, at a resolution that
+    suits the bin ``width`` (physical units), so 20 bins over a year read as dates."""
+    if column_kind(dtype) != "datetime":
+        if dtype.is_integer() and float(value).is_integer():
+            return str(int(value))
+        return f"{value:.4g}"
+    if dtype == pl.Date:
+        return str(pl.Series([round(value)], dtype=pl.Int32).cast(pl.Date).to_list()[0])
+    unit = getattr(dtype, "time_unit", None) or "ns"
+    seconds = None if width is None else width / _PER_SECOND[unit]
+    converted = pl.Series([round(value)], dtype=pl.Int64).cast(dtype).to_list()[0]
+    if dtype == pl.Time or isinstance(dtype, pl.Datetime):
+        fmt = "%H:%M:%S" if dtype == pl.Time else "%Y-%m-%d %H:%M:%S"
+        if seconds is not None and seconds >= 60:
+            fmt = fmt.replace(":%S", "")
+        if seconds is not None and seconds >= 86400 and isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%d"
+        return converted.strftime(fmt) if seconds is not None else str(converted)
+    if seconds is not None and seconds >= 1:
+        return str(dt.timedelta(seconds=round(converted.total_seconds())))
+    return str(converted)
 
 
 def _histogram_frame(col: _Col, frame: pl.DataFrame) -> pl.DataFrame:
@@ -342,8 +360,9 @@ def _histogram_frame(col: _Col, frame: pl.DataFrame) -> pl.DataFrame:
     one_value_bins = integral and all(edges[k + 1] - edges[k] == 1 for k in range(n))
     # Integer and date bins hold whole values, so their labels name the last value they contain.
     last = [edges[k + 1] - 1 if integral else edges[k + 1] for k in range(n)]
-    labels = [format_physical(edges[k], col.dtype) if one_value_bins else
-              f"{format_physical(edges[k], col.dtype)} – {format_physical(last[k], col.dtype)}"
+    width = (edges[-1] - edges[0]) / max(n, 1)
+    labels = [format_physical(edges[k], col.dtype, width) if one_value_bins else
+              f"{format_physical(edges[k], col.dtype, width)} – {format_physical(last[k], col.dtype, width)}"
               for k in range(n)]
     return pl.DataFrame({
         "column": [col.name] * n, "bin": list(range(n)), "lower": edges[:-1], "upper": edges[1:],
@@ -351,10 +370,13 @@ def _histogram_frame(col: _Col, frame: pl.DataFrame) -> pl.DataFrame:
     }, schema=_HIST_SCHEMA)
 
 
-def _value_strings(series: pl.Series) -> list[str]:
+def _value_strings(series: pl.Series) -> list[str | None]:
     if series.dtype == pl.String:
         return series.to_list()
-    return series.cast(pl.String).to_list()
+    try:
+        return series.cast(pl.String).to_list()
+    except pl.exceptions.InvalidOperationError:  # e.g. Duration: no cast to String
+        return [None if v is None else str(v) for v in series.to_list()]
 
 
 def _top_frame(col: _Col, frame: pl.DataFrame, rows: int) -> pl.DataFrame:
@@ -377,7 +399,8 @@ _STAT_COLUMNS: list[tuple[str, Any]] = [
 
 def _min_max_text(col: _Col, which: Literal["min", "max"]) -> str | None:
     if col.kind == "datetime":
-        return col.stats.get("t" + which)
+        value = col.stats.get("t" + which)
+        return None if value is None else str(value)
     if col.kind == "text":
         return col.stats.get("text_" + which)
     value = col.stats.get(which)

@@ -134,7 +134,7 @@ def cramers_v(table: np.ndarray) -> float | None:
 def target_frames(
     plan: TargetPlan,
     grouped: list[tuple[_Col, str, pl.DataFrame]],
-    labels: dict[str, list[str]],
+    labels: dict[str, list[str | None]],
     corr_values: dict[tuple[int, int], float | None],
     by_name: dict[str, _Col],
     histograms: pl.DataFrame,
@@ -208,10 +208,11 @@ def _bin_labels(col: _Col, frame: pl.DataFrame) -> list[str]:
     from lakeml.explore.engine import format_physical
 
     edges = col.bin_edges or []
-    return [format_physical(edges[k], col.dtype) for k in frame[_KEY].to_list()]
+    width = (edges[-1] - edges[0]) / max(len(edges) - 1, 1)
+    return [format_physical(edges[k], col.dtype, width) for k in frame[_KEY].to_list()]
 
 
-def _add(feat: dict[str, list[Any]], name: str, label: str, order: int, count: int,
+def _add(feat: dict[str, list[Any]], name: str, label: str | None, order: int, count: int,
          cls: str | None, value: float | None) -> None:
     feat["feature"].append(name)
     feat["group"].append(label)

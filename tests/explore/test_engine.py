@@ -251,3 +251,25 @@ def test_target_errors() -> None:
     assert "Did you mean 'a'" in str(info.value)
     with pytest.raises(ConfigError, match="cannot be a learning target"):
         compute_profile(frame, target="when")
+
+
+def test_temporal_and_special_types() -> None:
+    frame = pl.DataFrame({
+        "dur": [dt.timedelta(seconds=5), dt.timedelta(minutes=3), None, dt.timedelta(hours=1)],
+        "tm": [dt.time(1, 2), dt.time(3, 4), dt.time(5, 6), None],
+        "ts": pl.Series([dt.datetime(2024, 1, 1), dt.datetime(2024, 6, 1), None,
+                         dt.datetime(2025, 1, 1)]).dt.replace_time_zone("UTC"),
+        "cat": pl.Series(["a", "b", "a", None], dtype=pl.Categorical),
+        "lst": [[1, 2], [3], None, []],
+        "f": pl.Series([1.5, float("inf"), float("nan"), -2.0], dtype=pl.Float32),
+    })
+    p = compute_profile(frame.lazy(), target="cat")
+    assert _col(p, "dur")["max_value"] == "1:00:00"
+    assert _col(p, "tm")["min_value"] == "01:02:00"
+    ts = p.histograms.filter(pl.col("column") == "ts")
+    assert ts["label"][0] == "2024-01-01 – 2024-01-19"  # day resolution for multi-day bins
+    assert ts["count"].sum() == 3
+    f = _col(p, "f")  # NaN and inf are counted apart and kept out of the statistics
+    assert (f["nan"], f["infinite"], f["min"], f["max"], f["mean"]) == (1, 1, -2.0, 1.5, -0.25)
+    assert _col(p, "lst")["kind"] == "other" and _col(p, "lst")["nulls"] == 1
+    assert p.top_values.filter(pl.col("column") == "dur")["value"].to_list()[0] in {"0:00:05", "0:03:00", "1:00:00"}
