@@ -257,6 +257,7 @@ def main() -> None:
     models = [m for m in args.models.split(",") if m]
     kinds = ["lakeml", "io", "ort", "native"] + ([] if args.skip_spark else ["spark"])
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    load_before = os.getloadavg()[0]
     for rep in range(args.reps):  # interleaved: every configuration once per repetition
         for model in models:
             for kind in kinds:
@@ -306,6 +307,8 @@ def main() -> None:
     md += ["Targets: lakeml/limit <= 1.10; native/lakeml > 1 for every model; spark/lakeml (process) >= 5 at 1M "
            "rows; peak RSS at 10M <= 1.2x that at 1M.", "limit = io + ort (read+write with no model, plus ONNX "
            "Runtime alone on in-memory numpy). native s = pandas read + predict_proba; Spark is local[2]."]
+    md.append(f"Machine load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores; timings inflate with it (ratios within one run stay comparable).")
     text = "\n".join(md)
     print(text)
     write_results("scoring", {"rows": args.rows, "reps": args.reps, "summary": summary, "big": big,
