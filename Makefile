@@ -48,9 +48,20 @@ unit: $(VENV)/.installed-dev azurite chromium
 
 test: lint unit
 
-bench: $(VENV)/.installed-dev
+# Benchmarks (not part of make test). ydata-profiling pins numpy<2.4 and pandas<3, so it lives in its own venv.
+$(VENV)/.installed-bench: $(VENV)/.installed-dev pyproject.toml
 	$(PIP) install -q -e '.[bench]'
+	touch $@
+
+.venv-ydata/bin/python:
+	$(PYTHON) -m venv .venv-ydata
+	.venv-ydata/bin/pip install -q ydata-profiling polars pyarrow psutil
+
+bench: $(VENV)/.installed-bench .venv-ydata/bin/python
 	$(PY) benchmarks/bench_query.py
+	$(PY) benchmarks/bench_scoring.py
+	$(PY) benchmarks/bench_profile.py --ydata-python .venv-ydata/bin/python
+	$(PY) benchmarks/bench_automl.py
 
 clean:
-	rm -rf $(VENV) node_modules lake .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-ydata node_modules lake .pytest_cache .mypy_cache .ruff_cache
