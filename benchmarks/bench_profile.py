@@ -38,7 +38,8 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # lakeml from this
 from _common import DATA_DIR, markdown_table, run_child, write_results
 
 ROWS_PER_FILE = 1_000_000
-DEFAULT_YDATA_PYTHON = "/work/ydata-venv/bin/python"
+# `make bench` builds this venv: ydata-profiling pins numpy<2.4 and pandas<3.
+DEFAULT_YDATA_PYTHON = str(Path(__file__).resolve().parents[1] / ".venv-ydata" / "bin" / "python")
 
 
 # --- data -------------------------------------------------------------------------------------------
