@@ -189,3 +189,17 @@ def test_budget_is_hard_even_with_a_deliberately_slow_trial(lake) -> None:
     assert result.wall_time_s <= budget * 1.05 + 2.0  # the stated overrun bound
     assert result.overrun_s == pytest.approx(max(0.0, result.wall_time_s - budget))
     assert result.stop_reason == "time budget"
+
+
+def test_early_stopping_and_progress_reports(lake) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(150, 2))
+    df = pl.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] > 0).astype(np.int64)})
+    seen = []
+    result = lake.automl(df, target="y", time_budget=None, max_trials=40, seed=3, n_jobs=2, allowed=["logistic"],
+                         early_stopping=3, ensemble=False, progress=seen.append)
+    assert result.stop_reason.startswith("early stopping:")  # checked after each batch of 2 trials
+    assert 4 <= result.trials.height < 40
+    assert [p.trials_done for p in seen] == list(range(1, result.trials.height + 1))
+    assert seen[-1].best_score == pytest.approx(result.best_score)
+    assert seen[-1].time_left_s is None  # no time budget
