@@ -248,46 +248,37 @@ def plan_features(frame: pl.DataFrame, target: str, roles: dict[str, str] | None
                        tuple(sorted(roles)))
 
 
-class ToFloat32(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """Cast numeric (and boolean) input to float32; exports as one ONNX ``Cast``."""
+class _CastColumns(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """A column-wise cast: remembers the input names and passes them through unchanged."""
 
-    def fit(self, X: Any, y: Any = None) -> ToFloat32:
+    def fit(self, X: Any, y: Any = None) -> _CastColumns:
         """Remember the input width and names."""
         arr = np.asarray(X)
         self.n_features_in_ = arr.shape[1]
         self.feature_names_in_ = np.asarray(getattr(X, "columns", [f"x{i}" for i in range(arr.shape[1])]),
                                             dtype=object)
         return self
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names pass through unchanged."""
+        return np.asarray(input_features if input_features is not None else self.feature_names_in_,
+                          dtype=object)
+
+
+class ToFloat32(_CastColumns):
+    """Cast numeric (and boolean) input to float32; exports as one ONNX ``Cast``."""
 
     def transform(self, X: Any) -> np.ndarray:
         """Return ``X`` as a float32 array (missing values become NaN)."""
         return np.asarray(pd.DataFrame(X).astype("float64"), dtype=np.float64).astype(np.float32)
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names pass through unchanged."""
-        return np.asarray(input_features if input_features is not None else self.feature_names_in_,
-                          dtype=object)
 
-
-class ToText(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class ToText(_CastColumns):
     """Render integer or boolean codes as text for one-hot encoding; exports as ONNX ``Cast``."""
-
-    def fit(self, X: Any, y: Any = None) -> ToText:
-        """Remember the input width and names."""
-        arr = np.asarray(X)
-        self.n_features_in_ = arr.shape[1]
-        self.feature_names_in_ = np.asarray(getattr(X, "columns", [f"x{i}" for i in range(arr.shape[1])]),
-                                            dtype=object)
-        return self
 
     def transform(self, X: Any) -> np.ndarray:
         """Return ``X`` as strings (already text in training frames built by :func:`to_pandas`)."""
         return np.asarray(X, dtype=object).astype(str).astype(object)
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names pass through unchanged."""
-        return np.asarray(input_features if input_features is not None else self.feature_names_in_,
-                          dtype=object)
 
 
 def civil_parts(micros: np.ndarray) -> dict[str, np.ndarray]:
