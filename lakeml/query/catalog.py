@@ -66,7 +66,7 @@ class Catalog:
         location = parse_location(uri)  # validates the scheme, refuses SAS tokens in URIs
         fmt = check_format(format) if format else guess_format(location.path)
         if fmt is None:
-            fmt = detect_folder_format(self._storage_for(uri), "")
+            fmt = detect_folder_format(self.storage_for(uri), "")
         if fmt is None:
             raise ConfigError(f"Cannot tell the format of {uri!r}.",
                               hint="Pass format='parquet', 'csv', 'ndjson' or 'delta'.")
@@ -119,13 +119,13 @@ class Catalog:
             if info.format == "parquet" and latest_version(self.storage, folder) is not None:
                 return scan_parquet_table(self.storage, folder)
             return scan_uri(info.location, info.format, polars_options=self.storage.polars_options(), is_dir=True)
-        storage = self._storage_for(info.location)
+        storage = self.storage_for(info.location)
         location = parse_location(info.location)
         is_dir = "*" not in location.path and guess_format(location.path) is None
         return scan_uri(location.uri, info.format, polars_options=storage.polars_options(),
                         options=info.options, is_dir=is_dir)
 
-    def _storage_for(self, uri: str) -> LakeStorage:
+    def storage_for(self, uri: str) -> LakeStorage:
         """Storage for an external URI: the lake's own credentials when it is in the same account."""
         location = parse_location(uri)
         if location.is_local:

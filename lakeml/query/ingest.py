@@ -49,7 +49,7 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
     opts: dict[str, Any] = dict(options or {})
     overrides = {name: parse_dtype(dtype) for name, dtype in (schema or {}).items()}
     if "://" in text and not text.startswith("file://"):
-        storage = lake.catalog._storage_for(text)
+        storage = lake.storage_for(text)
         location = parse_location(text)
         fmt = check_format(format) if format else guess_format(location.path)
         if fmt is None:

@@ -67,6 +67,11 @@ class Lake:
         """The lake root URI (or local path)."""
         return self.storage.root.uri
 
+    def storage_for(self, uri: str) -> LakeStorage:
+        """Storage for any location: the lake's own credentials for URIs in the lake's Azure account,
+        the lake's ``storage_options`` / the environment for other accounts, the local disk for paths."""
+        return self.catalog.storage_for(uri)
+
     # -- tables ------------------------------------------------------------------------------------
     def tables(self) -> list[str]:
         """Names of every table in the catalog, sorted."""

@@ -20,13 +20,15 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
-import pyarrow as pa
 
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
 from lakeml.storage.lakefs import LakeStorage, new_token
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LOG_DIR = "_lakeml_log"
 WriteMode = Literal["error", "append", "overwrite"]
@@ -51,6 +53,8 @@ class TableVersion:
 
     def arrow_schema(self) -> pa.Schema | None:
         """The table schema recorded at commit time."""
+        import pyarrow as pa  # lazily: importing pyarrow costs ~0.3 s of every `import lakeml`
+
         return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(self.schema_ipc))) if self.schema_ipc else None
 
     def to_json(self) -> bytes:

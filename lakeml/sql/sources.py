@@ -347,12 +347,7 @@ def _credentials(lake: Any, location: Location) -> dict[str, Any]:
     if creds is not None and location.account in (None, creds.account_name):
         return dict(storage.polars_options())
     # Another account: the catalog resolves credentials for external locations from the lake settings.
-    resolver = getattr(lake, "storage_for", None) or getattr(getattr(lake, "catalog", None), "_storage_for", None)
-    if resolver is None:
-        from lakeml.storage.lakefs import open_storage
-
-        return dict(open_storage(location).polars_options())
-    return dict(resolver(location.uri if location.account is None else _abfss(location)).polars_options())
+    return dict(lake.storage_for(location.uri if location.account is None else _abfss(location)).polars_options())
 
 
 def _abfss(location: Location) -> str:
