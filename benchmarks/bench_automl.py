@@ -245,6 +245,7 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=2)
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument("--no-rerun", action="store_true")
+    parser.add_argument("--name", default="bench_automl", help="Result file name under benchmarks/results/.")
     args = parser.parse_args()
     if args.child:
         tool, dataset, seed, budget, out = args.child
@@ -272,7 +273,7 @@ def main() -> None:
         "shared pages not double-counted), sampled every 0.2 s. "
         "Rerun: lakeml with max_trials=8 and a seed, twice (flights: not run, too slow for the session).", "",
         markdown_table(headers, table), "", *[f"- {v}" for v in verdicts]])
-    write_results("bench_automl", {"rows": rows, "reruns": reruns, "table": table, "headers": headers}, md)
+    write_results(args.name, {"rows": rows, "reruns": reruns, "table": table, "headers": headers}, md)
     print(md)
 
 

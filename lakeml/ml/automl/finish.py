@@ -122,12 +122,21 @@ def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: Wor
     timings["search"] = clock.elapsed() - timings.get("prepare", 0.0)
     export_reserve = 1.0 + data.n_rows * 2e-6
     refit_deadline = clock.deadline - export_reserve + REFIT_GRACE * (clock.budget or 0.0)
-    model, why = _final_model(pool, data, chosen, weights, best, clock, refit_deadline, export_reserve, notes)
+    # An ensemble refit must leave time for the single best model's refit, should it fail.
+    first_deadline = (refit_deadline if len(chosen) == 1
+                      else refit_deadline - 1.5 * _refit_estimate(best, data) - 0.5)
+    model, why = _final_model(pool, data, chosen, weights, best, clock, first_deadline, export_reserve, notes)
     if model is None and len(chosen) > 1:
         notes.append(f"ensemble refit failed ({why}); fell back to the best single model")
         chosen, weights = [best], None
         model, why = _final_model(pool, data, chosen, None, best, clock, refit_deadline + 1.0, export_reserve,
                                   notes)
+    if model is None:
+        spare = next((r for r in ranked if r.model is not None), None)
+        if spare is not None:  # the best fitted model we hold, rather than no model at all
+            notes.append(f"the refit of trial {best.trial_id} failed ({why}); the final model is trial "
+                         f"{spare.trial_id}'s, trained on its training rows only")
+            best, chosen, weights, model = spare, [spare], None, spare.model
     if model is None:
         raise TrainingError(
             f"The final refit of the best model ({best.family}) failed: {why}.",
