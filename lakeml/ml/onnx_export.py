@@ -258,6 +258,27 @@ def input_types(model: Any, *, sample: pl.DataFrame | None = None,
     return [("input", FloatTensorType([None, int(width)]))]
 
 
+def _restore_input_names(onx: Any, wanted: list[str]) -> None:
+    """Give graph inputs back their exact column names.
+
+    skl2onnx turns characters such as spaces and dashes into ``_`` (``mean radius`` becomes
+    ``mean_radius``); PREDICT binds inputs to columns by name, so the graph must keep the real names.
+    """
+    graph = onx.graph
+    if len(graph.input) != len(wanted):
+        return
+    used = {n for node in graph.node for n in (*node.input, *node.output)} | {i.name for i in graph.initializer}
+    for graph_input, name in zip(graph.input, wanted, strict=True):
+        old = graph_input.name
+        if old == name or name in used:
+            continue
+        graph_input.name = name
+        for node in graph.node:
+            for k, value in enumerate(node.input):
+                if value == old:
+                    node.input[k] = name
+
+
 def to_onnx(model: Any, *, sample: pl.DataFrame | None = None, n_features: int | None = None,
             target_opset: int | None = None) -> bytes:
     """Convert a fitted estimator or pipeline to ONNX bytes.
@@ -300,6 +321,7 @@ def to_onnx(model: Any, *, sample: pl.DataFrame | None = None, n_features: int |
                          ) from exc
     # skl2onnx names the graph with a random UUID; a fixed name keeps exports byte-identical.
     onx.graph.name = "lakeml"
+    _restore_input_names(onx, [name for name, _ in initial])
     if sample is not None:
         dt = {n: datetime_unit(str(dtype)) for n, dtype in sample.schema.items()
               if (isinstance(dtype, pl.Datetime) or dtype == pl.Date) and n in {i[0] for i in initial}}

@@ -133,7 +133,7 @@ class TrainResult:
         metrics: validation metrics (averaged over folds for k-fold).
         feature_importances: per source column (``column``, ``importance``), most important first.
         feature_importances_detail: per encoded feature (``feature``, ``column``, ``importance``).
-        plan: the featurization plan. parity: the ONNX parity report. onnx: the exported model.
+        plan: the featurization plan. parity: the ONNX parity report. onnx_bytes: the exported model.
         task, family, params, classes, validation, lineage, timings: the training record.
     """
 
@@ -143,7 +143,7 @@ class TrainResult:
     feature_importances_detail: pl.DataFrame
     plan: FeaturePlan
     parity: ParityReport
-    onnx: bytes
+    onnx_bytes: bytes
     task: str
     family: str
     params: dict[str, Any]
@@ -184,8 +184,8 @@ class TrainResult:
                              hint="Try another model family; parity failures are a lakeml bug worth reporting.")
         if self._lake is None:
             raise ModelError("This training result is not attached to a lake.",
-                             hint="Train with lake.train(...) or call lake.models.register(result.onnx, ...).")
-        return self._lake.models.register(self.onnx, name=name, description=description, tags=tags,
+                             hint="Train with lake.train(...) or call lake.models.register(result.onnx_bytes, ...).")
+        return self._lake.models.register(self.onnx_bytes, name=name, description=description, tags=tags,
                                           metrics=self.metrics, lineage=self.lineage, extra=self.summary())
 
     def predict(self, data: pl.DataFrame | pd.DataFrame) -> np.ndarray:
@@ -267,7 +267,7 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
                "rows_in_source": frame.height, "fingerprint": data_fingerprint(frame)}
     return TrainResult(
         pipeline=pipeline, metrics=metrics, feature_importances=column_importances(pipeline),
-        feature_importances_detail=feature_importances(pipeline), plan=plan, parity=parity, onnx=onnx_bytes,
+        feature_importances_detail=feature_importances(pipeline), plan=plan, parity=parity, onnx_bytes=onnx_bytes,
         task=info.task, family=family.name, params=merged,
         classes=[_jsonable(c) for c in (classes if classes is not None else [])],
         validation=describe_validation(splits, len(y)), lineage=lineage,

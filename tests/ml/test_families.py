@@ -44,7 +44,7 @@ def test_family_trains_exports_and_passes_parity(family: str, task: str) -> None
     assert set(result.metrics) == expected
     # Clearly better than chance on learnable data.
     assert (result.metrics["auc"] > 0.75) if task == "classification" else (result.metrics["r2"] > 0.5)
-    sess = ort.InferenceSession(result.onnx, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(result.onnx_bytes, providers=["CPUExecutionProvider"])
     assert sorted(i.name for i in sess.get_inputs()) == ["city", "flag", "k", "x"]
 
 
@@ -54,7 +54,7 @@ def test_family_multiclass_with_text_labels(family: str) -> None:
                          params=SMALL.get(family), n_jobs=1)
     assert result.task == "classification" and result.classes == ["high", "low", "mid"]
     assert result.parity.passed, result.parity
-    sess = ort.InferenceSession(result.onnx, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(result.onnx_bytes, providers=["CPUExecutionProvider"])
     outputs = {o.name: o.type for o in sess.get_outputs()}
     assert outputs == {"label": "tensor(string)", "probabilities": "tensor(float)"}
 

@@ -161,8 +161,8 @@ def test_same_seed_same_model_bytes() -> None:
     first = train_frame(frame, target="churned", model="extra_trees", params=FAST, seed=11, n_jobs=1)
     again = train_frame(frame, target="churned", model="extra_trees", params=FAST, seed=11, n_jobs=1)
     other = train_frame(frame, target="churned", model="extra_trees", params=FAST, seed=12, n_jobs=1)
-    assert first.onnx == again.onnx and first.metrics == again.metrics
-    assert first.onnx != other.onnx
+    assert first.onnx_bytes == again.onnx_bytes and first.metrics == again.metrics
+    assert first.onnx_bytes != other.onnx_bytes
 
 
 def test_fingerprint_tracks_content() -> None:
