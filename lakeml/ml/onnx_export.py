@@ -33,10 +33,10 @@ from sklearn.pipeline import Pipeline
 
 from lakeml.errors import ConfigError, ModelError
 from lakeml.ml.featurize import UNIT_TO_MICROS, DatetimeParts, ToFloat32, ToText, datetime_unit, onnx_kind
+from lakeml.scoring.plan import DATETIME_INPUTS_KEY  # the key scoring reads
 
 DEFAULT_OPSET = 15
 ML_OPSET = 3
-DATETIME_INPUTS_KEY = "lakeml.datetime_inputs"
 _lock = threading.Lock()
 _registered = False
 

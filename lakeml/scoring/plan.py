@@ -33,6 +33,7 @@ class InputBinding:
     elem: str
     rank: int
     casts: tuple[pl.DataType | None, ...]
+    temporal: tuple[str | None, ...] = ()  # per column: the tick unit a Date/Datetime column is fed as
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,36 @@ def _match(name: str, pool: Sequence[str], *, what: str) -> str | None:
 
 def _tensor(spec: TensorSpec) -> str:
     return f"{spec.onnx_type} {'?' if spec.shape is None else list(spec.shape)}"
+
+
+DATETIME_INPUTS_KEY = "lakeml.datetime_inputs"
+
+
+def datetime_inputs(session: CachedSession) -> dict[str, str]:
+    """Inputs lakeml's exporter marked as date/time ticks, with their unit (``date``, ``ms``, ``us``, ``ns``)."""
+    import json
+
+    raw = session.session.get_modelmeta().custom_metadata_map.get(DATETIME_INPUTS_KEY)
+    return dict(json.loads(raw)) if raw else {}
+
+
+def _temporal_unit(col: str, dtype: pl.DataType, inp: str, unit: str | None) -> str | None:
+    """The unit to feed a Date/Datetime column to a tick input as, or None when it is not such a pair."""
+    if unit is None or not (isinstance(dtype, pl.Datetime) or dtype == pl.Date):
+        return None
+    if unit == "date" and isinstance(dtype, pl.Datetime):
+        raise PredictError(f"Column {col!r} is a Datetime but model input {inp!r} was trained on dates.",
+                           hint=f"Write CAST({col} AS DATE) in the DATA query.")
+    return unit
+
+
+def _temporal_ticks(s: pl.Series, unit: str) -> pl.Series:
+    """Date/Datetime values as int64 ticks in ``unit`` (days for ``date``), as the model was trained."""
+    if unit == "date":
+        return s.cast(pl.Int64)
+    if s.dtype == pl.Date:
+        s = s.cast(pl.Datetime(unit))  # type: ignore[arg-type]
+    return s.dt.cast_time_unit(unit).cast(pl.Int64)  # type: ignore[arg-type]
 
 
 def _check_dtype(col: str, dtype: pl.DataType, inp: str, elem: str, auto_cast: bool) -> pl.DataType | None:
@@ -143,14 +174,18 @@ class ScoringPlan:
                 wanted.append((spec, (spec.name,), rank))
         missing: list[str] = []
         bindings: list[InputBinding] = []
+        ticks = datetime_inputs(self.session)
         for spec, names, rank in wanted:
             found = [_match(n, cols, what="Model input") for n in names]
             missing += [n for n, f in zip(names, found, strict=True) if f is None]
             if any(f is None for f in found):
                 continue
             elem = spec.elem_type or ""
-            casts = tuple(_check_dtype(f, schema[f], spec.name, elem, auto_cast) for f in found if f)
-            bindings.append(InputBinding(spec.name, tuple(f for f in found if f), elem, rank, casts))
+            cols_found = tuple(f for f in found if f)
+            temporal = tuple(_temporal_unit(f, schema[f], spec.name, ticks.get(spec.name)) for f in cols_found)
+            casts = tuple(None if unit else _check_dtype(f, schema[f], spec.name, elem, auto_cast)
+                          for f, unit in zip(cols_found, temporal, strict=True))
+            bindings.append(InputBinding(spec.name, cols_found, elem, rank, casts, temporal))
         if missing:
             raise PredictError(
                 f"Model {self.ref} needs input column(s) {missing} that DATA does not have. "
@@ -254,8 +289,11 @@ class ScoringPlan:
         for b in self.inputs:
             np_dtype = ONNX_ELEM[b.elem][0]
             series = []
-            for col, cast in zip(b.columns, b.casts, strict=True):
+            units = b.temporal or (None,) * len(b.columns)
+            for col, cast, unit in zip(b.columns, b.casts, units, strict=True):
                 s = df.get_column(col)
+                if unit is not None:
+                    s = _temporal_ticks(s, unit)
                 if cast is not None:
                     if s.dtype == pl.Float64 and cast == pl.Float32 and not self._warned:
                         self._warn_narrow(col)
