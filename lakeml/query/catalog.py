@@ -8,7 +8,13 @@ from typing import Any
 
 import polars as pl
 
-from lakeml.errors import ConfigError, TableExistsError, TableNotFoundError, choices_hint
+from lakeml.errors import (
+    ConfigError,
+    LakePathNotFoundError,
+    TableExistsError,
+    TableNotFoundError,
+    choices_hint,
+)
 from lakeml.query.formats import Format, check_format, detect_folder_format, guess_format, scan_uri
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import latest_version, scan_parquet_table
@@ -122,8 +128,16 @@ class Catalog:
         storage = self.storage_for(info.location)
         location = parse_location(info.location)
         is_dir = "*" not in location.path and guess_format(location.path) is None
-        return scan_uri(location.uri, info.format, polars_options=storage.polars_options(),
-                        options=info.options, is_dir=is_dir)
+        frame = scan_uri(location.uri, info.format, polars_options=storage.polars_options(),
+                         options=info.options, is_dir=is_dir)
+        try:  # external files can vanish under the catalog: say so here, not at collect time
+            frame.collect_schema()
+        except (FileNotFoundError, pl.exceptions.ComputeError) as exc:
+            raise LakePathNotFoundError(
+                f"The files of external table {name!r} are missing or unreadable at {info.location}.",
+                hint="Check the location, or re-point it with register_table(name, uri, replace=True).",
+            ) from exc
+        return frame
 
     def storage_for(self, uri: str) -> LakeStorage:
         """Storage for an external URI: the lake's own credentials when it is in the same account."""

@@ -89,3 +89,16 @@ def test_frame_resolves_names_queries_and_frames(lake: Lake):
     assert lake.frame(pl.DataFrame({"a": [1]}).to_arrow()).collect().height == 1
     with pytest.raises(ConfigError):
         lake.frame(42)
+
+
+def test_external_table_whose_files_vanished(lake: Lake, tmp_path):
+    from lakeml.errors import LakePathNotFoundError
+
+    path = tmp_path / "gone.parquet"
+    pl.DataFrame({"x": [1]}).write_parquet(path)
+    lake.register_table("gone", str(path))
+    path.unlink()
+    with pytest.raises(LakePathNotFoundError, match="external table 'gone' are missing"):
+        lake.table("gone")
+    with pytest.raises(LakePathNotFoundError):
+        lake.sql("SELECT * FROM gone")
