@@ -80,3 +80,22 @@ def test_starting_point_is_inside_the_space(family: str) -> None:
             assert p.start in p.choices
         else:
             assert p.low <= p.start <= p.high
+
+
+def test_search_folds_sample_large_training_parts_and_keep_rare_classes():
+    import numpy as np
+
+    from lakeml.ml.automl.data import search_folds
+
+    y = np.zeros(1_000, dtype=np.int64)
+    y[7] = 1  # one rare row
+    train, valid = np.arange(0, 800), np.arange(800, 1_000)
+    notes: list[str] = []
+    (got_train, got_valid), = search_folds([(train, valid)], y, seed=3, notes=notes, limit=100)
+    assert len(got_train) in (100, 101) and set(got_train) <= set(train)
+    assert 1 in set(y[got_train]) and np.array_equal(got_valid, valid)
+    assert np.all(np.diff(got_train) > 0) and notes
+    again, = search_folds([(train, valid)], y, seed=3, notes=[], limit=100)
+    assert np.array_equal(again[0], got_train)  # seeded: the same sample on rerun
+    small, = search_folds([(train[:50], valid)], y, seed=3, notes=(kept := []), limit=100)
+    assert np.array_equal(small[0], train[:50]) and not kept

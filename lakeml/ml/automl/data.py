@@ -84,6 +84,34 @@ def _collect(lake: Lake, data: Any, target: str, seed: int, max_rows: int | None
     return frame, total
 
 
+SEARCH_TRAIN_ROWS = 50_000
+
+
+def search_folds(folds: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, *, seed: int, notes: list[str],
+                 limit: int = SEARCH_TRAIN_ROWS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fit search trials on at most ``limit`` training rows per fold; validation rows stay whole.
+
+    On large tables a trial on every training row leaves time for a handful of trials; ranking
+    configurations on a seeded sample lets the search try many, and the winner is refit on all rows
+    (the refit-time estimate scales with the row count, so the budget still holds).
+    """
+    out = []
+    for train, valid in folds:
+        if len(train) <= limit:
+            out.append((train, valid))
+            continue
+        rng = np.random.default_rng(seed)
+        picked = rng.choice(train, size=limit, replace=False)
+        # keep every class the fold has, so a rare class is never lost to sampling
+        missing = np.setdiff1d(np.unique(y[train]), np.unique(y[picked]))
+        extra = [train[np.flatnonzero(y[train] == c)[0]] for c in missing]
+        out.append((np.sort(np.concatenate([picked, np.asarray(extra, dtype=picked.dtype)])), valid))
+    if any(len(t) != len(o) for (t, _), (o, _) in zip(out, folds, strict=True)):
+        notes.append(f"search trials fit on {limit:,} sampled training rows per fold; the final model is "
+                     "refit on all rows")
+    return out
+
+
 def prepare(lake: Lake, data: Any, *, target: str, task: str | None, roles: dict[str, str] | None,
             seed: int, max_rows: int | None) -> PreparedData:
     """Read ``data``, check the target, infer the task, plan features, run guardrails, choose folds.
@@ -103,6 +131,7 @@ def prepare(lake: Lake, data: Any, *, target: str, task: str | None, roles: dict
         classes = sorted(np.unique(y).tolist())
     X = to_pandas(frame, plan)
     folds = [(np.asarray(t), np.asarray(v)) for t, v in choose_validation(frame.height, the_task, y, seed)]
+    folds = search_folds(folds, y, seed=seed, notes=notes)
     lineage = {"source": describe_source(data), "rows": frame.height, "source_rows": total,
                "fingerprint": data_fingerprint(frame), "target": target, "columns": frame.columns}
     return PreparedData(frame, X, y, the_task, classes, plan, folds, guardrails, lineage, seed, notes)
