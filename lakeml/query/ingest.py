@@ -118,26 +118,26 @@ def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = N
     """
     frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=options)
     try:
-        frame.collect_schema()
+        schema = frame.collect_schema()
     except pl.exceptions.PolarsError as exc:
         raise DataFormatError(f"Cannot read {source}: {str(exc).splitlines()[0]}",
                               hint="Check the file format and contents.") from exc
     with RowProgress(f"ingest → {table}", enabled=progress) as bar:
-        counted = frame.map_batches(bar.count, streamable=True, schema=frame.collect_schema())
+        counted = frame.map_batches(bar.count, streamable=True, schema=schema)
         try:
             lake.write(table, counted, mode=mode, partition_by=partition_by)
         except LakeMLError:
             raise
         except pl.exceptions.PolarsError as exc:
-            raise _explain_failure(exc, fmt, files, frame, source) from exc
+            raise _explain_failure(exc, fmt, files, schema, source) from exc
     return bar.rows
 
 
-def _explain_failure(exc: Exception, fmt: Format, files: list[str], frame: pl.LazyFrame,
+def _explain_failure(exc: Exception, fmt: Format, files: list[str], schema: pl.Schema,
                      source: str | Path) -> LakeMLError:
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if fmt == "csv" and files:
-        problem = diagnose_csv(files, frame.collect_schema())
+        problem = diagnose_csv(files, schema)
         if problem is not None:
             return DataFormatError(
                 f"Malformed CSV in {problem.file}, line {problem.line}, column {problem.column!r}: {problem.reason}.",
