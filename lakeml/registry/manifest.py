@@ -150,11 +150,16 @@ def _type_text(tp: Any) -> tuple[str, str | None, tuple[int | None, ...] | None]
     return str(kind), None, None
 
 
+def scalar_sql_type(elem: str) -> str | None:
+    """The SQL type of one value of ONNX element type ``elem`` (``float`` -> ``real``), or None."""
+    return next((sql for e, sql in _ELEM.values() if e == elem), None)
+
+
 def sql_type_for(elem: str | None, shape: tuple[int | None, ...] | None, onnx_type: str) -> str | None:
     """The SQL type one row of this tensor maps to (``real``, ``array(real, 2)``...)."""
     if not onnx_type.startswith("tensor(") or elem is None:
         return None
-    scalar = next((sql for e, sql in _ELEM.values() if e == elem), None)
+    scalar = scalar_sql_type(elem)
     if scalar is None:
         return None
     if shape is None or len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from lakeml.errors import ModelError, PredictError
-from lakeml.registry.manifest import Manifest, TensorSpec
+from lakeml.registry.manifest import Manifest, TensorSpec, scalar_sql_type
 from lakeml.scoring.session import CachedSession
 from lakeml.scoring.types import ONNX_ELEM, OutputDecl, safe_cast, sql_name
 
@@ -109,7 +109,8 @@ def _check_dtype(col: str, dtype: pl.DataType, inp: str, elem: str, auto_cast: b
     if elem not in ONNX_ELEM:
         raise ModelError(f"Model input {inp!r} has element type {elem!r}, which lakeml cannot feed.",
                          hint="Export the model with float, double, int64, int32, string or bool inputs.")
-    _np, accepted, sql = ONNX_ELEM[elem]
+    _np, accepted = ONNX_ELEM[elem]
+    sql = scalar_sql_type(elem)
     if isinstance(dtype, accepted):
         return None
     if auto_cast:

@@ -22,17 +22,17 @@ _SCALARS: dict[str, pl.DataType] = {
     "bit": pl.Boolean(), "bool": pl.Boolean(), "boolean": pl.Boolean(),
 }
 
-# ONNX element type -> (numpy dtype, the Polars dtypes accepted without a cast, the SQL type for CAST)
-ONNX_ELEM: dict[str, tuple[Any, tuple[type[pl.DataType], ...], str]] = {
-    "float": (np.float32, (pl.Float32,), "real"),
-    "double": (np.float64, (pl.Float64,), "float"),
-    "int64": (np.int64, (pl.Int64,), "bigint"),
-    "int32": (np.int32, (pl.Int32,), "int"),
-    "int16": (np.int16, (pl.Int16,), "smallint"),
-    "int8": (np.int8, (pl.Int8,), "smallint"),
-    "uint8": (np.uint8, (pl.UInt8,), "tinyint"),
-    "string": (np.object_, (pl.String, pl.Categorical, pl.Enum), "varchar"),
-    "bool": (np.bool_, (pl.Boolean,), "bit"),
+# ONNX element type -> (numpy dtype, the Polars dtypes accepted without a cast); SQL names live in the registry
+ONNX_ELEM: dict[str, tuple[Any, tuple[type[pl.DataType], ...]]] = {
+    "float": (np.float32, (pl.Float32,)),
+    "double": (np.float64, (pl.Float64,)),
+    "int64": (np.int64, (pl.Int64,)),
+    "int32": (np.int32, (pl.Int32,)),
+    "int16": (np.int16, (pl.Int16,)),
+    "int8": (np.int8, (pl.Int8,)),
+    "uint8": (np.uint8, (pl.UInt8,)),
+    "string": (np.object_, (pl.String, pl.Categorical, pl.Enum)),
+    "bool": (np.bool_, (pl.Boolean,)),
 }
 
 _SIZED = re.compile(r"^(n?varchar|n?char|float)\s*\(\s*(\d+|max)\s*\)$")
