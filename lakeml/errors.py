@@ -69,6 +69,10 @@ class CommitConflictError(StorageError):
     """Another writer committed the same table version first and retries were exhausted."""
 
 
+class CorruptMetadataError(StorageError):
+    """A lakeml metadata file (table log entry, catalog, aliases) cannot be parsed."""
+
+
 class SchemaError(LakeMLError, ValueError):
     """Data does not match the schema it is written to or read with."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -10,19 +11,30 @@ import polars as pl
 
 from lakeml.errors import (
     ConfigError,
+    CorruptMetadataError,
     LakePathNotFoundError,
     TableExistsError,
     TableNotFoundError,
     choices_hint,
 )
-from lakeml.query.formats import Format, check_format, detect_folder_format, guess_format, scan_uri
+from lakeml.query.formats import (
+    Format,
+    check_format,
+    committed_table_format,
+    detect_folder_format,
+    guess_format,
+    scan_uri,
+)
 from lakeml.query.names import validate_name
-from lakeml.query.parquet_table import latest_version, scan_parquet_table
+from lakeml.query.parquet_table import scan_parquet_table
+from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import AzureStorage, LakeStorage, open_storage
 from lakeml.storage.uri import parse_location
 
 TABLES_DIR = "tables"
-CATALOG_FILE = "_lakeml/catalog.json"
+CATALOG_LOG = "_lakeml/catalog"
+LEGACY_CATALOG_FILE = "_lakeml/catalog.json"  # lakes written before the catalog had a commit log
+Entries = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -51,19 +63,45 @@ class TableInfo:
 class Catalog:
     """Names to tables for one lake. Managed tables are discovered; external ones are registered."""
 
-    def __init__(self, storage: LakeStorage, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(self, storage: LakeStorage, storage_options: dict[str, Any] | None = None,
+                 *, commit_retries: int = 20) -> None:
         self.storage = storage
         self._storage_options = storage_options
+        self._log = CommitLog(storage, CATALOG_LOG, what="the catalog")
+        self._retries = commit_retries
 
     # -- registered external tables ---------------------------------------------------------------
-    def _registered(self) -> dict[str, dict[str, Any]]:
-        if not self.storage.exists(CATALOG_FILE):
-            return {}
-        return dict(json.loads(self.storage.read_bytes(CATALOG_FILE)).get("tables", {}))
+    def registered(self) -> Entries:
+        """Registered external tables: name -> {uri, format, options}."""
+        return self._entries(self._log.latest())
 
-    def _save(self, entries: dict[str, dict[str, Any]]) -> None:
-        body = json.dumps({"version": 1, "tables": entries}, indent=1, sort_keys=True).encode()
-        self.storage.write_bytes(CATALOG_FILE, body)
+    def _entries(self, head: Entry | None) -> Entries:
+        if head is not None:
+            tables = head.body.get("tables", {})
+        elif self.storage.exists(LEGACY_CATALOG_FILE):
+            tables = self._legacy()
+        else:
+            return {}
+        if not isinstance(tables, dict) or not all(isinstance(v, dict) and "uri" in v for v in tables.values()):
+            raise self._log.corrupt_error(head.version if head else 0, "has no valid 'tables' mapping")
+        return {str(k): dict(v) for k, v in tables.items()}
+
+    def _legacy(self) -> Any:
+        try:
+            return json.loads(self.storage.read_bytes(LEGACY_CATALOG_FILE)).get("tables", {})
+        except (ValueError, AttributeError):
+            raise CorruptMetadataError(f"The catalog file {LEGACY_CATALOG_FILE!r} is not valid JSON.",
+                                       hint="Restore it from a backup, or move it away to start an empty "
+                                            "catalog (managed tables are not affected).") from None
+
+    def _update(self, change: Callable[[Entries], None]) -> None:
+        """Apply ``change`` to the newest catalog and commit it as the next version."""
+        def build(head: Entry | None) -> dict[str, Any]:
+            entries = self._entries(head)
+            change(entries)
+            return {"tables": entries}
+
+        self._log.commit(build, retries=self._retries)
 
     def register(self, name: str, uri: str, *, format: str | None = None, options: dict[str, Any] | None = None,
                  replace: bool = False) -> TableInfo:
@@ -76,42 +114,46 @@ class Catalog:
         if fmt is None:
             raise ConfigError(f"Cannot tell the format of {uri!r}.",
                               hint="Pass format='parquet', 'csv', 'ndjson' or 'delta'.")
-        if not replace and name in self.names():
-            raise TableExistsError(f"A table named {name!r} already exists.",
-                                   hint="Pick another name, or pass replace=True to re-point it.")
-        entries = self._registered()
-        entries[name] = {"uri": uri, "format": fmt, "options": options or {}}
-        self._save(entries)
+        if not replace and name in self.managed_names():
+            raise _taken(name)
+
+        def change(entries: Entries) -> None:
+            if not replace and name in entries:
+                raise _taken(name)
+            entries[name] = {"uri": uri, "format": fmt, "options": options or {}}
+
+        self._update(change)
         return TableInfo(name, fmt, uri, False, options or {})
 
     def unregister(self, name: str) -> None:
         """Forget an external table (its files are untouched)."""
-        entries = self._registered()
-        if name not in entries:
-            raise TableNotFoundError(f"No registered external table {name!r}.",
-                                     hint=choices_hint(name, entries, kind="registered table"))
-        del entries[name]
-        self._save(entries)
+        def change(entries: Entries) -> None:
+            if name not in entries:
+                raise TableNotFoundError(f"No registered external table {name!r}.",
+                                         hint=choices_hint(name, entries, kind="registered table"))
+            del entries[name]
+
+        self._update(change)
 
     # -- lookup --------------------------------------------------------------------------------------
     def managed_names(self) -> list[str]:
         """Names of the table folders under ``<root>/tables/``."""
         names = [n for n in self.storage.list(TABLES_DIR) if not n.startswith((".", "_"))]
-        return [n for n in names if detect_folder_format(self.storage, f"{TABLES_DIR}/{n}") is not None]
+        return [n for n in names if committed_table_format(self.storage, f"{TABLES_DIR}/{n}") is not None]
 
     def names(self) -> list[str]:
         """All table names, sorted."""
-        return sorted(set(self.managed_names()) | set(self._registered()))
+        return sorted(set(self.managed_names()) | set(self.registered()))
 
     def info(self, name: str) -> TableInfo:
         """Where table ``name`` lives. Raises TableNotFoundError with a did-you-mean."""
         validate_name(name)
-        registered = self._registered()
+        registered = self.registered()
         if name in registered:
             entry = registered[name]
             return TableInfo(name, entry["format"], entry["uri"], False, entry.get("options", {}))
         folder = f"{TABLES_DIR}/{name}"
-        fmt = detect_folder_format(self.storage, folder) if self.storage.exists(folder) else None
+        fmt = committed_table_format(self.storage, folder)
         if fmt is None:
             raise TableNotFoundError(f"No table named {name!r} in the lake at {self.storage.root.uri}.",
                                      hint=choices_hint(name, self.names(), kind="table"))
@@ -122,7 +164,7 @@ class Catalog:
         info = self.info(name)
         if info.managed:
             folder = f"{TABLES_DIR}/{name}"
-            if info.format == "parquet" and latest_version(self.storage, folder) is not None:
+            if info.format == "parquet":
                 return scan_parquet_table(self.storage, folder)
             return scan_uri(info.location, info.format, polars_options=self.storage.polars_options(), is_dir=True)
         storage = self.storage_for(info.location)
@@ -147,3 +189,8 @@ class Catalog:
         if isinstance(self.storage, AzureStorage) and location.account in (None, self.storage.credentials.account_name):
             return AzureStorage(location, self.storage.credentials)
         return open_storage(location, self._storage_options)
+
+
+def _taken(name: str) -> TableExistsError:
+    return TableExistsError(f"A table named {name!r} already exists.",
+                            hint="Pick another name, or pass replace=True to re-point it.")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import polars as pl
 
 from lakeml.errors import ConfigError, DataFormatError, LakePathNotFoundError
+from lakeml.query.parquet_table import LOG_DIR, is_parquet_table
 from lakeml.storage.lakefs import LakeStorage
 
 Format = Literal["parquet", "delta", "csv", "ndjson"]
@@ -63,15 +65,29 @@ def _folder_suffix(fmt: Format) -> str:
     return {"parquet": ".parquet", "csv": ".csv", "ndjson": ".ndjson"}.get(fmt, "")
 
 
-def detect_folder_format(storage: LakeStorage, relpath: str) -> Format | None:
-    """Guess the format of a folder under the lake root from its contents."""
+_DELTA_COMMIT = re.compile(r"^\d{20}\.(json|checkpoint\.parquet)$|^\d{20}\.checkpoint\.\d+\.\d+\.parquet$")
+
+
+def committed_table_format(storage: LakeStorage, relpath: str) -> Format | None:
+    """The format of a lake table folder, judged only by a committed log; None if it has none.
+
+    A folder is a table only through a committed log: a lakeml ``_lakeml_log`` with an entry, or a
+    Delta ``_delta_log`` with a commit or checkpoint. Data files alone (a first write that was
+    killed before its commit, of either format) make no table.
+    """
     names = storage.list(relpath)
-    if "_delta_log" in names:
+    if "_delta_log" in names and any(_DELTA_COMMIT.match(n) for n in storage.list(f"{relpath}/_delta_log")):
         return "delta"
-    if "_lakeml_log" in names:
+    if LOG_DIR in names and is_parquet_table(storage, relpath):
         return "parquet"
-    if "data" in names:
-        return None  # a lakeml table whose first write never committed: nothing to read yet
+    return None
+
+
+def detect_folder_format(storage: LakeStorage, relpath: str) -> Format | None:
+    """Guess the format of an external folder from its contents: a table log, else file names."""
+    committed = committed_table_format(storage, relpath)
+    if committed is not None:
+        return committed
     for name in storage.list_files(relpath)[:50]:
         fmt = guess_format(name)
         if fmt:

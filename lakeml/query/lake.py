@@ -13,9 +13,10 @@ import polars as pl
 from lakeml.config import LakeConfig, default_lake_uri
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
+from lakeml.query.formats import committed_table_format
 from lakeml.query.frames import to_lazy
 from lakeml.query.names import validate_name
-from lakeml.query.parquet_table import latest_version, scan_parquet_table
+from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
 from lakeml.query.writer import write_table
 from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
 
@@ -56,7 +57,8 @@ class Lake:
                  storage_options: Mapping[str, Any] | None = None) -> None:
         self.storage = storage
         self.config = config or LakeConfig()
-        self.catalog = Catalog(storage, dict(storage_options) if storage_options else None)
+        self.catalog = Catalog(storage, dict(storage_options) if storage_options else None,
+                               commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
 
     def __repr__(self) -> str:
@@ -131,26 +133,35 @@ class Lake:
             TableExistsError, SchemaError, ConfigError, StorageError.
         """
         validate_name(table)
-        registered = self.catalog._registered()
+        registered = self.catalog.registered()
         if table in registered:
             raise ConfigError(f"{table!r} is a registered external table; lakeml only writes managed tables.",
                               hint="Write to a new table name, or unregister the external table first.")
         folder = f"{TABLES_DIR}/{table}"
-        existing = None
-        if self.storage.exists(folder):
-            from lakeml.query.formats import detect_folder_format
-
-            existing = detect_folder_format(self.storage, folder)
+        existing = committed_table_format(self.storage, folder)
         return write_table(self.storage, folder, to_lazy(data), mode=mode, format=format, partition_by=partition_by,
                            retries=self.config.commit_retries, existing_format=existing)
 
     def drop(self, table: str) -> None:
-        """Delete a managed table and its files."""
-        info = self.catalog.info(table)
-        if not info.managed:
+        """Delete a managed table and its files.
+
+        Also removes a table folder that holds only the files of a first write that never committed
+        (which is not a table, so it is not listed). The log goes first, oldest entry first: a drop
+        that is interrupted leaves either the newest version whole or no table at all, and running
+        it again finishes the job.
+
+        Raises:
+            TableNotFoundError: no such table or folder.
+            ConfigError: ``table`` is a registered external table.
+        """
+        validate_name(table)
+        folder = f"{TABLES_DIR}/{table}"
+        if table in self.catalog.registered():
             raise ConfigError(f"{table!r} is an external table; lakeml does not delete files it does not own.",
                               hint="Use unregister_table() to forget it.")
-        self.storage.delete(f"{TABLES_DIR}/{table}", recursive=True)
+        if not self.storage.list(folder):
+            self.catalog.info(table)  # raises TableNotFoundError with a did-you-mean
+        drop_table_folder(self.storage, folder)
 
     def write_path(self, relpath: str, data: Any, *, mode: str = "overwrite") -> int:
         """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""

@@ -10,14 +10,18 @@ create-only write (``O_EXCL``-style locally, a conditional put on Azure). Nothin
 renaming a directory, so the same protocol is atomic on object stores. A reader lists the log,
 takes the newest entry and reads exactly its files, so it never sees a half-written table; a writer
 killed midway leaves only unreferenced files. Concurrent appenders race for the next version; the
-loser re-reads the log and retries, so no rows are lost.
+loser re-reads the log and retries, so no rows are lost. The log itself is
+:class:`lakeml.storage.commitlog.CommitLog`, which also makes a commit idempotent under lost responses.
+
+Once an entry is committed nothing deletes the files it references: a failure or an interrupt after
+the commit leaves the new version whole, and cleanup that runs after it only logs its own failures.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,13 +29,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
+from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 LOG_DIR = "_lakeml_log"
+DATA_DIR = "data"
 WriteMode = Literal["error", "append", "overwrite"]
+_log = logging.getLogger("lakeml")
 
 
 @dataclass(frozen=True)
@@ -51,46 +58,57 @@ class TableVersion:
         """Total rows in this version."""
         return sum(rows for _, rows in self.files)
 
+    @property
+    def tokens(self) -> set[str]:
+        """The write tokens (``data/<token>/`` folders) whose files this version references."""
+        return {path.split("/")[1] for path, _ in self.files}
+
     def arrow_schema(self) -> pa.Schema | None:
         """The table schema recorded at commit time."""
         import pyarrow as pa  # lazily: importing pyarrow costs ~0.3 s of every `import lakeml`
 
         return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(self.schema_ipc))) if self.schema_ipc else None
 
-    def to_json(self) -> bytes:
-        """The log entry as JSON bytes."""
-        return json.dumps({
-            "version": self.version, "operation": self.operation, "timestamp": self.timestamp,
-            "files": [{"path": p, "rows": r} for p, r in self.files],
-            "partition_by": list(self.partition_by), "schema_ipc": self.schema_ipc, "extra": self.extra,
-        }, indent=1).encode()
+    def to_body(self) -> dict[str, Any]:
+        """The log entry's JSON body (without its version number, which is the entry's name)."""
+        return {"operation": self.operation, "timestamp": self.timestamp,
+                "files": [{"path": p, "rows": r} for p, r in self.files],
+                "partition_by": list(self.partition_by), "schema_ipc": self.schema_ipc, "extra": self.extra}
 
     @classmethod
-    def from_json(cls, raw: bytes) -> TableVersion:
-        """Parse a log entry."""
-        data = json.loads(raw)
-        return cls(version=int(data["version"]), operation=data["operation"], timestamp=data["timestamp"],
-                   files=tuple((f["path"], int(f["rows"])) for f in data["files"]),
-                   partition_by=tuple(data.get("partition_by", ())), schema_ipc=data.get("schema_ipc", ""),
-                   extra=data.get("extra", {}))
+    def from_entry(cls, entry: Entry, log: CommitLog) -> TableVersion:
+        """Parse a committed log entry; a malformed one is a CorruptMetadataError."""
+        data = entry.body
+        try:
+            return cls(version=entry.version, operation=str(data["operation"]), timestamp=str(data["timestamp"]),
+                       files=tuple((str(f["path"]), int(f["rows"])) for f in data["files"]),
+                       partition_by=tuple(data.get("partition_by", ())), schema_ipc=str(data.get("schema_ipc", "")),
+                       extra=dict(data.get("extra", {})))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise log.corrupt_error(entry.version, f"lacks a valid field ({type(exc).__name__}: {exc})") from None
 
 
-def _log_name(version: int) -> str:
-    return f"{version:020d}.json"
+def table_log(storage: LakeStorage, table: str) -> CommitLog:
+    """The commit log of the Parquet table folder ``table``."""
+    return CommitLog(storage, f"{table}/{LOG_DIR}", what=f"the table at {table!r}")
 
 
 def is_parquet_table(storage: LakeStorage, table: str) -> bool:
-    """Whether a folder holds a lakeml Parquet table."""
-    return bool(storage.list(f"{table}/{LOG_DIR}"))
+    """Whether a folder holds a lakeml Parquet table (at least one committed log entry)."""
+    return bool(table_log(storage, table).versions())
 
 
 def latest_version(storage: LakeStorage, table: str) -> TableVersion | None:
     """The newest committed version, or None for a table that was never written."""
-    names = [n for n in storage.list(f"{table}/{LOG_DIR}") if n.endswith(".json") and n[:-5].isdigit()]
-    if not names:
-        return None
-    newest = max(names, key=lambda n: int(n[:-5]))
-    return TableVersion.from_json(storage.read_bytes(f"{table}/{LOG_DIR}/{newest}"))
+    log = table_log(storage, table)
+    entry = log.latest()
+    return None if entry is None else TableVersion.from_entry(entry, log)
+
+
+def read_version(storage: LakeStorage, table: str, version: int) -> TableVersion:
+    """Committed version ``version`` of a table (LakePathNotFoundError if there is none)."""
+    log = table_log(storage, table)
+    return TableVersion.from_entry(Entry(version, log.read(version)), log)
 
 
 def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion | None = None) -> pl.LazyFrame:
@@ -145,6 +163,10 @@ def write_parquet_table(
 ) -> TableVersion:
     """Stream ``frame`` into new files, then commit them as the next table version.
 
+    A failure before the commit removes the new files; a failure or interrupt whose outcome is
+    uncertain (the commit request was sent) leaves them for :func:`lakeml.query.vacuum.vacuum`;
+    nothing after the commit deletes what the new version references.
+
     Raises:
         TableExistsError: ``mode="error"`` and the table exists.
         SchemaError: appending columns that do not match the table, or a partition column change.
@@ -157,25 +179,58 @@ def write_parquet_table(
                           hint=f"Columns are: {list(schema)}.")
     current = latest_version(storage, table)
     if mode == "error" and current is not None:
-        raise TableExistsError(f"Table {table!r} already exists.",
-                               hint="Use mode='append' or mode='overwrite'.")
+        raise _exists(table)
     if mode == "append" and current is not None:
         _check_append(table, current, schema, partition_by)
         partition_by = partition_by or current.partition_by
-    token = new_token()
-    data_dir = f"data/{token}"
+    data_dir = f"{DATA_DIR}/{new_token()}"
     try:
         _sink(storage, frame, storage.uri(table, data_dir), partition_by)
         files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in storage.list_files(f"{table}/{data_dir}")])
-        return _commit(storage, table, files, mode=mode, partition_by=partition_by, schema=schema,
-                       retries=retries, extra=extra or {})
     except BaseException:
-        storage.delete(f"{table}/{data_dir}", recursive=True)
-        if storage.root.is_local:  # object stores have no empty folders to tidy
-            for folder in (f"{table}/data", table):
-                with contextlib.suppress(OSError):
-                    storage.delete(folder)
+        _discard(storage, table, data_dir)
         raise
+    log = table_log(storage, table)
+    previous: list[TableVersion | None] = [None]
+
+    def build(head: Entry | None) -> dict[str, Any]:
+        now = None if head is None else TableVersion.from_entry(head, log)
+        previous[0] = now
+        if mode == "error" and now is not None:
+            raise _exists(table, meanwhile=True)
+        if mode == "append" and now is not None:
+            _check_append(table, now, schema, partition_by)
+        keep = now.files if (mode == "append" and now is not None) else ()
+        parts = tuple(partition_by) or (now.partition_by if now is not None and mode == "append" else ())
+        return TableVersion(
+            version=-1, operation="create" if now is None else mode,
+            timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            files=tuple(keep) + tuple(files), partition_by=parts, schema_ipc=_schema_ipc(schema), extra=extra or {},
+        ).to_body()
+
+    try:
+        entry = log.commit(build, retries=retries)
+    except (CommitConflictError, TableExistsError, SchemaError):
+        _discard(storage, table, data_dir)  # certain: no entry of ours exists
+        raise
+    committed = TableVersion.from_entry(entry, log)
+    if mode == "overwrite" and previous[0] is not None:
+        _tidy_after_overwrite(storage, table, committed, previous[0])
+    return committed
+
+
+def _exists(table: str, *, meanwhile: bool = False) -> TableExistsError:
+    when = " was created by another writer meanwhile" if meanwhile else " already exists"
+    return TableExistsError(f"Table {table!r}{when}.", hint="Use mode='append' or mode='overwrite'.")
+
+
+def _discard(storage: LakeStorage, table: str, data_dir: str) -> None:
+    """Remove the files of a write that is known not to be committed."""
+    storage.delete(f"{table}/{data_dir}", recursive=True)
+    if storage.root.is_local:  # object stores have no empty folders to tidy
+        for folder in (f"{table}/{DATA_DIR}", table):
+            with contextlib.suppress(OSError):
+                storage.delete(folder)
 
 
 def _check_append(table: str, current: TableVersion, schema: pl.Schema, partition_by: tuple[str, ...]) -> None:
@@ -196,42 +251,32 @@ def _fmt(schema: pl.Schema) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in schema.items()) + "}"
 
 
-def _commit(storage: LakeStorage, table: str, files: list[tuple[str, int]], *, mode: WriteMode,
-            partition_by: tuple[str, ...], schema: pl.Schema, retries: int, extra: dict[str, Any]) -> TableVersion:
-    for _ in range(max(1, retries)):
-        current = latest_version(storage, table)
-        if mode == "error" and current is not None:
-            raise TableExistsError(f"Table {table!r} was created by another writer meanwhile.",
-                                   hint="Use mode='append' or mode='overwrite'.")
-        keep = current.files if (mode == "append" and current is not None) else ()
-        parts = tuple(partition_by) or (current.partition_by if current is not None and mode == "append" else ())
-        entry = TableVersion(
-            version=0 if current is None else current.version + 1,
-            operation="create" if current is None else mode,
-            timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
-            files=tuple(keep) + tuple(files), partition_by=parts, schema_ipc=_schema_ipc(schema), extra=extra,
-        )
-        if storage.write_bytes(f"{table}/{LOG_DIR}/{_log_name(entry.version)}", entry.to_json(), overwrite=False):
-            if mode == "overwrite" and current is not None:
-                _remove_unreferenced(storage, table, keep_versions=(entry, current))
-            return entry
-    raise CommitConflictError(f"Could not commit to table {table!r}: other writers won {retries} races in a row.",
-                              hint="Retry the write; raise LakeConfig.commit_retries for very busy tables.")
-
-
-def _remove_unreferenced(storage: LakeStorage, table: str, keep_versions: tuple[TableVersion, ...]) -> None:
+def _tidy_after_overwrite(storage: LakeStorage, table: str, new: TableVersion, previous: TableVersion) -> None:
     """After an overwrite, drop the data of the version before the previous one.
 
-    Readers of the previous version keep working. Only folders a committed version referenced are
-    removed, so files of a concurrent writer that has not committed yet are never touched.
+    Readers of the previous version keep working. Only folders that a committed version referenced
+    and neither of the two newest versions references are removed, so neither the new data nor the
+    files of a concurrent writer that has not committed yet are touched. The write has already
+    succeeded: a failure here is logged (``lakeml vacuum`` finishes the job), never raised.
     """
-    older = keep_versions[-1].version - 1
-    if older < 0:
+    if previous.version < 1:
         return
     try:
-        stale = TableVersion.from_json(storage.read_bytes(f"{table}/{LOG_DIR}/{_log_name(older)}"))
-    except FileNotFoundError:
-        return
-    live = {path.split("/")[1] for version in keep_versions for path, _ in version.files}
-    for token in {path.split("/")[1] for path, _ in stale.files} - live:
-        storage.delete(f"{table}/data/{token}", recursive=True)
+        stale = read_version(storage, table, previous.version - 1)
+        for token in sorted(stale.tokens - new.tokens - previous.tokens):
+            storage.delete(f"{table}/{DATA_DIR}/{token}", recursive=True)
+    except Exception as exc:
+        _log.warning("Version %d of %r is committed; removing old files failed (%s). "
+                     "Run 'lakeml vacuum' to finish.", new.version, table, exc)
+
+
+def drop_table_folder(storage: LakeStorage, folder: str) -> None:
+    """Delete a table folder so that an interruption never leaves a broken table.
+
+    The log entries go first, oldest first, so the newest committed version and its files stay whole
+    until the log is gone; then the folder (data, a Delta log, leftovers) is removed.
+    """
+    log = table_log(storage, folder)
+    for version in log.versions():
+        storage.delete(log.path(version))
+    storage.delete(folder, recursive=True)

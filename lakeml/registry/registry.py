@@ -4,7 +4,7 @@ Layout (through ``lake.storage`` only, so it works on local disk and ADLS alike)
 
     _lakeml/models/<name>/<version>/model.onnx      written create-only: claims the version number
     _lakeml/models/<name>/<version>/manifest.json   written create-only last: the commit marker
-    _lakeml/models/<name>/aliases.json              {"champion": 3}, replaced atomically
+    _lakeml/models/<name>/_aliases/<n>.json         alias snapshots {"aliases": {"champion": 3}}: a commit log
 
 A version folder without a manifest is an interrupted or in-flight registration and is invisible.
 Models are only ever stored and loaded as ONNX; nothing from the lake is unpickled or executed.
@@ -15,22 +15,25 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from lakeml.errors import LakePathNotFoundError, ModelError, ModelExistsError
+from lakeml.errors import CorruptMetadataError, LakeMLError, LakePathNotFoundError, ModelError, ModelExistsError
 from lakeml.registry.describe import describe_dict, describe_text
 from lakeml.registry.manifest import Manifest, inspect_onnx, sha256_hex
 from lakeml.registry.refs import ModelRef, not_found, validate_alias, validate_model_name
+from lakeml.storage.commitlog import CommitLog, Entry
 
 if TYPE_CHECKING:
     from lakeml.scoring.bound import BoundModel
 
 ROOT = "_lakeml/models"
+ALIAS_LOG = "_aliases"
+LEGACY_ALIAS_FILE = "aliases.json"  # models registered before aliases had a commit log
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
 
 
@@ -167,8 +170,7 @@ class ModelRegistry:
             inputs=inputs, outputs=outputs, features=feats_t, description=description,
             metrics=dict(metrics or {}), tags=dict(tags or {}), lineage=dict(lineage or {}),
             extra=dict(extra or {}), opset=opset, producer=producer, size_bytes=len(data))
-        if not self._storage.write_bytes(f"{ROOT}/{name}/{version}/manifest.json",
-                                         manifest.to_json().encode(), overwrite=False):
+        if not self._commit_manifest(f"{ROOT}/{name}/{version}/manifest.json", manifest.to_json().encode()):
             raise ModelExistsError(f"Model version {name}:{version} was committed by another writer.",
                                    hint="Retry the registration; it will take the next version.")
         return ModelVersion(manifest, self._storage)
@@ -181,10 +183,11 @@ class ModelRegistry:
         """
         validate_alias(alias)
         mv = self.get(ModelRef(validate_model_name(name), version=int(version)))
-        aliases = self._aliases(name)
-        aliases[alias] = mv.version
-        self._storage.write_bytes(f"{ROOT}/{name}/aliases.json",
-                                  json.dumps(aliases, sort_keys=True).encode(), overwrite=True)
+
+        def change(aliases: dict[str, int]) -> None:
+            aliases[alias] = mv.version
+
+        self._update_aliases(name, change)
 
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from model ``name``.
@@ -192,12 +195,14 @@ class ModelRegistry:
         Raises:
             ModelNotFoundError: the alias does not exist.
         """
-        aliases = self._aliases(validate_model_name(name))
-        if alias not in aliases:
-            raise not_found(ModelRef(name, alias=alias), [f"{name}@{a}" for a in aliases], what="alias")
-        del aliases[alias]
-        self._storage.write_bytes(f"{ROOT}/{name}/aliases.json",
-                                  json.dumps(aliases, sort_keys=True).encode(), overwrite=True)
+        validate_model_name(name)
+
+        def change(aliases: dict[str, int]) -> None:
+            if alias not in aliases:
+                raise not_found(ModelRef(name, alias=alias), [f"{name}@{a}" for a in aliases], what="alias")
+            del aliases[alias]
+
+        self._update_aliases(name, change)
 
     # ---- reads --------------------------------------------------------------------------------
     def get(self, ref: str | ModelRef) -> ModelVersion:
@@ -273,11 +278,40 @@ class ModelRegistry:
         return bind_model(self._lake, self.get(ref), alias=alias, return_type=return_type, output=output)
 
     # ---- internals ----------------------------------------------------------------------------
+    def _alias_log(self, name: str) -> CommitLog:
+        return CommitLog(self._storage, f"{ROOT}/{name}/{ALIAS_LOG}", what=f"the aliases of model {name!r}")
+
     def _aliases(self, name: str) -> dict[str, int]:
-        path = f"{ROOT}/{name}/aliases.json"
-        if not self._storage.exists(path):
-            return {}
-        return {k: int(v) for k, v in json.loads(self._storage.read_bytes(path)).items()}
+        """The current aliases of model ``name``."""
+        return self._aliases_at(name, self._alias_log(name).latest())
+
+    def _aliases_at(self, name: str, head: Entry | None) -> dict[str, int]:
+        """The aliases in log entry ``head``; with no entry yet, those of the legacy file."""
+        log = self._alias_log(name)
+        if head is not None:
+            raw, where = head.body.get("aliases"), log.path(head.version)
+        else:
+            where = f"{ROOT}/{name}/{LEGACY_ALIAS_FILE}"
+            if not self._storage.exists(where):
+                return {}
+            try:
+                raw = json.loads(self._storage.read_bytes(where))
+            except ValueError:
+                raw = None
+        if not isinstance(raw, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw.values()):
+            raise CorruptMetadataError(
+                f"The aliases file {where!r} of model {name!r} is damaged (expected alias names mapped to versions).",
+                hint="Restore it from a backup, or move it out of the folder to fall back to the previous aliases.")
+        return {str(k): int(v) for k, v in raw.items()}
+
+    def _update_aliases(self, name: str, change: Callable[[dict[str, int]], None]) -> None:
+        """Apply ``change`` to the newest aliases and commit them as the next alias log entry."""
+        def build(head: Entry | None) -> dict[str, Any]:
+            aliases = self._aliases_at(name, head)
+            change(aliases)
+            return {"aliases": dict(sorted(aliases.items()))}
+
+        self._alias_log(name).commit(build, retries=self._lake.config.commit_retries)
 
     def _all_numbers(self, name: str) -> builtins.list[int]:
         return sorted(int(v) for v in self._storage.list(f"{ROOT}/{name}") if v.isdigit())
@@ -294,6 +328,27 @@ class ModelRegistry:
             rev = tuple(sorted(a for a, av in aliases.items() if av == v))
             out.append(ModelVersion(Manifest.from_json(text), self._storage, rev))
         return out
+
+    def _commit_manifest(self, path: str, body: bytes) -> bool:
+        """Create the manifest (the commit marker); idempotent when a lost response is retried.
+
+        A retried create that finds the manifest already there compares bytes: the manifest carries
+        the creation time to the millisecond and the model's sha256, so equal bytes are this commit.
+        """
+        try:
+            if self._storage.write_bytes(path, body, overwrite=False):
+                return True
+        except LakeMLError:
+            if self._stored_bytes(path) == body:
+                return True
+            raise
+        return self._stored_bytes(path) == body
+
+    def _stored_bytes(self, path: str) -> bytes | None:
+        try:
+            return self._storage.read_bytes(path)
+        except LakePathNotFoundError:
+            return None
 
     def _claim_version(self, name: str, data: bytes) -> int:
         version = max(self._all_numbers(name), default=0) + 1
