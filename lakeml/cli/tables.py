@@ -1,4 +1,4 @@
-"""Commands for the lake itself: init, ingest, tables, describe, register, sql."""
+"""Commands for the lake itself: init, ingest, tables, describe, register, sql, drop, vacuum."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import click
 from lakeml.cli.context import get_lake, progress_enabled
 from lakeml.cli.output import render_table, write_result
 from lakeml.errors import ConfigError
+from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS
 
 
 def _parse_params(values: tuple[str, ...]) -> dict[str, object]:
@@ -131,3 +132,26 @@ def register(cli: click.Group) -> None:
             raise ConfigError("The SQL query is empty.", hint="Pass a query, or '-' and the query on stdin.")
         frame = get_lake(ctx).sql(text, params=_parse_params(params) or None)
         write_result(frame, fmt=fmt, output=output)  # type: ignore[arg-type]
+
+    @cli.command()
+    @click.argument("table")
+    @click.pass_context
+    def drop(ctx: click.Context, table: str) -> None:
+        """Delete managed table TABLE and its files (also a folder left by a write that never committed)."""
+        get_lake(ctx).drop(table)
+        click.echo(f"dropped {table}")
+
+    @cli.command()
+    @click.option("--retention-hours", type=click.FloatRange(min=0), default=DEFAULT_RETENTION_HOURS,
+                  show_default=True,
+                  help="Only remove files older than this; 0 is safe only while no writer is running.")
+    @click.option("--dry-run", is_flag=True, help="List what would be removed; delete nothing.")
+    @click.pass_context
+    def vacuum(ctx: click.Context, retention_hours: float, dry_run: bool) -> None:
+        """Remove files no committed version needs: data of killed or superseded writes, folders of
+        first writes that never committed, unfinished model registrations, temporary files."""
+        report = get_lake(ctx).vacuum(retention_hours=retention_hours, dry_run=dry_run)
+        for path in report.removed:
+            click.echo(path)
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{verb} {len(report)} path(s) older than {retention_hours:g} hours")

@@ -17,6 +17,7 @@ from lakeml.query.formats import committed_table_format
 from lakeml.query.frames import to_lazy
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
+from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
 from lakeml.query.writer import write_table
 from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
 
@@ -162,6 +163,30 @@ class Lake:
         if not self.storage.list(folder):
             self.catalog.info(table)  # raises TableNotFoundError with a did-you-mean
         drop_table_folder(self.storage, folder)
+
+    def vacuum(self, *, retention_hours: float = DEFAULT_RETENTION_HOURS, dry_run: bool = False) -> VacuumReport:
+        """Remove files that no committed version references and that are older than the retention.
+
+        Removes the data of killed or superseded writes, table folders whose first write never
+        committed, unfinished model registrations and temporary files. The retention period keeps
+        the files of writers that are still running safe; use ``retention_hours=0`` only when no
+        writer is running.
+
+        Args:
+            retention_hours: only files older than this are removed (default one week, like Delta).
+            dry_run: list what would be removed without deleting anything.
+
+        Returns:
+            A :class:`~lakeml.query.vacuum.VacuumReport` listing the removed paths.
+
+        Example:
+            >>> lake.vacuum(dry_run=True).removed  # doctest: +SKIP
+        """
+        from lakeml.ml.runs import RUNS_ROOT
+        from lakeml.registry.registry import ROOT as MODELS_ROOT
+
+        return vacuum(self.storage, models_dir=MODELS_ROOT, runs_dir=RUNS_ROOT, retention_hours=retention_hours,
+                      dry_run=dry_run)
 
     def write_path(self, relpath: str, data: Any, *, mode: str = "overwrite") -> int:
         """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""

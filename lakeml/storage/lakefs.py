@@ -103,6 +103,11 @@ class LakeStorage:
         """Every file below a folder, as paths relative to that folder, sorted."""
         raise NotImplementedError
 
+    def modified_times(self, relpath: str) -> dict[str, float]:
+        """Every file below a folder (or the file itself, keyed ``""``), with its last modification
+        time in seconds since the epoch; {} if nothing is there."""
+        raise NotImplementedError
+
     def delete(self, relpath: str, *, recursive: bool = False) -> None:
         """Delete a file (or a folder with ``recursive``); missing paths are ignored."""
         raise NotImplementedError
@@ -167,6 +172,17 @@ class LocalStorage(LakeStorage):
         if not base.is_dir():
             return []
         return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+
+    def modified_times(self, relpath: str) -> dict[str, float]:
+        base = self._p(relpath)
+        if base.is_file():
+            return {"": base.stat().st_mtime}
+        times: dict[str, float] = {}
+        for path in base.rglob("*") if base.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError):  # a concurrent writer may remove its temp files
+                if path.is_file():
+                    times[path.relative_to(base).as_posix()] = path.stat().st_mtime
+        return times
 
     def delete(self, relpath: str, *, recursive: bool = False) -> None:
         path = self._p(relpath)
@@ -275,6 +291,20 @@ class AzureStorage(LakeStorage):
             except FileNotFoundError:
                 return []
         return sorted(str(f)[len(base) + 1:] for f in found if str(f).startswith(base + "/"))
+
+    def modified_times(self, relpath: str) -> dict[str, float]:
+        base = self._path(relpath).rstrip("/")
+        with self._errors("list", relpath):
+            try:
+                found = self.fs.find(base, detail=True)
+            except FileNotFoundError:
+                return {}
+        times: dict[str, float] = {}
+        for name, info in found.items():
+            key = "" if str(name).rstrip("/") == base else str(name)[len(base) + 1:]
+            stamp = info.get("last_modified")
+            times[key] = stamp.timestamp() if stamp is not None else 0.0
+        return times
 
     def delete(self, relpath: str, *, recursive: bool = False) -> None:
         with self._errors("delete", relpath), contextlib.suppress(FileNotFoundError):
