@@ -51,7 +51,7 @@ test: lint unit
 # The full fault-injection run: 300 random kill -9 trials on top of the seeded subset that `make test` runs.
 FAULT_TRIALS ?= 300
 faults: $(VENV)/.installed-dev azurite
-	LAKEML_FAULT_TRIALS=$(FAULT_TRIALS) $(VENV)/bin/pytest -q -s tests/faults
+	FAULT_TRIALS=$(FAULT_TRIALS) $(VENV)/bin/pytest -q -s tests/faults
 
 # Benchmarks (not part of make test). ydata-profiling pins numpy<2.4 and pandas<3, so it lives in its own venv.
 $(VENV)/.installed-bench: $(VENV)/.installed-dev pyproject.toml

@@ -187,6 +187,7 @@ def write_parquet_table(
     try:
         _sink(storage, frame, storage.uri(table, data_dir), partition_by)
         files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in storage.list_files(f"{table}/{data_dir}")])
+        storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
     except BaseException:
         _discard(storage, table, data_dir)
         raise

@@ -116,6 +116,12 @@ class LakeStorage:
         """Create the root (and on Azure the container) if missing."""
         raise NotImplementedError
 
+    def sync(self, relpath: str) -> None:
+        """Make the files below a folder durable before a commit references them.
+
+        Object stores acknowledge a write once it is durable, so only local disks need work here.
+        """
+
     def size(self, relpath: str) -> int:
         """Size of a file in bytes."""
         raise NotImplementedError
@@ -156,6 +162,7 @@ class LocalStorage(LakeStorage):
                 os.link(tmp, path)  # atomic create-only: fails if the name exists
             except FileExistsError:
                 return False
+            _fsync_dir(path.parent)
             return True
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -198,8 +205,28 @@ class LocalStorage(LakeStorage):
     def ensure_root(self) -> None:
         Path(self.root.path).mkdir(parents=True, exist_ok=True)
 
+    def sync(self, relpath: str) -> None:
+        base = self._p(relpath)
+        folders = {base}
+        for path in base.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+                folders.add(path.parent)
+        for folder in folders:
+            _fsync_dir(folder)
+
     def size(self, relpath: str) -> int:
         return self._p(relpath).stat().st_size
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Persist a folder's entries (a new name) on local disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class AzureStorage(LakeStorage):

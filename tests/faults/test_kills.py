@@ -7,7 +7,7 @@ the state before the write or the state after it, never a part, a duplicate or a
 reference; a write that did not happen must succeed when run again; and a vacuum with no retention
 must leave every committed state as it was (see docs/lake.md, "What a crash leaves").
 
-The default run is a short seeded subset. ``LAKEML_FAULT_TRIALS=N`` adds N random kill trials spread
+The default run is a short seeded subset. ``FAULT_TRIALS=N`` adds N random kill trials spread
 over every operation and both lakes (``make faults`` runs 300).
 """
 
@@ -35,8 +35,8 @@ from tests.faults.child import OPS, ROWS, csv_path, model_bytes, rows
 from tests.scoring.models import regressor, training_frame
 
 REPO = Path(__file__).resolve().parents[2]
-EXTRA_TRIALS = int(os.environ.get("LAKEML_FAULT_TRIALS", "0"))
-SEED = int(os.environ.get("LAKEML_FAULT_SEED", "20261203"))
+EXTRA_TRIALS = int(os.environ.get("FAULT_TRIALS", "0"))
+SEED = int(os.environ.get("FAULT_SEED", "20261203"))
 POINTS: list[dict[str, Any]] = [
     {"call": "sink", "n": 1, "when": "after"},          # data files written, nothing committed
     {"call": "write_bytes", "n": 1, "when": "before"},  # about to create the commit entry
@@ -246,7 +246,7 @@ def test_kill_on_azurite(azure_world: World, op: str):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(EXTRA_TRIALS == 0, reason="set LAKEML_FAULT_TRIALS=N (make faults) for N more random trials")
+@pytest.mark.skipif(EXTRA_TRIALS == 0, reason="set FAULT_TRIALS=N (make faults) for N more random trials")
 def test_many_random_kills(local_world: World, azure_world: World):
     rng = random.Random(SEED)
     local = list(_random_trials(local_world, rng, EXTRA_TRIALS * 2 // 3))
