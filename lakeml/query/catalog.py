@@ -76,23 +76,23 @@ class Catalog:
         return self._entries(self._log.latest())
 
     def _entries(self, head: Entry | None) -> Entries:
+        """The registrations in log entry ``head``; with no entry yet, those of the legacy file."""
         if head is not None:
-            tables = head.body.get("tables", {})
+            tables, where = head.body.get("tables"), self._log.path(head.version)
         elif self.storage.exists(LEGACY_CATALOG_FILE):
-            tables = self._legacy()
+            where = LEGACY_CATALOG_FILE
+            try:
+                tables = json.loads(self.storage.read_bytes(LEGACY_CATALOG_FILE)).get("tables")
+            except (ValueError, AttributeError):
+                tables = None
         else:
             return {}
         if not isinstance(tables, dict) or not all(isinstance(v, dict) and "uri" in v for v in tables.values()):
-            raise self._log.corrupt_error(head.version if head else 0, "has no valid 'tables' mapping")
+            raise CorruptMetadataError(
+                f"The catalog file {where!r} is damaged (expected table names mapped to locations).",
+                hint="Restore it from a backup, or move it out of the folder to fall back to the previous "
+                     "catalog (managed tables are not affected).")
         return {str(k): dict(v) for k, v in tables.items()}
-
-    def _legacy(self) -> Any:
-        try:
-            return json.loads(self.storage.read_bytes(LEGACY_CATALOG_FILE)).get("tables", {})
-        except (ValueError, AttributeError):
-            raise CorruptMetadataError(f"The catalog file {LEGACY_CATALOG_FILE!r} is not valid JSON.",
-                                       hint="Restore it from a backup, or move it away to start an empty "
-                                            "catalog (managed tables are not affected).") from None
 
     def _update(self, change: Callable[[Entries], None]) -> None:
         """Apply ``change`` to the newest catalog and commit it as the next version."""
