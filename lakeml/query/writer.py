@@ -8,7 +8,7 @@ import polars as pl
 
 from lakeml.errors import ConfigError, LakeMLError, SchemaError, StorageError, TableExistsError
 from lakeml.query.parquet_table import WriteMode, write_parquet_table
-from lakeml.storage.lakefs import LakeStorage
+from lakeml.storage.lakefs import LakeStorage, new_token
 
 MODES: tuple[str, ...] = ("error", "append", "overwrite")
 WriteFormat = Literal["parquet", "delta"]
@@ -45,21 +45,27 @@ def write_table(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode
 
 def _write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode: WriteMode,
                  partition_by: tuple[str, ...], existing_format: str | None) -> int:
-    from deltalake import DeltaTable
+    from deltalake import CommitProperties, DeltaTable, Transaction
 
     uri = storage.uri(relpath)
     if existing_format == "parquet":
         raise SchemaError(f"The table at {relpath!r} is a Parquet table, not Delta.",
                           hint="Write with format='parquet', or use another table name.")
-    write_options: dict[str, Any] = {}
+    # The commit carries a transaction id of its own (Delta's app transaction), so a commit whose
+    # response was lost, and that deltalake then reports as a conflict with itself, is recognised.
+    app_id = f"lakeml-write-{new_token()}"
+    write_options: dict[str, Any] = {"commit_properties": CommitProperties(app_transactions=[Transaction(app_id, 1)])}
     if partition_by:
         write_options["partition_by"] = list(partition_by)
+    options = storage.storage_options or None
     try:
-        frame.sink_delta(uri, mode=mode, storage_options=storage.storage_options or None, credential_provider=None,
-                         delta_write_options=write_options or None)
+        frame.sink_delta(uri, mode=mode, storage_options=options, credential_provider=None,
+                         delta_write_options=write_options)
     except LakeMLError:
         raise
     except Exception as exc:
+        if _delta_committed(uri, options, app_id):
+            return int(DeltaTable(uri, storage_options=options).version())
         text = storage.redact(str(exc))
         if "already exists" in text.lower() and mode == "error":
             raise TableExistsError(f"Delta table at {relpath!r} already exists.",
@@ -69,4 +75,15 @@ def _write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mod
                               hint="Match the table's columns and types, or overwrite it.") from None
         raise StorageError(f"Writing the Delta table {relpath!r} failed: {text.splitlines()[0][:300]}",
                            hint="Check the lake location and credentials.") from None
-    return int(DeltaTable(uri, storage_options=storage.storage_options or None).version())
+    return int(DeltaTable(uri, storage_options=options).version())
+
+
+def _delta_committed(uri: str, options: dict[str, str] | None, app_id: str) -> bool:
+    """Whether the Delta table at ``uri`` holds the commit of transaction ``app_id``."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
+
+    try:
+        return DeltaTable(uri, storage_options=options).transaction_version(app_id) == 1
+    except (DeltaError, OSError):  # no table, or unreadable: the write is not known to have committed
+        return False

@@ -78,3 +78,13 @@ def test_lost_manifest_response_registers_once(relay_lake: Lake, relay: Relay):
     mv = relay_lake.models.register(regressor()[0], name="m")
     assert rule.hits and mv.version == 1
     assert relay_lake.models.list()["version"].to_list() == [1]
+
+
+@pytest.mark.parametrize("mode", ["append", "overwrite"])
+def test_lost_delta_commit_response_commits_once(relay_lake: Lake, relay: Relay, mode: str):
+    relay_lake.write("d", pl.DataFrame({"i": range(10)}), format="delta")
+    rule = relay.add(Rule("PUT", r"/_delta_log/\d{20}\.json", "drop"))
+    relay_lake.write("d", pl.DataFrame({"i": range(10, 20)}), mode=mode, format="delta")
+    assert rule.hits, "the relay never saw the Delta commit"
+    expected = list(range(20)) if mode == "append" else list(range(10, 20))
+    assert relay_lake.table("d").collect()["i"].sort().to_list() == expected
