@@ -111,7 +111,7 @@ class Lake:
             if current is not None:
                 rows, parts, version = current.num_rows, current.partition_by, current.version
         elif info.format == "delta":
-            rows, parts, version = _delta_stats(info.location, self.storage.storage_options)
+            rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
             rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version)

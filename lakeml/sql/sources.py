@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from lakeml.errors import ColumnNotFoundError, ConfigError, LakeMLError, SQLError, choices_hint
 from lakeml.sql.nodes import OpenRowset, OpenRowsetColumn
-from lakeml.storage.uri import Location, parse_location
+from lakeml.storage.uri import Location, parse_location, safe_uri
 
 __all__ = ["TABLE_FUNCTIONS", "rewrite_sources"]
 
@@ -278,7 +278,7 @@ def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> 
     except (FileNotFoundError, OSError, pl.exceptions.PolarsError) as exc:
         from lakeml.sql.errors import wrap_polars_error
 
-        raise wrap_polars_error(exc, lake=lake, what=f"reading {', '.join(locations)}") from exc
+        raise wrap_polars_error(exc, lake=lake, what=f"reading {', '.join(map(safe_uri, locations))}") from exc
 
 
 def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | None:
@@ -305,7 +305,7 @@ def _resolve(lake: Any, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]
         try:
             location = parse_location(text.removesuffix("/**").rstrip("/") or text)
         except ConfigError as exc:
-            raise SQLError(f"Cannot read the location {text!r}: {exc.message}", hint=exc.hint or "") from exc
+            raise SQLError(f"Cannot read the location {safe_uri(text)!r}: {exc.message}", hint=exc.hint or "") from exc
     elif Path(text).is_absolute():
         location = parse_location(text.removesuffix("/**").rstrip("/") or "/")
     else:
@@ -330,7 +330,7 @@ def _https_to_abfss(text: str) -> str:
     parsed = urlparse(text)
     host = parsed.netloc.lower()
     if not (host.endswith(".dfs.core.windows.net") or host.endswith(".blob.core.windows.net")):
-        raise SQLError(f"Cannot read {text.split('?')[0]!r}: only Azure storage URLs are supported.",
+        raise SQLError(f"Cannot read {safe_uri(text)!r}: only Azure storage URLs are supported.",
                        hint="Use an abfss://, az:// or https://<account>.dfs.core.windows.net/... location.")
     container, _, path = parsed.path.lstrip("/").partition("/")
     account = host.split(".")[0]
