@@ -68,6 +68,10 @@ class CredentialError(LakeMLError, PermissionError):
     """Missing, invalid or refused storage credentials. Never carries the secret itself."""
 
 
+class ExternalAccessError(LakeMLError, PermissionError):
+    """A location outside the lake root was refused because the lake's external access is off."""
+
+
 class CommitConflictError(StorageError):
     """Another writer committed the same table version first and retries were exhausted."""
 

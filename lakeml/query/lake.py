@@ -12,12 +12,14 @@ import polars as pl
 
 from lakeml.config import LakeConfig, default_lake_uri
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
+from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
 from lakeml.query.frames import to_lazy
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import latest_version, scan_parquet_table
 from lakeml.query.writer import write_table
 from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
+from lakeml.storage.uri import parse_location
 
 if TYPE_CHECKING:
     from lakeml.registry.registry import ModelRegistry
@@ -89,9 +91,14 @@ class Lake:
                        options: dict[str, Any] | None = None, replace: bool = False) -> TableInfo:
         """Register files at an external location (a file, glob or folder) as a named table.
 
+        Raises:
+            ExternalAccessError: the lake's ``external_access`` is off and ``uri`` is outside the root.
+
         Example:
             >>> lake.register_table("trips", "abfss://raw@acct.dfs.core.windows.net/trips/*.parquet")  # doctest: +SKIP
         """
+        validate_name(name)
+        check_access(self, parse_location(uri), what="register_table")
         return self.catalog.register(name, uri, format=format, options=options, replace=replace)
 
     def unregister_table(self, name: str) -> None:

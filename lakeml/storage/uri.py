@@ -62,6 +62,21 @@ class Location:
         joined = posixpath.join(self.path, *clean) if self.path else posixpath.join(*clean)
         return Location(self.scheme, joined, self.container, self.account)
 
+    def contains(self, other: Location) -> bool:
+        """Whether ``other`` is this location or below it (same disk or same Azure container).
+
+        Paths are compared segment by segment after normalising ``..``, so ``lake/../x`` and the
+        sibling ``lakehouse`` are not inside ``lake``. An Azure location that names no account is
+        taken to be in this location's account. Local paths are compared as given: resolve symlinks
+        first (``parse_location`` does).
+        """
+        if self.scheme != other.scheme or self.container != other.container:
+            return False
+        if self.account and other.account and self.account != other.account:
+            return False
+        mine, theirs = posixpath.normpath("/" + self.path), posixpath.normpath("/" + other.path)
+        return mine == "/" or theirs == mine or theirs.startswith(mine.rstrip("/") + "/")
+
     def __str__(self) -> str:
         return self.uri
 
