@@ -116,21 +116,40 @@ def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = N
     Raises:
         LakePathNotFoundError: the source does not exist.
         DataFormatError: malformed input, naming the file, line and column.
+
+    CSV files whose lines end in a carriage return alone (classic Mac OS) are read as such.
     """
     frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=options)
     try:
-        schema = frame.collect_schema()
+        found = frame.collect_schema()
+        if fmt == "csv" and _cr_only_lines(found, options):
+            cr_options = {**(options or {}), "eol_char": "\r"}
+            frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=cr_options)
+            found = frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise read_error(exc, str(source), fmt) from exc
     with RowProgress(f"ingest → {table}", enabled=progress) as bar:
-        counted = frame.map_batches(bar.count, streamable=True, schema=schema)
+        counted = frame.map_batches(bar.count, streamable=True, schema=found)
         try:
             lake.write(table, counted, mode=mode, partition_by=partition_by)
         except LakeMLError:
             raise
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise _explain_failure(exc, fmt, files, schema, source) from exc
+            raise _explain_failure(exc, fmt, files, found, source) from exc
     return bar.rows
+
+
+def _cr_only_lines(schema: pl.Schema, options: Mapping[str, Any] | None) -> bool:
+    """Whether a CSV's header came out with carriage returns inside column names.
+
+    Polars ends lines at ``\n`` (``\r\n`` included). A file whose lines end in ``\r`` alone has no
+    line end for it: the whole file becomes one header line, with names like ``'score\r1'``, and no
+    rows. Such a file is read again with ``eol_char='\r'``.
+    """
+    opts = options or {}
+    if "eol_char" in opts or opts.get("has_header") is False:
+        return False
+    return any("\r" in name for name in schema.names())
 
 
 def _explain_failure(exc: Exception, fmt: Format, files: list[str], schema: pl.Schema,

@@ -280,7 +280,7 @@ class ModelRegistry:
         return {k: int(v) for k, v in json.loads(self._storage.read_bytes(path)).items()}
 
     def _all_numbers(self, name: str) -> builtins.list[int]:
-        return sorted(int(v) for v in self._storage.list(f"{ROOT}/{name}") if v.isdigit())
+        return sorted(int(v) for v in self._storage.list(f"{ROOT}/{name}") if v.isascii() and v.isdigit())
 
     def _committed_numbers(self, name: str) -> builtins.list[int]:
         return [v for v in self._all_numbers(name)
