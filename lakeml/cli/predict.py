@@ -55,7 +55,8 @@ def register(cli: click.Group) -> None:
     @click.option("--data", "data", required=True, metavar="TABLE|URI|QUERY",
                   help="A lake table, a Parquet/CSV file or URI, or a SELECT query.")
     @click.option("--output", "output", default=None, metavar="TABLE|URI",
-                  help="Lake table (or .parquet path/URI) to write; omitted: print the first rows.")
+                  help="Lake table, or an absolute .parquet path or URI, to write (relative paths are refused); "
+                       "omitted: print the first rows.")
     @click.option("--with", "with_", default=None, metavar='"label bigint, ..."',
                   help="Outputs to compute and their SQL types, as in a PREDICT WITH clause.")
     @click.option("--on-null", type=click.Choice(["error", "propagate", "nan"]), default="error", show_default=True)
