@@ -26,7 +26,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(\bsig=)[^&\s'\";]+"), rf"\1{MASK}"),
     (re.compile(r"(?i)(['\"]?\b(?:azure_storage_)?(?:account_key|access_key|sas_token|sas_key|connection_string"
                 r"|bearer_token|client_secret)['\"]?\s*[:=]\s*)('[^']*'|\"[^\"]*\"|[^\s,;&}]+)"), rf"\1'{MASK}'"),
-    (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*"), rf"\1{MASK}"),
+    (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]{20,}=*"), rf"\1{MASK}"),
     (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])"), MASK),
 )
 

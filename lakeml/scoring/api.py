@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from lakeml.errors import InvalidNameError, LakeMLError, PredictError, StorageError
+from lakeml.errors import CredentialError, InvalidNameError, LakeMLError, PredictError, StorageError
 from lakeml.query.names import validate_name
 from lakeml.registry.registry import ModelRegistry, ModelVersion
 from lakeml.scoring.plan import ScoringPlan
@@ -173,6 +173,10 @@ def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
             raise err from exc
         if isinstance(exc, LakeMLError):
             raise
+        if isinstance(exc, PermissionError):
+            raise CredentialError(f"The storage service refused to write scores to {safe_uri(target)!r}.",
+                                  hint="Check the account key / SAS token (and that it allows writes); "
+                                       "nothing was published.") from exc
         raise StorageError(f"Writing scores to {safe_uri(target)!r} failed: {str(exc).splitlines()[0][:300]}",
                            hint="Check the target location and retry; nothing was published.") from exc
     return ScoreResult(state["rows"], time.perf_counter() - t0, target, f"{mv.name}:{mv.version}")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import lakeml
-from lakeml.errors import LakeMLError
+from lakeml.errors import CredentialError, LakeMLError
 from lakeml.query.lake import Lake
 from lakeml.storage.uri import safe_uri
 from tests.azurite import ACCOUNT, Azurite
@@ -61,6 +61,17 @@ def test_safe_uri_drops_query_strings_and_secrets() -> None:
     assert KEY not in safe_uri(f"{{'account_key': '{KEY}'}}")
 
 
+def test_redaction_leaves_ordinary_text_alone() -> None:
+    from lakeml.redaction import redact_text
+
+    for text in ("No table 'flight'. Did you mean 'az://c/flights'?", "the bearer token expired",
+                 "Known options: ['account_key', 'sas_token'].", "sha256 " + "ab" * 32,
+                 "Use https://aka.ms/azsdk/python/identity to troubleshoot."):
+        assert redact_text(text) == text
+    token = "eyJ0eXAiOiJKV1QiLCJhbGciOi.eyJhdWQiOiJodHRwczovL3N0b3JhZ2UuYXp1cmUuY29t.sig"
+    assert redact_text(f"Authorization: Bearer {token}") == "Authorization: Bearer ***"
+
+
 @pytest.mark.parametrize("location", SAS_LOCATIONS)
 @pytest.mark.parametrize("template", [
     "SELECT * FROM read_parquet('{loc}')",
@@ -90,11 +101,26 @@ def test_account_key_and_connection_string_never_in_messages(tmp_path: Path, azu
             f"BlobEndpoint={azurite.endpoint};")
     container = azurite.new_container()
     uri = f"abfss://{container}@{ACCOUNT}.dfs.core.windows.net/missing.parquet"
+    lakeml.connect(tmp_path / "lake").models.register(packed_logreg()[0], name="m", features=["a", "b"])
+    lakeml.connect(tmp_path / "lake").write("src", training_frame(n=5))
     for options in ({"connection_string": conn}, azurite.storage_options(key=KEY)):
         lake = lakeml.connect(tmp_path / "lake", storage_options=options)
         _raises_clean(lambda lake=lake: lake.sql(f"SELECT * FROM read_parquet('{uri}')").collect())
+        _raises_clean(lambda lake=lake: lake.sql(
+            f"SELECT * FROM OPENROWSET(BULK '{uri.replace('.parquet', '.csv')}', FORMAT = 'CSV') AS r").collect())
         _raises_clean(lambda lake=lake: lake.ingest(uri, "t"))
         _raises_clean(lambda lake=lake: lake.register_table("t", uri.replace("missing.parquet", "dir/")))
+        exc = _raises_clean(lambda lake=lake: lake.score("m", "src", uri.replace("missing", "out"),
+                                                         outputs="label bigint"))
+        assert isinstance(exc, CredentialError), exc
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "LAKEML_"))}
+    env["AZURE_STORAGE_CONNECTION_STRING"] = conn
+    for args in (["sql", f"SELECT * FROM read_parquet('{uri}')"],
+                 ["predict", "--model", "m", "--data", "src", "--output", uri.replace("missing", "out")]):
+        out = subprocess.run([sys.executable, "-m", "lakeml.cli.main", "--lake", str(tmp_path / "lake"), *args],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env)
+        assert out.returncode == 1 and out.stderr.startswith("error: "), out.stderr
+        _secret_free(out.stdout + out.stderr)
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
