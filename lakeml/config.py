@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from lakeml.errors import ConfigError
 
 DEFAULT_LAKE = "./lake"
 LAKE_ENV_VAR = "LAKEML_LAKE"
+EXTERNAL_ACCESS_ENV_VAR = "LAKEML_EXTERNAL_ACCESS"
 
 
 def _default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _default_external_access() -> bool:
+    text = os.environ.get(EXTERNAL_ACCESS_ENV_VAR, "").strip().lower()
+    if text in ("", "1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{EXTERNAL_ACCESS_ENV_VAR}={text!r} is not a yes/no value.",
+                      hint=f"Set {EXTERNAL_ACCESS_ENV_VAR}=0 to confine SQL file access to the lake, "
+                           "or 1 (the default).")
 
 
 @dataclass(frozen=True)
@@ -24,11 +36,17 @@ class LakeConfig:
         ort_threads: intra-op threads per ONNX Runtime session.
         batch_size: rows per scoring batch (memory is bounded by this, not by the table).
         commit_retries: how often a table commit is retried when another writer won the race.
+        external_access: whether SQL table functions / ``OPENROWSET`` and ``register_table`` may read
+            locations outside the lake root (like DuckDB's ``enable_external_access``). True by
+            default (a notebook reads any file it can); False confines them to the lake root, e.g. for
+            a service that runs SQL written by others. The default comes from ``LAKEML_EXTERNAL_ACCESS``
+            (``0`` turns it off).
     """
 
     ort_threads: int = 0
     batch_size: int = 65_536
     commit_retries: int = 20
+    external_access: bool = field(default_factory=_default_external_access)
 
     def __post_init__(self) -> None:
         if self.ort_threads == 0:

@@ -2,13 +2,16 @@
 
 Every error lakeml raises is a :class:`LakeMLError`. Messages say what happened (with the bad
 value) and end with a ``Hint:`` saying what to do. Where a builtin exception fits, the lakeml
-error also inherits it, so ``except KeyError`` and friends keep working.
+error also inherits it, so ``except KeyError`` and friends keep working. Messages and hints pass
+through :func:`lakeml.redaction.redact_text`: no error carries a SAS token, key or connection string.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+
+from lakeml.redaction import redact_text
 
 
 class LakeMLError(Exception):
@@ -20,9 +23,9 @@ class LakeMLError(Exception):
     """
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
-        super().__init__(message if not hint else f"{message}\nHint: {hint}")
+        self.message = redact_text(message)
+        self.hint = redact_text(hint) if hint else hint
+        super().__init__(self.message if not self.hint else f"{self.message}\nHint: {self.hint}")
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
@@ -63,6 +66,10 @@ class StorageError(LakeMLError, OSError):
 
 class CredentialError(LakeMLError, PermissionError):
     """Missing, invalid or refused storage credentials. Never carries the secret itself."""
+
+
+class ExternalAccessError(LakeMLError, PermissionError):
+    """A location outside the lake root was refused because the lake's external access is off."""
 
 
 class CommitConflictError(StorageError):

@@ -11,6 +11,7 @@ import pytest
 import lakeml
 from lakeml.query.lake import Lake
 from tests.azurite import Azurite, start_azurite
+from tests.netguard import _network_guard  # noqa: F401  (autouse: no test may reach off this machine)
 
 # Never let an Azure credential chain or a stray account setting from the developer's shell leak in.
 for _var in [v for v in os.environ if v.startswith(("AZURE_", "LAKEML_"))]:

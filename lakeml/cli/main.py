@@ -12,6 +12,7 @@ import click
 from lakeml.cli.context import CliState
 from lakeml.config import LAKE_ENV_VAR, default_lake_uri
 from lakeml.errors import LakeMLError
+from lakeml.redaction import redact_text
 
 # Noun modules; each exposes register(cli). Missing optional modules simply add no commands.
 _NOUN_MODULES = ("tables", "models", "predict", "train", "automl", "explore", "demo")
@@ -35,7 +36,11 @@ for _name in _NOUN_MODULES:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: LakeMLError → one line on stderr, exit 1; usage errors exit 2."""
+    """Entry point: LakeMLError → one line on stderr, exit 1; usage errors exit 2.
+
+    Any other exception is a lakeml bug: it is also printed as one redacted line (a raw traceback
+    could quote a URI with a SAS token), exit 1; ``--debug`` shows the traceback.
+    """
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         return cli.main(args=argv, standalone_mode=False)
@@ -53,6 +58,13 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        first = redact_text(" ".join(str(exc).split())[:300]) or type(exc).__name__
+        click.echo(f"error: unexpected {type(exc).__name__}: {first} Hint: this is a lakeml bug; rerun with "
+                   "--debug for the traceback and report it.", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

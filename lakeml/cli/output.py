@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 import polars as pl
 
 from lakeml.errors import ConfigError
+from lakeml.storage.uri import parse_location, safe_uri
+
+if TYPE_CHECKING:
+    from lakeml.query.lake import Lake
 
 OutputFormat = Literal["table", "csv", "json", "parquet"]
 
@@ -39,18 +43,27 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def write_result(frame: pl.LazyFrame, *, fmt: OutputFormat, output: str | None) -> None:
-    """Write a query result in ``fmt`` to ``output`` (a file) or stdout."""
+def write_result(frame: pl.LazyFrame, *, fmt: OutputFormat, output: str | None, lake: Lake) -> None:
+    """Write a query result in ``fmt`` to ``output`` (a local file or a lake URI) or stdout.
+
+    A URI output goes through the lake's storage layer (its credential rules: an Azure URI with no
+    credential source is refused before any request).
+    """
     if fmt == "parquet":
         if not output:
             raise ConfigError("--format parquet needs --output PATH.", hint="Add --output result.parquet.")
-        frame.sink_parquet(output)
-        click.echo(f"wrote {output}", err=True)
+        if _is_uri(output):
+            location = parse_location(output)
+            options = lake.storage_for(location.uri).polars_options() if not location.is_local else {}
+            frame.sink_parquet(location.uri, **options)
+        else:
+            frame.sink_parquet(output)
+        click.echo(f"wrote {safe_uri(output)}", err=True)
         return
     if fmt == "table":
         df = frame.collect()
         if output:
-            Path(output).write_text(str(df))
+            _write_text(lake, output, str(df))
         else:
             render_table(df)
         return
@@ -62,7 +75,22 @@ def write_result(frame: pl.LazyFrame, *, fmt: OutputFormat, output: str | None) 
         df.write_json(buffer)
     text = buffer.getvalue()
     if output:
-        Path(output).write_text(text)
-        click.echo(f"wrote {df.height:,} rows to {output}", err=True)
+        _write_text(lake, output, text)
+        click.echo(f"wrote {df.height:,} rows to {safe_uri(output)}", err=True)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _is_uri(output: str) -> bool:
+    return "://" in output
+
+
+def _write_text(lake: Lake, output: str, text: str) -> None:
+    if not _is_uri(output):
+        Path(output).write_text(text)
+        return
+    location = parse_location(output)
+    if location.is_local:
+        Path(location.path).write_text(text)
+        return
+    lake.storage_for(location.uri).write_bytes("", text.encode())

@@ -11,6 +11,7 @@ import click
 
 from lakeml.cli.context import get_lake, progress_enabled
 from lakeml.cli.output import render_table
+from lakeml.storage.uri import safe_uri
 
 _FILE_READERS = {".parquet": "read_parquet", ".csv": "read_csv", ".json": "read_ndjson", ".ndjson": "read_ndjson"}
 
@@ -54,7 +55,8 @@ def register(cli: click.Group) -> None:
     @click.option("--data", "data", required=True, metavar="TABLE|URI|QUERY",
                   help="A lake table, a Parquet/CSV file or URI, or a SELECT query.")
     @click.option("--output", "output", default=None, metavar="TABLE|URI",
-                  help="Lake table (or .parquet path/URI) to write; omitted: print the first rows.")
+                  help="Lake table, or an absolute .parquet path or URI, to write (relative paths are refused); "
+                       "omitted: print the first rows.")
     @click.option("--with", "with_", default=None, metavar='"label bigint, ..."',
                   help="Outputs to compute and their SQL types, as in a PREDICT WITH clause.")
     @click.option("--on-null", type=click.Choice(["error", "propagate", "nan"]), default="error", show_default=True)
@@ -77,5 +79,5 @@ def register(cli: click.Group) -> None:
             result = lake.score(model, source, output, outputs=with_, on_null=on_null, auto_cast=auto_cast,
                                 batch_size=batch_size, mode=mode, format=fmt, progress=progress)
         rate = result.rows / max(result.seconds, 1e-9)
-        click.echo(f"scored {result.rows:,} rows with {result.model} into {result.target} "
+        click.echo(f"scored {result.rows:,} rows with {result.model} into {safe_uri(result.target)} "
                    f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)", err=True)

@@ -11,6 +11,7 @@ from lakeml.cli.context import get_lake, progress_enabled
 from lakeml.cli.output import render_table, write_result
 from lakeml.errors import ConfigError
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS
+from lakeml.storage.uri import safe_uri
 
 
 def _parse_params(values: tuple[str, ...]) -> dict[str, object]:
@@ -116,7 +117,7 @@ def register(cli: click.Group) -> None:
     def register_cmd(ctx: click.Context, name: str, uri: str, fmt: str | None, replace: bool) -> None:
         """Register files at URI (a file, glob or folder) as table NAME."""
         info = get_lake(ctx).register_table(name, uri, format=fmt, replace=replace)
-        click.echo(f"registered {info.name} ({info.format}) -> {info.location}")
+        click.echo(f"registered {info.name} ({info.format}) -> {safe_uri(info.location)}")
 
     @cli.command()
     @click.argument("query")
@@ -130,8 +131,9 @@ def register(cli: click.Group) -> None:
         text = sys.stdin.read() if query == "-" else query
         if not text.strip():
             raise ConfigError("The SQL query is empty.", hint="Pass a query, or '-' and the query on stdin.")
-        frame = get_lake(ctx).sql(text, params=_parse_params(params) or None)
-        write_result(frame, fmt=fmt, output=output)  # type: ignore[arg-type]
+        lake = get_lake(ctx)
+        frame = lake.sql(text, params=_parse_params(params) or None)
+        write_result(frame, fmt=fmt, output=output, lake=lake)  # type: ignore[arg-type]
 
     @cli.command()
     @click.argument("table")

@@ -29,7 +29,7 @@ from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import scan_parquet_table
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import AzureStorage, LakeStorage, open_storage
-from lakeml.storage.uri import parse_location
+from lakeml.storage.uri import parse_location, safe_uri
 
 TABLES_DIR = "tables"
 CATALOG_LOG = "_lakeml/catalog"
@@ -112,7 +112,7 @@ class Catalog:
         if fmt is None:
             fmt = detect_folder_format(self.storage_for(uri), "")
         if fmt is None:
-            raise ConfigError(f"Cannot tell the format of {uri!r}.",
+            raise ConfigError(f"Cannot tell the format of {safe_uri(uri)!r}.",
                               hint="Pass format='parquet', 'csv', 'ndjson' or 'delta'.")
         if not replace and name in self.managed_names():
             raise _taken(name)
@@ -176,7 +176,7 @@ class Catalog:
             frame.collect_schema()
         except (FileNotFoundError, pl.exceptions.ComputeError) as exc:
             raise LakePathNotFoundError(
-                f"The files of external table {name!r} are missing or unreadable at {info.location}.",
+                f"The files of external table {name!r} are missing or unreadable at {safe_uri(info.location)}.",
                 hint="Check the location, or re-point it with register_table(name, uri, replace=True).",
             ) from exc
         return frame

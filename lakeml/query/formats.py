@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 import polars as pl
 
-from lakeml.errors import ConfigError, DataFormatError, LakePathNotFoundError
+from lakeml.errors import ConfigError, CredentialError, DataFormatError, LakeMLError, LakePathNotFoundError
 from lakeml.query.parquet_table import LOG_DIR, is_parquet_table
 from lakeml.storage.lakefs import LakeStorage
+from lakeml.storage.uri import safe_uri
 
 Format = Literal["parquet", "delta", "csv", "ndjson"]
 FORMATS: tuple[str, ...] = ("parquet", "delta", "csv", "ndjson")
@@ -54,11 +55,31 @@ def scan_uri(uri: str, fmt: Format, *, polars_options: dict[str, Any], options: 
             opts.setdefault("infer_schema_length", 10_000)
             return pl.scan_csv(target, **polars_options, **opts)
         return pl.scan_ndjson(target, **polars_options, **opts)
-    except FileNotFoundError as exc:
-        raise LakePathNotFoundError(f"No {fmt} data at {uri}.", hint="Check the path or glob.") from exc
     except (pl.exceptions.ComputeError, OSError) as exc:
-        raise DataFormatError(f"Cannot read {fmt} data at {uri}: {str(exc).splitlines()[0]}",
-                              hint="Check the format and the files.") from exc
+        raise read_error(exc, uri, fmt) from exc
+
+
+def read_error(exc: BaseException, uri: str, fmt: str) -> LakeMLError:
+    """The lakeml error for a failure to read ``fmt`` data at ``uri`` (planning or reading).
+
+    Missing files become :class:`LakePathNotFoundError`, refused access :class:`CredentialError`,
+    the rest :class:`DataFormatError`; the location is shown without secrets.
+    """
+    if isinstance(exc, LakeMLError):
+        return exc
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    lowered = first.lower()
+    where = safe_uri(uri)
+    if isinstance(exc, FileNotFoundError) or any(s in lowered for s in (
+            "not found", "no such file", "expanded paths were empty", "does not exist")):
+        return LakePathNotFoundError(f"No {fmt} data at {where}: the file or folder does not exist.",
+                                     hint="Check the path or glob.")
+    if isinstance(exc, PermissionError) or any(s in lowered for s in (
+            "403", "lacked the necessary privileges", "authenticationfailed", "authorizationfailure")):
+        return CredentialError(f"Access to {fmt} data at {where} was refused by the storage service.",
+                               hint="Check the account key / SAS token (and that it allows read and list).")
+    return DataFormatError(f"Cannot read {fmt} data at {where}: {first[:300]}",
+                           hint="Check the format and the files.")
 
 
 def _folder_suffix(fmt: Format) -> str:

@@ -12,9 +12,9 @@ import polars as pl
 from lakeml.errors import ConfigError, DataFormatError, LakeMLError, LakePathNotFoundError
 from lakeml.query.csv_diagnose import diagnose_csv
 from lakeml.query.dtypes import parse_dtype
-from lakeml.query.formats import Format, check_format, guess_format, scan_uri
+from lakeml.query.formats import Format, check_format, guess_format, read_error, scan_uri
 from lakeml.query.progress import RowProgress
-from lakeml.storage.uri import parse_location
+from lakeml.storage.uri import parse_location, safe_uri
 
 if TYPE_CHECKING:
     from lakeml.query.lake import Lake
@@ -35,9 +35,9 @@ def _resolve_format(files: list[str], fmt: str | None, source: str) -> Format:
     if len(found) == 1:
         return found.pop()  # type: ignore[return-value]
     if not found:
-        raise ConfigError(f"Cannot tell the format of {source!r} from its file names.",
+        raise ConfigError(f"Cannot tell the format of {safe_uri(source)!r} from its file names.",
                           hint="Pass format='csv', 'ndjson' or 'parquet'.")
-    raise ConfigError(f"{source!r} mixes formats {sorted(f for f in found if f)}.",
+    raise ConfigError(f"{safe_uri(source)!r} mixes formats {sorted(f for f in found if f)}.",
                       hint="Ingest one format at a time (use a glob such as 'folder/*.csv').")
 
 
@@ -53,7 +53,8 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
         location = parse_location(text)
         fmt = check_format(format) if format else guess_format(location.path)
         if fmt is None:
-            raise ConfigError(f"Cannot tell the format of {text!r}.", hint="Pass format='csv', 'ndjson' or 'parquet'.")
+            raise ConfigError(f"Cannot tell the format of {safe_uri(text)!r}.",
+                              hint="Pass format='csv', 'ndjson' or 'parquet'.")
         is_dir = "*" not in location.path and guess_format(location.path) is None
         files: list[str] = []
         polars_options = storage.polars_options()
@@ -62,7 +63,7 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
         path = Path(text.removeprefix("file://")).expanduser()
         files = _local_files(path, text.removeprefix("file://"))
         if not files:
-            raise LakePathNotFoundError(f"Nothing to ingest at {text!r}: no such file or folder.",
+            raise LakePathNotFoundError(f"Nothing to ingest at {safe_uri(text)!r}: no such file or folder.",
                                         hint="Check the path (globs like 'data/*.csv' are allowed).")
         fmt = _resolve_format(files, format, text)
         files = [f for f in files if format or guess_format(f) == fmt]
@@ -115,22 +116,40 @@ def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = N
     Raises:
         LakePathNotFoundError: the source does not exist.
         DataFormatError: malformed input, naming the file, line and column.
+
+    CSV files whose lines end in a carriage return alone (classic Mac OS) are read as such.
     """
     frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=options)
     try:
-        schema = frame.collect_schema()
-    except pl.exceptions.PolarsError as exc:
-        raise DataFormatError(f"Cannot read {source}: {str(exc).splitlines()[0]}",
-                              hint="Check the file format and contents.") from exc
+        found = frame.collect_schema()
+        if fmt == "csv" and _cr_only_lines(found, options):
+            cr_options = {**(options or {}), "eol_char": "\r"}
+            frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=cr_options)
+            found = frame.collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise read_error(exc, str(source), fmt) from exc
     with RowProgress(f"ingest → {table}", enabled=progress) as bar:
-        counted = frame.map_batches(bar.count, streamable=True, schema=schema)
+        counted = frame.map_batches(bar.count, streamable=True, schema=found)
         try:
             lake.write(table, counted, mode=mode, partition_by=partition_by)
         except LakeMLError:
             raise
-        except pl.exceptions.PolarsError as exc:
-            raise _explain_failure(exc, fmt, files, schema, source) from exc
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise _explain_failure(exc, fmt, files, found, source) from exc
     return bar.rows
+
+
+def _cr_only_lines(schema: pl.Schema, options: Mapping[str, Any] | None) -> bool:
+    """Whether a CSV's header came out with carriage returns inside column names.
+
+    Polars ends lines at ``\n`` (``\r\n`` included). A file whose lines end in ``\r`` alone has no
+    line end for it: the whole file becomes one header line, with names like ``'score\r1'``, and no
+    rows. Such a file is read again with ``eol_char='\r'``.
+    """
+    opts = options or {}
+    if "eol_char" in opts or opts.get("has_header") is False:
+        return False
+    return any("\r" in name for name in schema.names())
 
 
 def _explain_failure(exc: Exception, fmt: Format, files: list[str], schema: pl.Schema,
@@ -143,5 +162,7 @@ def _explain_failure(exc: Exception, fmt: Format, files: list[str], schema: pl.S
                 f"Malformed CSV in {problem.file}, line {problem.line}, column {problem.column!r}: {problem.reason}.",
                 hint=f"Fix that row, or pass schema={{'{problem.column}': 'str'}} to read the column as text.",
             )
-    return DataFormatError(f"Could not ingest {source}: {first}",
+    if isinstance(exc, OSError) and not isinstance(exc, pl.exceptions.PolarsError):
+        return read_error(exc, str(source), fmt)
+    return DataFormatError(f"Could not ingest {safe_uri(source)}: {first}",
                            hint="Check the input; pass an explicit schema for ambiguous columns.")

@@ -12,6 +12,7 @@ import polars as pl
 
 from lakeml.config import LakeConfig, default_lake_uri
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
+from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
 from lakeml.query.formats import committed_table_format
 from lakeml.query.frames import to_lazy
@@ -20,6 +21,7 @@ from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_p
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
 from lakeml.query.writer import write_table
 from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
+from lakeml.storage.uri import parse_location
 
 if TYPE_CHECKING:
     from lakeml.registry.registry import ModelRegistry
@@ -92,9 +94,14 @@ class Lake:
                        options: dict[str, Any] | None = None, replace: bool = False) -> TableInfo:
         """Register files at an external location (a file, glob or folder) as a named table.
 
+        Raises:
+            ExternalAccessError: the lake's ``external_access`` is off and ``uri`` is outside the root.
+
         Example:
             >>> lake.register_table("trips", "abfss://raw@acct.dfs.core.windows.net/trips/*.parquet")  # doctest: +SKIP
         """
+        validate_name(name)
+        check_access(self, parse_location(uri), what="register_table")
         return self.catalog.register(name, uri, format=format, options=options, replace=replace)
 
     def unregister_table(self, name: str) -> None:
@@ -114,7 +121,7 @@ class Lake:
             if current is not None:
                 rows, parts, version = current.num_rows, current.partition_by, current.version
         elif info.format == "delta":
-            rows, parts, version = _delta_stats(info.location, self.storage.storage_options)
+            rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
             rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version)

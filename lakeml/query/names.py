@@ -6,14 +6,16 @@ import re
 
 from lakeml.errors import InvalidNameError
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
 
 
 def validate_name(name: str, *, kind: str = "table") -> str:
     """Return ``name`` if it is a safe single-segment name, else raise :class:`InvalidNameError`.
 
     Allowed: letters, digits, ``_`` and ``-`` (not first), at most 128 characters. Refused: empty
-    names, ``..``, absolute paths and any path separator, so a name can never leave its folder.
+    names, ``..``, absolute paths and any path separator, so a name can never leave its folder; and
+    names starting with ``_``, which the catalog keeps for lakeml (``_lakeml``) and never lists.
+    lakeml writes its own tables with ``Lake.write_path``, not through a table name.
     """
     if not isinstance(name, str) or not name.strip():
         raise InvalidNameError(f"A {kind} name must be a non-empty string, got {name!r}.",
@@ -24,9 +26,14 @@ def validate_name(name: str, *, kind: str = "table") -> str:
             hint="Use a plain name such as 'flights'; to read files at a path, register them with "
                  "Lake.register_table(name, uri).",
         )
-    if not _NAME.match(name):
+    if name.startswith("_"):
+        raise InvalidNameError(
+            f"The {kind} name {name!r} starts with '_'; such names are reserved for lakeml and never listed.",
+            hint=f"Use a name starting with a letter or digit, such as {name.lstrip('_') or 'flights'!r}.",
+        )
+    if not _NAME.fullmatch(name):
         raise InvalidNameError(
             f"The {kind} name {name!r} has characters that are not allowed.",
-            hint="Use letters, digits, '_' and '-' (up to 128 characters), starting with a letter, digit or '_'.",
+            hint="Use letters, digits, '_' and '-' (up to 128 characters), starting with a letter or digit.",
         )
     return name

@@ -179,6 +179,13 @@ def inspect_onnx(data: bytes) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec,
 
     try:
         model = onnx.load_model_from_string(data)
+    except Exception as exc:
+        raise ModelError(
+            f"The bytes given ({len(data)} bytes) are not a valid ONNX model: {str(exc).splitlines()[0][:200]}",
+            hint="Export the model with skl2onnx/onnxmltools (or pass a fitted estimator) and register again.",
+        ) from exc
+    refuse_external_data(model)
+    try:
         onnx.checker.check_model(model)
     except Exception as exc:
         raise ModelError(
@@ -196,3 +203,87 @@ def inspect_onnx(data: bytes) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec,
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     producer = f"{model.producer_name} {model.producer_version}".strip() or None
     return inputs, outputs, opset, producer
+
+
+def external_data_tensors(model: Any) -> list[tuple[str, str]]:
+    """(tensor name, location) of every tensor of an ``onnx.ModelProto`` stored as external data.
+
+    Looks everywhere a tensor can hide: initializers, sparse initializers, node attributes
+    (``Constant`` values), subgraphs of control-flow nodes and model-local functions.
+    """
+    from onnx import TensorProto
+
+    found: list[tuple[str, str]] = []
+
+    def tensor(t: Any) -> None:
+        if t.data_location == TensorProto.EXTERNAL or len(t.external_data):
+            where = next((e.value for e in t.external_data if e.key == "location"), "?")
+            found.append((t.name or "(unnamed)", where))
+
+    def sparse(s: Any) -> None:
+        tensor(s.values)
+        tensor(s.indices)
+
+    def node(n: Any) -> None:
+        for attr in n.attribute:
+            if attr.HasField("t"):
+                tensor(attr.t)
+            if attr.HasField("sparse_tensor"):
+                sparse(attr.sparse_tensor)
+            if attr.HasField("g"):
+                graph(attr.g)
+            for t in attr.tensors:
+                tensor(t)
+            for s in attr.sparse_tensors:
+                sparse(s)
+            for g in attr.graphs:
+                graph(g)
+
+    def graph(g: Any) -> None:
+        for t in g.initializer:
+            tensor(t)
+        for s in g.sparse_initializer:
+            sparse(s)
+        for n in g.node:
+            node(n)
+
+    graph(model.graph)
+    for function in model.functions:
+        for n in function.node:
+            node(n)
+    return found
+
+
+def refuse_external_data(model: Any) -> None:
+    """Raise :class:`ModelError` if the model keeps any tensor in an external file.
+
+    ONNX Runtime would read such a file relative to the scoring process (its working directory
+    when loading from bytes): a model could read any file there and return its bytes as scores.
+    Registered models are self-contained ONNX bytes.
+    """
+    found = external_data_tensors(model)
+    if found:
+        shown = ", ".join(f"{name!r} (in {where!r})" for name, where in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise ModelError(
+            f"The model keeps tensors as ONNX external data, in files outside the model: {shown}{more}. "
+            "lakeml refuses external data: a model must never read files next to the process scoring it.",
+            hint="Load the model with its data (onnx.load(path)) and save it as one file "
+                 "(onnx.save_model(model, path, save_as_external_data=False)), then register that file.",
+        )
+
+
+def check_self_contained(data: bytes) -> None:
+    """Refuse ONNX bytes whose tensors live in external files (see :func:`refuse_external_data`).
+
+    Raises:
+        ModelError: the bytes are not ONNX, or they reference external data.
+    """
+    import onnx
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as exc:
+        raise ModelError(f"The model bytes ({len(data)} bytes) are not a valid ONNX model.",
+                         hint="Register the model again from its .onnx file.") from exc
+    refuse_external_data(model)

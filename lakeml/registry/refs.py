@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from lakeml.errors import InvalidNameError, ModelNotFoundError
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
+_VERSION = re.compile(r"^[0-9]{1,18}$")  # ASCII digits only: str.isdigit() also accepts '²' and '٣'
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
 
@@ -15,19 +16,20 @@ def validate_model_name(name: str) -> str:
     """Return ``name`` if it is a valid model name, else raise :class:`InvalidNameError`.
 
     Names are letters, digits, ``_`` and ``-`` (no dots, slashes or ``..``), so a name can never
-    step outside ``_lakeml/models/``.
+    step outside ``_lakeml/models/``; they start with a letter or digit (names starting with ``_``
+    are never listed, so they are refused).
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidNameError(
             f"Invalid model name {name!r}.",
-            hint="Use 1-128 letters, digits, '_' or '-', not starting with '-' (e.g. 'churn_model').",
+            hint="Use 1-128 letters, digits, '_' or '-', starting with a letter or digit (e.g. 'churn_model').",
         )
     return name
 
 
 def validate_alias(alias: str) -> str:
     """Return ``alias`` if it is a valid alias (a name that does not start with a digit)."""
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
         raise InvalidNameError(
             f"Invalid alias {alias!r}.",
             hint="Use letters, digits, '_' or '-', starting with a letter or '_' (e.g. 'champion').",
@@ -69,7 +71,7 @@ class ModelRef:
             return cls(validate_model_name(name), alias=validate_alias(alias))
         if ":" in text:
             name, _, ver = text.partition(":")
-            if not ver.isdigit() or int(ver) < 1:
+            if not _VERSION.fullmatch(ver) or int(ver) < 1:
                 raise InvalidNameError(
                     f"Invalid model version {ver!r} in reference {text!r}.",
                     hint="Versions are whole numbers from 1, e.g. 'churn:3'.",

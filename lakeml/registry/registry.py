@@ -314,7 +314,7 @@ class ModelRegistry:
         self._alias_log(name).commit(build, retries=self._lake.config.commit_retries)
 
     def _all_numbers(self, name: str) -> builtins.list[int]:
-        return sorted(int(v) for v in self._storage.list(f"{ROOT}/{name}") if v.isdigit())
+        return sorted(int(v) for v in self._storage.list(f"{ROOT}/{name}") if v.isascii() and v.isdigit())
 
     def _committed_numbers(self, name: str) -> builtins.list[int]:
         return [v for v in self._all_numbers(name)
@@ -361,15 +361,9 @@ class ModelRegistry:
 
     @staticmethod
     def _check_loadable(data: bytes) -> None:
-        import onnxruntime as ort
+        from lakeml.scoring.session import new_session  # lazy: scoring builds on the registry
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        try:
-            ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise ModelError(f"ONNX Runtime cannot load this model: {str(exc).splitlines()[0][:300]}",
-                             hint="Re-export it with a supported opset (<= 21) and input types.") from exc
+        new_session(data, threads=1)
 
     @staticmethod
     def _check_features(name: str, inputs: Sequence[Any],

@@ -7,15 +7,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from lakeml.errors import LakeMLError, PredictError, StorageError
+from lakeml.errors import CredentialError, InvalidNameError, LakeMLError, PredictError, StorageError
+from lakeml.query.names import validate_name
 from lakeml.registry.registry import ModelRegistry, ModelVersion
 from lakeml.scoring.plan import ScoringPlan
 from lakeml.scoring.session import default_threads, get_session
 from lakeml.scoring.types import OutputDecl, parse_outputs
+from lakeml.storage.uri import Location, parse_location, safe_uri
 
 DEFAULT_BATCH = 65536
 
@@ -82,8 +85,30 @@ def predict(lake: Any, model: str | ModelVersion, data: Any, *,
     return plan.score_frame(df)
 
 
-def _is_path(target: str) -> bool:
-    return "://" in target or "/" in target or os.sep in target or target.endswith(".parquet")
+def score_target(target: str) -> Location | None:
+    """Where ``score`` writes: None for a lake table name, else the file location.
+
+    A target is a table name, or an explicit absolute path or URI (``/data/s.parquet``,
+    ``file:///data/s.parquet``, ``abfss://...``). A relative path is refused: it would be resolved
+    against whatever the working directory of the scoring process happens to be.
+
+    Raises:
+        InvalidNameError: a relative path, or a name that is not a valid table name.
+        ConfigError: a URI lakeml cannot write (unknown scheme, a query string).
+    """
+    text = str(target).strip()
+    if "://" in text or Path(text).expanduser().is_absolute():
+        return parse_location(text)
+    try:
+        validate_name(text)
+    except InvalidNameError as exc:
+        raise InvalidNameError(
+            f"The score target {safe_uri(text)!r} is neither a table name nor an absolute path or URI.",
+            hint="Write to a lake table ('scores'), or give an absolute path ('/data/scores.parquet') or a "
+                 "URI ('abfss://container@account.dfs.core.windows.net/scores.parquet'); relative paths "
+                 "are refused because they depend on the working directory.",
+        ) from exc
+    return None
 
 
 def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
@@ -93,13 +118,17 @@ def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
     """Stream ``source`` through ``model`` into lake table ``target`` in one pass.
 
     Memory is bounded by the batch size, not the table size; the write is atomic (a failed run
-    leaves no partial target). ``target`` is a lake table name, or a Parquet file path/URI.
+    leaves no partial target). ``target`` is a lake table name, or an absolute Parquet file path or
+    URI (see :func:`score_target`; relative paths are refused).
     ``progress`` is called with the number of rows scored after each batch.
 
     Returns:
         A :class:`ScoreResult` (rows, seconds, target, model).
     """
     t0 = time.perf_counter()
+    file_target = score_target(target)
+    sink_options = lake.storage_for(file_target.uri).polars_options() if file_target is not None and \
+        not file_target.is_local else {}  # credential rules apply (and refuse) before any work
     mv = resolve_model(lake, model)
     lf = lake.frame(source)
     lf = lf.lazy() if isinstance(lf, pl.DataFrame) else lf
@@ -132,8 +161,8 @@ def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
 
     scored = lf.map_batches(run, schema=pl.Schema(out_schema), streamable=True)
     try:
-        if _is_path(target):
-            _sink_file(lake, scored, target)
+        if file_target is not None:
+            _sink_file(scored, file_target, sink_options)
         else:
             lake.write(target, scored, mode=mode, format=format)
     except Exception as exc:
@@ -144,7 +173,11 @@ def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
             raise err from exc
         if isinstance(exc, LakeMLError):
             raise
-        raise StorageError(f"Writing scores to {target!r} failed: {str(exc).splitlines()[0][:300]}",
+        if isinstance(exc, PermissionError):
+            raise CredentialError(f"The storage service refused to write scores to {safe_uri(target)!r}.",
+                                  hint="Check the account key / SAS token (and that it allows writes); "
+                                       "nothing was published.") from exc
+        raise StorageError(f"Writing scores to {safe_uri(target)!r} failed: {str(exc).splitlines()[0][:300]}",
                            hint="Check the target location and retry; nothing was published.") from exc
     return ScoreResult(state["rows"], time.perf_counter() - t0, target, f"{mv.name}:{mv.version}")
 
@@ -162,17 +195,17 @@ def _total_null_error(lf: pl.LazyFrame, plan: ScoringPlan) -> PredictError | Non
     return None
 
 
-def _sink_file(lake: Any, scored: pl.LazyFrame, target: str) -> None:
-    """Write a Parquet file at a path/URI: to a fresh name, then rename (local) so readers never see half."""
-    if "://" in target:
-        opts = getattr(getattr(lake, "storage", None), "storage_options", None) or None
-        scored.sink_parquet(target, storage_options=opts, engine="streaming")
+def _sink_file(scored: pl.LazyFrame, target: Location, options: dict[str, Any]) -> None:
+    """Write a Parquet file at a location: to a fresh name, then rename (local) so readers never see
+    half; on Azure one upload, with the credentials of the storage layer (``options``)."""
+    if not target.is_local:
+        scored.sink_parquet(target.uri, **options, engine="streaming")
         return
-    tmp = f"{target}.{uuid.uuid4().hex[:8]}.tmp"
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+    tmp = f"{target.path}.{uuid.uuid4().hex[:8]}.tmp"
+    os.makedirs(os.path.dirname(target.path), exist_ok=True)
     try:
         scored.sink_parquet(tmp, engine="streaming")
-        os.replace(tmp, target)
+        os.replace(tmp, target.path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

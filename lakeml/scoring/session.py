@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakeml.errors import ModelError
+from lakeml.registry.manifest import check_self_contained
 
 _MAX_SESSIONS = 16
 _cache: OrderedDict[tuple[str, int], CachedSession] = OrderedDict()
@@ -54,8 +55,28 @@ def get_session(data: bytes, *, threads: int, sha256: str | None = None) -> Cach
         if hit is not None:
             _cache.move_to_end(key)
             return hit
+    cached = CachedSession(new_session(data, threads=threads), threads)
+    with _cache_lock:
+        cached = _cache.setdefault(key, cached)
+        while len(_cache) > _MAX_SESSIONS:
+            _cache.popitem(last=False)
+    return cached
+
+
+def new_session(data: bytes, *, threads: int = 1) -> Any:
+    """A new ONNX Runtime session for model bytes: the one place lakeml builds sessions.
+
+    Refuses models with external data (before ONNX Runtime could read any file), turns ONNX
+    Runtime's telemetry off, and uses the CPU provider, full graph optimisation, ``threads``
+    intra-op threads and no thread spinning.
+
+    Raises:
+        ModelError: external data, or ONNX Runtime cannot load the model.
+    """
+    check_self_contained(data)
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()  # a no-op on Linux builds today; explicit so no build ever reports home
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = threads
@@ -63,16 +84,10 @@ def get_session(data: bytes, *, threads: int, sha256: str | None = None) -> Cach
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     try:
-        sess = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelError(f"ONNX Runtime cannot load the model: {str(exc).splitlines()[0][:300]}",
-                         hint="Re-export the model with a supported opset and input types.") from exc
-    cached = CachedSession(sess, threads)
-    with _cache_lock:
-        cached = _cache.setdefault(key, cached)
-        while len(_cache) > _MAX_SESSIONS:
-            _cache.popitem(last=False)
-    return cached
+                         hint="Re-export the model with a supported opset (<= 21) and input types.") from exc
 
 
 def cache_size() -> int:

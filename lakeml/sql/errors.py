@@ -10,6 +10,7 @@ import polars as pl
 
 from lakeml.errors import (
     ColumnNotFoundError,
+    CredentialError,
     LakeMLError,
     LakePathNotFoundError,
     SQLError,
@@ -52,6 +53,9 @@ def wrap_polars_error(exc: BaseException, *, lake: Any, what: str = "running the
     if isinstance(exc, pl.exceptions.InvalidOperationError | pl.exceptions.SchemaError):
         return SQLError(f"The query is invalid: {first}",
                         hint="Check the column types; add a CAST(col AS type) where types differ.")
+    if isinstance(exc, PermissionError):
+        return CredentialError(f"The storage service refused access while {what}.",
+                               hint="Check the account key / SAS token (and that it allows read and list).")
     if isinstance(exc, OSError) and not isinstance(exc, pl.exceptions.PolarsError):
         return StorageError(f"Storage failed while {what}: {first}",
                             hint="Check the location, the network and the lake credentials.")

@@ -19,8 +19,9 @@ import polars as pl
 from sqlglot import exp
 
 from lakeml.errors import ColumnNotFoundError, ConfigError, LakeMLError, SQLError, choices_hint
+from lakeml.query.access import check_access
 from lakeml.sql.nodes import OpenRowset, OpenRowsetColumn
-from lakeml.storage.uri import Location, parse_location
+from lakeml.storage.uri import Location, parse_location, safe_uri
 
 __all__ = ["TABLE_FUNCTIONS", "rewrite_sources"]
 
@@ -254,6 +255,8 @@ def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> 
     A folder of the lake holding a lakeml Parquet table (one written by ``Lake.write`` or
     ``Lake.write_path``) reads exactly its committed files, never stale or uncommitted ones.
     """
+    for text in locations:
+        check_access(lake, _location(lake, text), what="SQL")
     table = _lakeml_table(lake, locations, fmt)
     if table is not None:
         return table
@@ -278,7 +281,7 @@ def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> 
     except (FileNotFoundError, OSError, pl.exceptions.PolarsError) as exc:
         from lakeml.sql.errors import wrap_polars_error
 
-        raise wrap_polars_error(exc, lake=lake, what=f"reading {', '.join(locations)}") from exc
+        raise wrap_polars_error(exc, lake=lake, what=f"reading {', '.join(map(safe_uri, locations))}") from exc
 
 
 def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | None:
@@ -298,18 +301,8 @@ def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | N
 def _resolve(lake: Any, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]:
     """(uri for polars, polars credential kwargs, is_folder) for a location written in SQL."""
     text = _https_to_abfss(text.strip())
-    if not text:
-        raise SQLError("An empty file location was given.", hint="Write e.g. 'data/*.parquet'.")
     folder_hint = text.endswith("/") or text.endswith("/**")
-    if "://" in text:
-        try:
-            location = parse_location(text.removesuffix("/**").rstrip("/") or text)
-        except ConfigError as exc:
-            raise SQLError(f"Cannot read the location {text!r}: {exc.message}", hint=exc.hint or "") from exc
-    elif Path(text).is_absolute():
-        location = parse_location(text.removesuffix("/**").rstrip("/") or "/")
-    else:
-        location = parse_location(lake.storage.uri(text.removesuffix("/**").rstrip("/")))
+    location = _location(lake, text)
     path = location.path
     options = _credentials(lake, location)
     has_glob = any(c in path for c in "*?[")
@@ -323,6 +316,21 @@ def _resolve(lake: Any, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]
     return uri, options, is_folder
 
 
+def _location(lake: Any, text: str) -> Location:
+    """The location a SQL string names: a URI, an absolute path, or a path relative to the lake root."""
+    text = _https_to_abfss(text.strip())
+    if not text:
+        raise SQLError("An empty file location was given.", hint="Write e.g. 'data/*.parquet'.")
+    if "://" in text:
+        try:
+            return parse_location(text.removesuffix("/**").rstrip("/") or text)
+        except ConfigError as exc:
+            raise SQLError(f"Cannot read the location {safe_uri(text)!r}: {exc.message}", hint=exc.hint or "") from exc
+    if Path(text).is_absolute():
+        return parse_location(text.removesuffix("/**").rstrip("/") or "/")
+    return parse_location(lake.storage.uri(text.removesuffix("/**").rstrip("/")))
+
+
 def _https_to_abfss(text: str) -> str:
     """``https://acct.dfs.core.windows.net/container/path`` (as serverless SQL writes it) -> abfss://."""
     if not text.lower().startswith("https://"):
@@ -330,7 +338,7 @@ def _https_to_abfss(text: str) -> str:
     parsed = urlparse(text)
     host = parsed.netloc.lower()
     if not (host.endswith(".dfs.core.windows.net") or host.endswith(".blob.core.windows.net")):
-        raise SQLError(f"Cannot read {text.split('?')[0]!r}: only Azure storage URLs are supported.",
+        raise SQLError(f"Cannot read {safe_uri(text)!r}: only Azure storage URLs are supported.",
                        hint="Use an abfss://, az:// or https://<account>.dfs.core.windows.net/... location.")
     container, _, path = parsed.path.lstrip("/").partition("/")
     account = host.split(".")[0]

@@ -10,7 +10,6 @@ managed-identity probe would call an address off this machine).
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lakeml.errors import ConfigError, CredentialError
+from lakeml.redaction import redact_text
 
 AuthKind = Literal["account_key", "sas", "connection_string", "entra"]
 
@@ -276,8 +276,5 @@ def resolve_azure_credentials(
 
 
 def redact(text: str, secrets: list[str]) -> str:
-    """Replace every secret (and any SAS signature) in ``text`` with ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return re.sub(r"(sig=)[^&\s'\"]+", r"\1***", text, flags=re.IGNORECASE)
+    """Replace every secret (and anything secret-shaped, see :mod:`lakeml.redaction`) in ``text`` with ``***``."""
+    return redact_text(text, secrets)

@@ -10,6 +10,7 @@ from typing import Literal
 from urllib.parse import urlparse
 
 from lakeml.errors import ConfigError
+from lakeml.redaction import redact_text
 
 Scheme = Literal["file", "azure"]
 
@@ -61,6 +62,21 @@ class Location:
         joined = posixpath.join(self.path, *clean) if self.path else posixpath.join(*clean)
         return Location(self.scheme, joined, self.container, self.account)
 
+    def contains(self, other: Location) -> bool:
+        """Whether ``other`` is this location or below it (same disk or same Azure container).
+
+        Paths are compared segment by segment after normalising ``..``, so ``lake/../x`` and the
+        sibling ``lakehouse`` are not inside ``lake``. An Azure location that names no account is
+        taken to be in this location's account. Local paths are compared as given: resolve symlinks
+        first (``parse_location`` does).
+        """
+        if self.scheme != other.scheme or self.container != other.container:
+            return False
+        if self.account and other.account and self.account != other.account:
+            return False
+        mine, theirs = posixpath.normpath("/" + self.path), posixpath.normpath("/" + other.path)
+        return mine == "/" or theirs == mine or theirs.startswith(mine.rstrip("/") + "/")
+
     def __str__(self) -> str:
         return self.uri
 
@@ -82,18 +98,19 @@ def parse_location(value: str | Path) -> Location:
         return Location("file", Path(text).expanduser().resolve().as_posix())
     parsed = urlparse(text)
     scheme = parsed.scheme.lower()
-    if scheme == "file":
-        return Location("file", Path(parsed.path).resolve().as_posix())
-    if scheme not in _AZURE_SCHEMES:
+    if scheme != "file" and scheme not in _AZURE_SCHEMES:
         raise ConfigError(
-            f"Unsupported lake location scheme '{scheme}://' in {_strip_query(text)!r}.",
+            f"Unsupported lake location scheme '{scheme}://' in {safe_uri(text)!r}.",
             hint="Use a local path, file://, az://, abfs:// or abfss:// (Azure Data Lake Storage).",
         )
-    if parsed.query:
+    if parsed.query or parsed.fragment:
         raise ConfigError(
-            "A lake URI must not carry a query string (it could hold a SAS token).",
+            f"The location {safe_uri(text)!r} carries a query string; a lake URI must not (it could hold a "
+            "SAS token).",
             hint="Pass SAS tokens and keys through storage_options or AZURE_STORAGE_* variables.",
         )
+    if scheme == "file":
+        return Location("file", Path(parsed.path).resolve().as_posix())
     netloc = parsed.netloc
     account: str | None = None
     if "@" in netloc:
@@ -103,10 +120,12 @@ def parse_location(value: str | Path) -> Location:
     else:
         container = netloc
     if not container:
-        raise ConfigError(f"No container in the Azure URI {text!r}.",
+        raise ConfigError(f"No container in the Azure URI {safe_uri(text)!r}.",
                           hint="Write az://<container>/<path> or abfss://<container>@<account>.dfs.core.windows.net/<path>.")
     return Location("azure", parsed.path.strip("/"), container, account)
 
 
-def _strip_query(text: str) -> str:
-    return text.split("?", 1)[0]
+def safe_uri(value: str | Path | Location) -> str:
+    """A location as messages, logs and CLI output may show it: no query string (it can hold a SAS
+    token: shown as ``?***``), no password, no key or signature (see :mod:`lakeml.redaction`)."""
+    return redact_text(str(value).strip())

@@ -159,7 +159,7 @@ def _run_child(world: World, op: str, k: int, point: dict[str, Any] | None, kill
     spec = json.dumps({"root": world.root, "options": world.options, "op": op, "k": k, "ctx": world.ctx,
                        "point": point})
     proc = subprocess.Popen([sys.executable, "-m", "tests.faults.child", spec], cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)},
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     ready = proc.stdout.readline()
