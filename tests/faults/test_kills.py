@@ -158,8 +158,9 @@ def _run_child(world: World, op: str, k: int, point: dict[str, Any] | None, kill
         rows(k).collect().write_csv(csv_path(world.ctx, k))
     spec = json.dumps({"root": world.root, "options": world.options, "op": op, "k": k, "ctx": world.ctx,
                        "point": point})
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
     proc = subprocess.Popen([sys.executable, "-m", "tests.faults.child", spec], cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
+                            env={**os.environ, "PYTHONPATH": path},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     ready = proc.stdout.readline()
