@@ -276,7 +276,10 @@ class ScoringPlan:
             valid = pl.all_horizontal(pl.col(self.bound_columns).is_not_null())
             mask = df.select(valid).to_series()
             if not mask.all():
-                idx = pl.Series(np.cumsum(mask.to_numpy()) - 1, dtype=pl.UInt32)
+                # position of each valid row among the scored rows; null for the skipped ones (a null
+                # before the first valid row would otherwise give position -1)
+                valid_rows = mask.to_numpy()
+                idx = pl.Series(np.where(valid_rows, np.cumsum(valid_rows) - 1, 0), dtype=pl.UInt32)
                 idx = pl.select(pl.when(mask).then(idx)).to_series()
                 scored = self._run(df.filter(mask)) if mask.any() else self._empty()
                 if not mask.any():

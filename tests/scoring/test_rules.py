@@ -252,6 +252,17 @@ def test_rule_15_batch_size_does_not_change_results(scoring_lake: Lake) -> None:
         assert scoring_lake.predict("pipe", df, batch_size=bs).equals(ref)
 
 
+def test_rule_15_batch_size_does_not_change_results_with_nulls_anywhere(scoring_lake: Lake) -> None:
+    # nulls in the first row of a batch, the last row, two rows in a row, and a batch of nulls only
+    nulls = [0, 1, 2, 15, 16, 100, 255, 256]
+    df = training_frame(n=257).with_columns(
+        pl.when(pl.int_range(pl.len()).is_in(nulls)).then(None).otherwise(pl.col("a")).alias("a"))
+    ref = scoring_lake.predict("pipe", df, on_null="propagate", batch_size=100_000)
+    assert ref["label"].is_null().arg_true().to_list() == nulls
+    for bs in (1, 2, 3, 16, 256, 257):
+        assert scoring_lake.predict("pipe", df, on_null="propagate", batch_size=bs).equals(ref)
+
+
 def test_rule_16_float64_autocast_warns_once_and_trees_match_native(lake: Lake) -> None:
     data, clf = packed_forest()
     lake.models.register(data, name="rf", features=["a", "b"])
