@@ -11,11 +11,12 @@ from lakeml.errors import ModelError
 
 MANIFEST_FORMAT = 1
 
-# ONNX tensor element type -> (short name, the SQL type a WITH clause / CAST should use)
+# ONNX tensor element type -> (short name, the SQL type a WITH clause / CAST should use; names from
+# lakeml.query.dtypes.SQL_TYPES, and CAST to it gives a column the input accepts)
 _ELEM: dict[int, tuple[str, str | None]] = {
     1: ("float", "real"),
-    2: ("uint8", "tinyint"),
-    3: ("int8", "smallint"),
+    2: ("uint8", "utinyint"),
+    3: ("int8", "tinyint"),
     5: ("int16", "smallint"),
     6: ("int32", "int"),
     7: ("int64", "bigint"),
