@@ -57,3 +57,25 @@ def test_import_lakeml_is_light():
             "if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _files_containing(*needles: str) -> set[str]:
+    return {str(path.relative_to(PACKAGE.parent)) for path in PACKAGE.rglob("*.py")
+            if any(n in path.read_text() for n in needles)}
+
+
+def test_onnx_runtime_sessions_are_built_in_one_place():
+    assert _files_containing("InferenceSession(", "SessionOptions(") == {"lakeml/scoring/session.py"}
+
+
+def test_the_default_batch_size_is_written_once():
+    assert _files_containing("65536", "65_536", "64 * 1024") == {"lakeml/config.py"}
+
+
+def test_the_onnx_runtime_thread_default_is_the_config_default():
+    from lakeml.config import LakeConfig
+    from lakeml.scoring.session import default_threads
+
+    assert default_threads(None) == LakeConfig().ort_threads
+    assert default_threads(LakeConfig(ort_threads=3)) == 3
+    assert "cpu_count" not in (PACKAGE / "scoring" / "session.py").read_text()

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from lakeml.errors import ModelError
+from lakeml.scoring.session import new_session
 
 TOLERANCE = 1e-5
 MIN_SHARE_WITHIN = 0.99999
@@ -120,12 +121,8 @@ def check_parity(pipeline: Any, onnx_bytes: bytes, X_valid: pd.DataFrame, task: 
     Raises:
         ModelError: the ONNX model cannot be loaded or run on the data.
     """
-    import onnxruntime as ort
-
     try:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        session = new_session(onnx_bytes, threads=1)
         feeds, keep = onnx_feeds(session, X_valid)
         names = [o.name for o in session.get_outputs()]
         outputs = dict(zip(names, session.run(None, feeds), strict=True)) if keep.any() else {}

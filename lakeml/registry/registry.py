@@ -306,13 +306,11 @@ class ModelRegistry:
 
     @staticmethod
     def _check_loadable(data: bytes) -> None:
-        import onnxruntime as ort
+        from lakeml.scoring.session import new_session  # the one session builder (lazy: scoring is above)
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
         try:
-            ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:
+            new_session(data, threads=1)
+        except Exception as exc:  # ONNX Runtime raises its own exception types for a model it cannot load
             raise ModelError(f"ONNX Runtime cannot load this model: {str(exc).splitlines()[0][:300]}",
                              hint="Re-export it with a supported opset (<= 21) and input types.") from exc
 

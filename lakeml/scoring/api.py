@@ -11,13 +11,12 @@ from typing import Any
 
 import polars as pl
 
+from lakeml.config import DEFAULT_BATCH_SIZE
 from lakeml.errors import LakeMLError, NullInputError, StorageError
 from lakeml.registry.registry import ModelRegistry, ModelVersion
 from lakeml.scoring.plan import ScoringPlan
 from lakeml.scoring.session import default_threads, get_session
 from lakeml.scoring.types import OutputDecl, parse_outputs
-
-DEFAULT_BATCH = 65536
 
 
 @dataclass(frozen=True)
@@ -38,10 +37,10 @@ def resolve_model(lake: Any, model: str | ModelVersion) -> ModelVersion:
 
 
 def batch_size_for(lake: Any, batch_size: int | None) -> int:
-    """``batch_size`` if given, else ``lake.config.batch_size``, else 65536."""
+    """``batch_size`` if given, else ``lake.config.batch_size``, else the config default."""
     if batch_size is not None:
         return int(batch_size)
-    return int(getattr(getattr(lake, "config", None), "batch_size", None) or DEFAULT_BATCH)
+    return int(getattr(getattr(lake, "config", None), "batch_size", None) or DEFAULT_BATCH_SIZE)
 
 
 def build_plan(lake: Any, mv: ModelVersion, schema: pl.Schema,

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from lakeml.config import DEFAULT_BATCH_SIZE
 from lakeml.errors import ModelError, NullInputError, PredictError
 from lakeml.registry.manifest import Manifest, TensorSpec, scalar_sql_type
 from lakeml.scoring.session import CachedSession
@@ -157,13 +158,14 @@ class ScoringPlan:
 
     def __init__(self, manifest: Manifest, session: CachedSession, schema: pl.Schema,
                  decls: list[OutputDecl] | None, *, on_null: str = "error", auto_cast: bool = False,
-                 batch_size: int = 65536, rename: Callable[[str], str] | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, rename: Callable[[str], str] | None = None,
                  element: int | None = None, check_collisions: bool = True) -> None:
         if on_null not in _ON_NULL:
             raise PredictError(f"on_null={on_null!r} is not a null policy.",
                                hint="Use 'error' (default), 'propagate' or 'nan'.")
         if batch_size < 1:
-            raise PredictError(f"batch_size={batch_size} must be positive.", hint="e.g. batch_size=65536.")
+            raise PredictError(f"batch_size={batch_size} must be positive.",
+                               hint=f"e.g. batch_size={DEFAULT_BATCH_SIZE}.")
         self.manifest = manifest
         self.session = session
         self.on_null = on_null

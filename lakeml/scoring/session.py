@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakeml.config import default_ort_threads
 from lakeml.errors import ModelError
 
 _MAX_SESSIONS = 16
@@ -35,9 +35,26 @@ class CachedSession:
 
 
 def default_threads(config: Any = None) -> int:
-    """ORT intra-op threads: ``config.ort_threads`` when set, else the number of cores."""
+    """ORT intra-op threads: ``config.ort_threads`` when set, else :func:`lakeml.config.default_ort_threads`."""
     value = getattr(config, "ort_threads", None) if config is not None else None
-    return int(value) if value else max(1, os.cpu_count() or 1)
+    return int(value) if value else default_ort_threads()
+
+
+def new_session(data: bytes, *, threads: int) -> Any:
+    """A new (uncached) ONNX Runtime session: the one place lakeml builds sessions.
+
+    CPU provider, full graph optimisation, ``threads`` intra-op threads, thread spinning off.
+    Exceptions from ONNX Runtime propagate; callers wrap them in their own error.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def get_session(data: bytes, *, threads: int, sha256: str | None = None) -> CachedSession:
@@ -54,17 +71,9 @@ def get_session(data: bytes, *, threads: int, sha256: str | None = None) -> Cach
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
     try:
-        sess = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:
+        sess = new_session(data, threads=threads)
+    except Exception as exc:  # ONNX Runtime raises its own exception types for a model it cannot load
         raise ModelError(f"ONNX Runtime cannot load the model: {str(exc).splitlines()[0][:300]}",
                          hint="Re-export the model with a supported opset and input types.") from exc
     cached = CachedSession(sess, threads)
