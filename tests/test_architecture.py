@@ -1,4 +1,4 @@
-"""The layering rules of docs/ARCHITECTURE: module-level imports only point down, and a plain
+"""The layering rules of docs/architecture.md: module-level imports only point down, and a plain
 ``import lakeml`` stays light (no pyspark, no heavy engines)."""
 
 from __future__ import annotations
@@ -79,3 +79,21 @@ def test_the_onnx_runtime_thread_default_is_the_config_default():
     assert default_threads(None) == LakeConfig().ort_threads
     assert default_threads(LakeConfig(ort_threads=3)) == 3
     assert "cpu_count" not in (PACKAGE / "scoring" / "session.py").read_text()
+
+
+def test_citations_point_inside_the_repository():
+    import re
+
+    repo = PACKAGE.parent
+    files = [*repo.glob("lakeml/**/*.py"), *repo.glob("tests/**/*.py"), *repo.glob("benchmarks/*.py"),
+             *repo.glob("docs/*.md"), repo / "README.md"]
+    files = [f for f in files if f != Path(__file__).resolve()]  # this test spells the patterns out
+    outside = re.compile(r"\.\./shared|(?<![\w/])spec/\w+\.md|docs/ARCHITECTURE")
+    assert [str(f.relative_to(repo)) for f in files if outside.search(f.read_text())] == []
+    rules = set(re.findall(r"^\s*(\d+)\. \*\*", (repo / "docs" / "predict.md").read_text(), re.M))
+    assert rules == {str(n) for n in range(1, 18)}
+    for f in files:
+        for n in re.findall(r"docs/predict\.md rule (\d+)", f.read_text()):
+            assert n in rules, f"{f.relative_to(repo)} cites docs/predict.md rule {n}"
+    for doc in re.findall(r"docs/[\w.]+\.md", "\n".join(f.read_text() for f in files)):
+        assert (repo / doc).exists(), doc

@@ -1,6 +1,6 @@
 """Proof that an exported ONNX model predicts what the native model predicts.
 
-``check_parity`` runs both on validation data and applies the spec's rule: the absolute
+``check_parity`` runs both on validation data and applies lakeml's parity rule: the absolute
 difference of probabilities (classification) or of predictions relative to ``max(1, |y|)``
 (regression) is at most 1e-5 on at least 99.999% of rows, and no label differs except where the
 native probability is within 1e-6 of the decision boundary.

@@ -1,4 +1,4 @@
-"""One test (or more) per rule of spec/predict.md, named after the rule, via ``lake.predict``."""
+"""One test (or more) per rule of docs/predict.md, named after the rule, via ``lake.predict``."""
 
 from __future__ import annotations
 
