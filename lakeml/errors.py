@@ -118,6 +118,10 @@ class PredictError(LakeMLError, ValueError):
     """Scoring could not bind or convert inputs or outputs."""
 
 
+class NullInputError(PredictError):
+    """An input column holds nulls that the null policy (``on_null``) refuses to score."""
+
+
 class TrainingError(LakeMLError, ValueError):
     """Training or AutoML could not run on the given data and settings."""
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from typing import Any
 
 import click
 
+from lakeml.cli import automl, demo, explore, models, predict, tables, train
 from lakeml.cli.context import CliState
 from lakeml.config import LAKE_ENV_VAR, default_lake_uri
 from lakeml.errors import LakeMLError
 from lakeml.redaction import redact_text
-
-# Noun modules; each exposes register(cli). Missing optional modules simply add no commands.
-_NOUN_MODULES = ("tables", "models", "predict", "train", "automl", "explore", "demo")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -29,10 +25,9 @@ def cli(ctx: click.Context, lake_uri: str | None, debug: bool) -> None:
     ctx.obj = CliState(lake_uri or default_lake_uri(), debug=debug)
 
 
-for _name in _NOUN_MODULES:
-    _module_name = f"lakeml.cli.{_name}"
-    if importlib.util.find_spec(_module_name) is not None:
-        importlib.import_module(_module_name).register(cli)
+# each noun module adds its commands with register(cli)
+for _noun in (tables, models, predict, train, automl, explore, demo):
+    _noun.register(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:

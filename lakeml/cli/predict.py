@@ -59,7 +59,9 @@ def register(cli: click.Group) -> None:
                        "omitted: print the first rows.")
     @click.option("--with", "with_", default=None, metavar='"label bigint, ..."',
                   help="Outputs to compute and their SQL types, as in a PREDICT WITH clause.")
-    @click.option("--on-null", type=click.Choice(["error", "propagate", "nan"]), default="error", show_default=True)
+    @click.option("--on-null", type=click.Choice(["error", "propagate", "nan"]), default="error", show_default=True,
+                  help="Nulls in inputs the model has no training rule for (models lakeml trained feed nulls "
+                       "as training did): fail, give null outputs, or feed NaN to float inputs.")
     @click.option("--auto-cast", is_flag=True, help="Cast inputs to the model's types where no value changes.")
     @click.option("--batch-size", type=int, default=None, help="Rows per ONNX Runtime call.")
     @click.option("--mode", type=click.Choice(["error", "append", "overwrite"]), default="error", show_default=True)

@@ -371,6 +371,39 @@ def onnx_kind(dtype_text: str) -> str:
     return "string"
 
 
+def null_rules(plan: FeaturePlan, featurizer: ColumnTransformer | None = None) -> dict[str, dict[str, Any]]:
+    """How training fed a null in each input column, for the manifest (``extra["null_rules"]``).
+
+    ``{"null": "category", "value": ""}``: a null is the category ``""`` (categorical columns).
+    ``{"null": "impute"}``: a null becomes NaN, which the model's imputer replaces (numeric,
+    boolean and datetime columns); with the fitted ``featurizer``, a numeric column whose fill
+    value is a whole number also records it as ``"value"``, so an integer or bool ONNX input (which
+    cannot carry NaN) can be fed that value and give the same features. Scoring applies the rules
+    (:class:`lakeml.scoring.plan.ScoringPlan`).
+    """
+    fills = imputed_values(featurizer) if featurizer is not None else {}
+    rules: dict[str, dict[str, Any]] = {}
+    for c in plan.columns:
+        if c.role == "categorical":
+            rules[c.name] = {"null": "category", "value": MISSING_CATEGORY}
+            continue
+        rules[c.name] = {"null": "impute"}
+        fill = fills.get(c.name)
+        if c.role != "datetime" and fill is not None and np.isfinite(fill) and float(fill).is_integer():
+            rules[c.name]["value"] = int(fill)
+    return rules
+
+
+def imputed_values(featurizer: ColumnTransformer) -> dict[str, float]:
+    """Column -> the value the fitted featurizer's imputer puts in place of a missing numeric value."""
+    out: dict[str, float] = {}
+    for _name, step, cols in featurizer.transformers_:
+        impute = step.named_steps.get("impute") if isinstance(step, Pipeline) else None
+        if isinstance(impute, SimpleImputer) and "parts" not in step.named_steps:
+            out.update(zip(cols, (float(v) for v in impute.statistics_), strict=True))
+    return out
+
+
 def _numeric_steps(for_trees: bool) -> list[tuple[str, Any]]:
     steps: list[tuple[str, Any]] = [("float32", ToFloat32()),
                                     ("impute", SimpleImputer(strategy="median", keep_empty_features=True))]

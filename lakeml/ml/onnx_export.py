@@ -6,12 +6,16 @@ integers and Date/Datetime -> int64, Boolean -> bool, text -> string), so SQL PR
 column name without casts. Classifiers export without ZipMap: outputs ``label`` and
 ``probabilities``; regressors output ``variable``.
 
-Converter fixes registered here (each has a test in ``tests/ml/test_export*.py``):
+Converters (each has a test in ``tests/ml/test_export*.py``):
 - HistGradientBoosting: skl2onnx 1.20 passes numpy bools in ``nodes_missing_value_tracks_true``
-  and onnx 1.23 rejects them; the attribute values are coerced to ints before the node is made.
+  and onnx 1.23 rejects them; lakeml's ``to_onnx`` wraps skl2onnx's converter to coerce the values
+  to ints, for its own call only (``custom_conversion_functions``): a user's own skl2onnx call is
+  left as skl2onnx makes it.
 - LightGBM inside a scikit-learn pipeline: onnxmltools' converter registered with skl2onnx,
   exported at opset <= 15 (onnxmltools refuses newer).
 - lakeml's own transformers (:class:`~lakeml.ml.featurize.ToFloat32`, ``ToText``, ``DatetimeParts``).
+The last two are registered with skl2onnx's public ``update_registered_converter`` for types
+skl2onnx has no converter of, so registering them changes no other conversion.
 
 Example:
     >>> onnx_bytes = to_onnx(pipeline, sample=train_frame.head(5))
@@ -176,13 +180,11 @@ def register_converters() -> None:
         from lightgbm import LGBMClassifier, LGBMRegressor
         from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
         from skl2onnx import update_registered_converter
-        from skl2onnx.common._registration import get_converter
         from skl2onnx.common.data_types import FloatTensorType, StringTensorType
         from skl2onnx.common.shape_calculator import (
             calculate_linear_classifier_output_shapes,
             calculate_linear_regressor_output_shapes,
         )
-        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
         for cls, alias, elem, to in ((ToFloat32, "LakemlToFloat32", FloatTensorType, TensorProto.FLOAT),
                                      (ToText, "LakemlToText", StringTensorType, TensorProto.STRING)):
@@ -190,18 +192,6 @@ def register_converters() -> None:
                                         parser=_typed_parser(alias, elem))
         update_registered_converter(DatetimeParts, "LakemlDatetimeParts", _datetime_shape, _convert_datetime,
                                     parser=_typed_parser("LakemlDatetimeParts", FloatTensorType))
-        clf_options = {"zipmap": [True, False, "columns"], "nocl": [True, False],
-                       "raw_scores": [True, False], "output_class_labels": [False, True]}
-        update_registered_converter(
-            HistGradientBoostingClassifier, "SklearnHistGradientBoostingClassifier",
-            calculate_linear_classifier_output_shapes,
-            with_int_attributes(get_converter("SklearnHistGradientBoostingClassifier")),
-            options=clf_options)
-        update_registered_converter(
-            HistGradientBoostingRegressor, "SklearnHistGradientBoostingRegressor",
-            calculate_linear_regressor_output_shapes,
-            with_int_attributes(get_converter("SklearnHistGradientBoostingRegressor")),
-            options={"raw_scores": [True, False]})
         update_registered_converter(LGBMClassifier, "LightGbmLGBMClassifier",
                                     calculate_linear_classifier_output_shapes, convert_lightgbm,
                                     options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
@@ -209,6 +199,18 @@ def register_converters() -> None:
                                     calculate_linear_regressor_output_shapes, convert_lightgbm,
                                     options={"split": None})
         _registered = True
+
+
+def scoped_converters() -> dict[type, Callable[..., Any]]:
+    """Converter fixes for lakeml's own ``convert_sklearn`` call only (not registered process-wide)."""
+    from skl2onnx.operator_converters.random_forest import (
+        convert_sklearn_random_forest_classifier,
+        convert_sklearn_random_forest_regressor_converter,
+    )
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    return {HistGradientBoostingClassifier: with_int_attributes(convert_sklearn_random_forest_classifier),
+            HistGradientBoostingRegressor: with_int_attributes(convert_sklearn_random_forest_regressor_converter)}
 
 
 def _column_transformer(model: Any) -> ColumnTransformer | None:
@@ -314,7 +316,8 @@ def to_onnx(model: Any, *, sample: pl.DataFrame | None = None, n_features: int |
     options = {id(final): {"zipmap": False}} if is_classifier(final) else None
     try:
         onx = convert_sklearn(model, initial_types=initial, options=options,
-                              target_opset={"": opset, "ai.onnx.ml": ML_OPSET})
+                              target_opset={"": opset, "ai.onnx.ml": ML_OPSET},
+                              custom_conversion_functions=scoped_converters())
     except Exception as exc:
         raise ModelError(f"Could not export {type(final).__name__} to ONNX: {str(exc)[:300]}",
                          hint="Use a model family from lakeml.ml.families.FAMILIES; they all export.",

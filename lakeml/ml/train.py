@@ -25,13 +25,21 @@ from sklearn.pipeline import Pipeline
 
 from lakeml.errors import ConfigError, LakeMLError, ModelError, TrainingError
 from lakeml.ml.families import Family, get_family
-from lakeml.ml.featurize import FeaturePlan, build_featurizer, check_features, plan_features, to_pandas
+from lakeml.ml.featurize import (
+    FeaturePlan,
+    build_featurizer,
+    check_features,
+    null_rules,
+    plan_features,
+    to_pandas,
+)
 from lakeml.ml.importance import column_importances, feature_importances
 from lakeml.ml.metrics import compute_metrics
 from lakeml.ml.onnx_export import to_onnx
 from lakeml.ml.parity import ParityReport, align_thresholds, check_parity
 from lakeml.ml.tasks import TargetInfo, check_target, prepare_target
 from lakeml.ml.validation import choose_validation, describe_validation
+from lakeml.registry.manifest import NULL_RULES_KEY
 
 IMBALANCE_SHARE = 0.1
 MAX_PARITY_ROWS = 100_000
@@ -163,6 +171,7 @@ class TrainResult:
                          "validation": self.validation, "seed": self.seed, "timings_s": self.timings,
                          "rows_with_null_target_dropped": self.target_info.n_null_dropped},
             "featurization": self.plan.summary(),
+            NULL_RULES_KEY: null_rules(self.plan, self.pipeline.steps[0][1]),
             "parity": self.parity.to_dict(),
             "feature_importances": self.feature_importances.to_dicts(),
         }

@@ -230,20 +230,11 @@ class Lake:
         return execute(self, query, params=dict(params) if params else None)
 
     def _builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
-        views: dict[str, Callable[[], pl.LazyFrame]] = {}
-        try:
-            from lakeml.registry import views as registry_views
+        # imported here, not at module level: the query layer sits below the registry and ml layers
+        from lakeml.ml import runs
+        from lakeml.registry import views as registry_views
 
-            views.update(registry_views.views(self))
-        except ImportError:
-            pass
-        try:
-            from lakeml.ml import runs
-
-            views.update(runs.views(self))
-        except ImportError:
-            pass
-        return views
+        return {**registry_views.views(self), **runs.views(self)}
 
     # -- ingest ------------------------------------------------------------------------------------
     def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "append",

@@ -10,12 +10,15 @@ from typing import Any
 from lakeml.errors import ModelError
 
 MANIFEST_FORMAT = 1
+# manifest ``extra`` key: input name -> how training fed a null there (lakeml.ml.featurize.null_rules)
+NULL_RULES_KEY = "null_rules"
 
-# ONNX tensor element type -> (short name, the SQL type a WITH clause / CAST should use)
+# ONNX tensor element type -> (short name, the SQL type a WITH clause / CAST should use; names from
+# lakeml.query.dtypes.SQL_TYPES, and CAST to it gives a column the input accepts)
 _ELEM: dict[int, tuple[str, str | None]] = {
     1: ("float", "real"),
-    2: ("uint8", "tinyint"),
-    3: ("int8", "smallint"),
+    2: ("uint8", "utinyint"),
+    3: ("int8", "tinyint"),
     5: ("int16", "smallint"),
     6: ("int32", "int"),
     7: ("int64", "bigint"),
@@ -96,6 +99,13 @@ class Manifest:
     producer: str | None = None
     size_bytes: int = 0
     format: int = MANIFEST_FORMAT
+
+    def null_rule(self, input_name: str) -> dict[str, Any] | None:
+        """How training fed a null in this input (``{"null": "category", "value": ""}`` or
+        ``{"null": "impute"}``), or None for a model without such a record (registered from outside)."""
+        rules = self.extra.get(NULL_RULES_KEY) or {}
+        rule = rules.get(input_name)
+        return dict(rule) if isinstance(rule, dict) else None
 
     def to_json(self) -> str:
         """Serialise to JSON text (stable key order)."""

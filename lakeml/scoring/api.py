@@ -12,15 +12,14 @@ from typing import Any
 
 import polars as pl
 
-from lakeml.errors import CredentialError, InvalidNameError, LakeMLError, PredictError, StorageError
+from lakeml.config import DEFAULT_BATCH_SIZE
+from lakeml.errors import CredentialError, InvalidNameError, LakeMLError, NullInputError, StorageError
 from lakeml.query.names import validate_name
 from lakeml.registry.registry import ModelRegistry, ModelVersion
 from lakeml.scoring.plan import ScoringPlan
 from lakeml.scoring.session import default_threads, get_session
 from lakeml.scoring.types import OutputDecl, parse_outputs
 from lakeml.storage.uri import Location, parse_location, safe_uri
-
-DEFAULT_BATCH = 65536
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,10 @@ def resolve_model(lake: Any, model: str | ModelVersion) -> ModelVersion:
 
 
 def batch_size_for(lake: Any, batch_size: int | None) -> int:
-    """``batch_size`` if given, else ``lake.config.batch_size``, else 65536."""
+    """``batch_size`` if given, else ``lake.config.batch_size``, else the config default."""
     if batch_size is not None:
         return int(batch_size)
-    return int(getattr(getattr(lake, "config", None), "batch_size", None) or DEFAULT_BATCH)
+    return int(getattr(getattr(lake, "config", None), "batch_size", None) or DEFAULT_BATCH_SIZE)
 
 
 def build_plan(lake: Any, mv: ModelVersion, schema: pl.Schema,
@@ -67,7 +66,9 @@ def predict(lake: Any, model: str | ModelVersion, data: Any, *,
         data: a table name, SQL text, or a Polars/pandas/Arrow frame.
         outputs: what a WITH clause says: ``"label bigint, probabilities array(real, 2)"`` or a dict of
             output name to SQL type / Polars dtype; None returns every output.
-        on_null: ``"error"``, ``"propagate"`` (null outputs) or ``"nan"`` (NaN into float inputs).
+        on_null: for inputs whose nulls the model has no training rule for (models lakeml did not
+            train): ``"error"``, ``"propagate"`` (null outputs) or ``"nan"`` (NaN into float inputs).
+            Nulls in inputs lakeml trained are fed as training fed them (docs/predict.md rule 10).
         auto_cast: cast inputs to the model's types where no value changes.
         batch_size: rows per ONNX Runtime call (results do not depend on it).
 
@@ -167,7 +168,7 @@ def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
             lake.write(target, scored, mode=mode, format=format)
     except Exception as exc:
         err = state["error"]
-        if isinstance(err, PredictError) and "null value" in err.message and plan.on_null != "propagate":
+        if isinstance(err, NullInputError):
             err = _total_null_error(lf, plan) or err
         if err is not None:
             raise err from exc
@@ -182,14 +183,15 @@ def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
     return ScoreResult(state["rows"], time.perf_counter() - t0, target, f"{mv.name}:{mv.version}")
 
 
-def _total_null_error(lf: pl.LazyFrame, plan: ScoringPlan) -> PredictError | None:
+def _total_null_error(lf: pl.LazyFrame, plan: ScoringPlan) -> NullInputError | None:
+    """The null error with the whole source's count (the streaming pass saw only one batch's)."""
     try:
-        counts = lf.select(pl.col(plan.bound_columns).null_count()).collect().row(0, named=True)
-    except Exception:
-        return None
+        counts = lf.select(pl.col(plan.null_columns).null_count()).collect().row(0, named=True)
+    except (pl.exceptions.PolarsError, OSError):
+        return None  # the source cannot be re-read for the count: the first batch's error stands
     for col, n in counts.items():
         if n and not (plan.on_null == "nan" and plan.schema[col].is_float()):
-            return PredictError(f"Input column {col!r} has {n} null value(s); nothing was written.",
+            return NullInputError(f"Input column {col!r} has {n} null value(s); nothing was written.",
                                 hint="Filter or fill them (WHERE col IS NOT NULL / COALESCE), or pass "
                                      "on_null='propagate' or on_null='nan'.")
     return None

@@ -11,6 +11,7 @@ import polars as pl
 from lakeml.errors import PredictError
 from lakeml.registry.refs import validate_alias
 from lakeml.registry.registry import ModelVersion
+from lakeml.scoring.api import batch_size_for
 from lakeml.scoring.plan import _NATURAL, ScoringPlan
 from lakeml.scoring.session import default_threads, get_session
 from lakeml.scoring.types import OutputDecl, parse_sql_type
@@ -70,7 +71,7 @@ class BoundModel:
         if plan is None:
             session = get_session(self.model.onnx_bytes(), sha256=self.model.sha256,
                                   threads=default_threads(getattr(self.lake, "config", None)))
-            batch = getattr(getattr(self.lake, "config", None), "batch_size", None) or 65536
+            batch = batch_size_for(self.lake, None)
             plan = ScoringPlan(self.model.manifest, session, schema, [OutputDecl(self.output, None)],
                                on_null=self.on_null, auto_cast=self.auto_cast, batch_size=batch,
                                rename=lambda _n: _RESULT, element=self.index, check_collisions=False)

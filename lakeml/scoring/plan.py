@@ -1,4 +1,4 @@
-"""Binding a model to a DATA schema (rules 1-10 of spec/predict.md) and scoring batches with it."""
+"""Binding a model to a DATA schema (rules 1-10 of docs/predict.md) and scoring batches with it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from lakeml.errors import ModelError, PredictError
+from lakeml.config import DEFAULT_BATCH_SIZE
+from lakeml.errors import ModelError, NullInputError, PredictError
 from lakeml.registry.manifest import Manifest, TensorSpec, scalar_sql_type
 from lakeml.scoring.session import CachedSession
 from lakeml.scoring.types import ONNX_ELEM, OutputDecl, safe_cast, sql_name
@@ -34,6 +35,7 @@ class InputBinding:
     rank: int
     casts: tuple[pl.DataType | None, ...]
     temporal: tuple[str | None, ...] = ()  # per column: the tick unit a Date/Datetime column is fed as
+    fills: tuple[str | float | int | bool | None, ...] = ()  # per column: a null is fed as this, if set
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,31 @@ def _temporal_ticks(s: pl.Series, unit: str) -> pl.Series:
     return s.dt.cast_time_unit(unit).cast(pl.Int64)  # type: ignore[arg-type]
 
 
+def _null_fill(manifest: Manifest, inp: str, elem: str) -> str | float | int | bool | None:
+    """What training fed for a null in input ``inp``, when its ONNX type can carry it; else None.
+
+    A categorical column's null was the category ``""`` (a string input takes it). A numeric one's
+    was NaN, which the model's imputer replaces: a float input takes NaN; an integer or bool input
+    takes the imputer's fill value when training recorded it (a whole number). Otherwise (a date
+    input, an integer-coded category, a fractional fill) the nulls fall under ``on_null``.
+    """
+    rule = manifest.null_rule(inp)
+    if rule is None:
+        return None
+    if rule.get("null") == "category" and elem == "string":
+        return str(rule.get("value", ""))
+    if rule.get("null") != "impute":
+        return None
+    if elem in ("float", "double"):
+        return float("nan")
+    value = rule.get("value")
+    if not isinstance(value, int):
+        return None
+    if elem == "bool":
+        return bool(value) if value in (0, 1) else None
+    return value if elem in ("int64", "int32", "int16", "int8", "uint8") else None
+
+
 def _check_dtype(col: str, dtype: pl.DataType, inp: str, elem: str, auto_cast: bool) -> pl.DataType | None:
     """None when the column feeds the input as is; else the dtype to auto-cast to (rule 5)."""
     if elem not in ONNX_ELEM:
@@ -131,13 +158,14 @@ class ScoringPlan:
 
     def __init__(self, manifest: Manifest, session: CachedSession, schema: pl.Schema,
                  decls: list[OutputDecl] | None, *, on_null: str = "error", auto_cast: bool = False,
-                 batch_size: int = 65536, rename: Callable[[str], str] | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, rename: Callable[[str], str] | None = None,
                  element: int | None = None, check_collisions: bool = True) -> None:
         if on_null not in _ON_NULL:
             raise PredictError(f"on_null={on_null!r} is not a null policy.",
                                hint="Use 'error' (default), 'propagate' or 'nan'.")
         if batch_size < 1:
-            raise PredictError(f"batch_size={batch_size} must be positive.", hint="e.g. batch_size=65536.")
+            raise PredictError(f"batch_size={batch_size} must be positive.",
+                               hint=f"e.g. batch_size={DEFAULT_BATCH_SIZE}.")
         self.manifest = manifest
         self.session = session
         self.on_null = on_null
@@ -147,6 +175,9 @@ class ScoringPlan:
         self.inputs = self._bind_inputs(list(schema.names()), schema, auto_cast)
         self.outputs = self._bind_outputs(decls, rename or (lambda n: n), element)
         self.bound_columns = list(dict.fromkeys(c for b in self.inputs for c in b.columns))
+        # rule 10's on_null governs only the columns whose nulls the model has no training rule for
+        filled = {c for b in self.inputs for c, f in zip(b.columns, b.fills, strict=True) if f is not None}
+        self.null_columns = [c for c in self.bound_columns if c not in filled]
         self._warned = False
         if check_collisions:
             clash = [o.column for o in self.outputs if o.column in schema]
@@ -186,7 +217,9 @@ class ScoringPlan:
             temporal = tuple(_temporal_unit(f, schema[f], spec.name, ticks.get(spec.name)) for f in cols_found)
             casts = tuple(None if unit else _check_dtype(f, schema[f], spec.name, elem, auto_cast)
                           for f, unit in zip(cols_found, temporal, strict=True))
-            bindings.append(InputBinding(spec.name, cols_found, elem, rank, casts, temporal))
+            fill = _null_fill(m, spec.name, elem) if len(cols_found) == 1 and not any(temporal) else None
+            bindings.append(InputBinding(spec.name, cols_found, elem, rank, casts, temporal,
+                                         (fill,) * len(cols_found)))
         if missing:
             raise PredictError(
                 f"Model {self.ref} needs input column(s) {missing} that DATA does not have. "
@@ -237,16 +270,20 @@ class ScoringPlan:
     # ---- scoring ------------------------------------------------------------------------------
     def check_nulls(self, df: pl.DataFrame) -> None:
         """Rule 10 for ``on_null='error'``: fail naming the first column with nulls and its count."""
-        if self.on_null == "propagate" or df.height == 0:
+        if self.on_null == "propagate" or df.height == 0 or not self.null_columns:
             return
-        counts = df.select(pl.col(self.bound_columns).null_count()).row(0)
-        for col, n in zip(self.bound_columns, counts, strict=True):
+        counts = df.select(pl.col(self.null_columns).null_count()).row(0)
+        for col, n in zip(self.null_columns, counts, strict=True):
             if not n:
                 continue
             if self.on_null == "nan" and df.schema[col].is_float():
                 continue
             extra = " (on_null='nan' only fills float inputs)" if self.on_null == "nan" else ""
-            raise PredictError(f"Input column {col!r} has {n} null value(s){extra}; nothing was scored.",
+            b = next(b for b in self.inputs if col in b.columns)
+            if self.manifest.null_rule(b.input) is not None:
+                extra += (f" (training filled them, but model input {b.input!r} is tensor({b.elem}), which "
+                          "cannot carry a missing value)")
+            raise NullInputError(f"Input column {col!r} has {n} null value(s){extra}; nothing was scored.",
                                hint="Filter or fill them (WHERE col IS NOT NULL / COALESCE), or pass "
                                     "on_null='propagate' (null outputs) or on_null='nan' (NaN for floats).")
 
@@ -272,11 +309,14 @@ class ScoringPlan:
         return pl.DataFrame(schema=schema)
 
     def _score_batch(self, df: pl.DataFrame) -> pl.DataFrame:
-        if self.on_null == "propagate":
-            valid = pl.all_horizontal(pl.col(self.bound_columns).is_not_null())
+        if self.on_null == "propagate" and self.null_columns:
+            valid = pl.all_horizontal(pl.col(self.null_columns).is_not_null())
             mask = df.select(valid).to_series()
             if not mask.all():
-                idx = pl.Series(np.cumsum(mask.to_numpy()) - 1, dtype=pl.UInt32)
+                # position of each valid row among the scored rows; null for the skipped ones (a null
+                # before the first valid row would otherwise give position -1)
+                valid_rows = mask.to_numpy()
+                idx = pl.Series(np.where(valid_rows, np.cumsum(valid_rows) - 1, 0), dtype=pl.UInt32)
                 idx = pl.select(pl.when(mask).then(idx)).to_series()
                 scored = self._run(df.filter(mask)) if mask.any() else self._empty()
                 if not mask.any():
@@ -291,7 +331,8 @@ class ScoringPlan:
             np_dtype = ONNX_ELEM[b.elem][0]
             series = []
             units = b.temporal or (None,) * len(b.columns)
-            for col, cast, unit in zip(b.columns, b.casts, units, strict=True):
+            fills = b.fills or (None,) * len(b.columns)
+            for col, cast, unit, fill in zip(b.columns, b.casts, units, fills, strict=True):
                 s = df.get_column(col)
                 if unit is not None:
                     s = _temporal_ticks(s, unit)
@@ -299,10 +340,12 @@ class ScoringPlan:
                     if s.dtype == pl.Float64 and cast == pl.Float32 and not self._warned:
                         self._warn_narrow(col)
                     s = safe_cast(s, cast, what=f"auto_cast of column {col!r}", allow_narrow_float=True)
-                if self.on_null == "nan" and s.dtype.is_float():
-                    s = s.fill_null(float("nan"))
-                elif isinstance(s.dtype, pl.Categorical | pl.Enum):
+                if isinstance(s.dtype, pl.Categorical | pl.Enum):
                     s = s.cast(pl.String)
+                if fill is not None:
+                    s = s.fill_null(fill)
+                elif self.on_null == "nan" and s.dtype.is_float():
+                    s = s.fill_null(float("nan"))
                 series.append(s)
             if len(series) == 1:
                 arr = series[0].to_numpy()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakeml.config import default_ort_threads
 from lakeml.errors import ModelError
 from lakeml.registry.manifest import check_self_contained
 
@@ -36,9 +36,9 @@ class CachedSession:
 
 
 def default_threads(config: Any = None) -> int:
-    """ORT intra-op threads: ``config.ort_threads`` when set, else the number of cores."""
+    """ORT intra-op threads: ``config.ort_threads`` when set, else :func:`lakeml.config.default_ort_threads`."""
     value = getattr(config, "ort_threads", None) if config is not None else None
-    return int(value) if value else max(1, os.cpu_count() or 1)
+    return int(value) if value else default_ort_threads()
 
 
 def get_session(data: bytes, *, threads: int, sha256: str | None = None) -> CachedSession:

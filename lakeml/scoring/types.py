@@ -10,17 +10,8 @@ import numpy as np
 import polars as pl
 
 from lakeml.errors import PredictError
-
-_SCALARS: dict[str, pl.DataType] = {
-    "real": pl.Float32(), "float4": pl.Float32(),
-    "float": pl.Float64(), "double": pl.Float64(), "double precision": pl.Float64(), "float8": pl.Float64(),
-    "bigint": pl.Int64(), "int8": pl.Int64(), "long": pl.Int64(),
-    "int": pl.Int32(), "integer": pl.Int32(), "int4": pl.Int32(),
-    "smallint": pl.Int16(), "int2": pl.Int16(), "tinyint": pl.UInt8(),
-    "varchar": pl.String(), "nvarchar": pl.String(), "char": pl.String(), "nchar": pl.String(),
-    "string": pl.String(), "text": pl.String(),
-    "bit": pl.Boolean(), "bool": pl.Boolean(), "boolean": pl.Boolean(),
-}
+from lakeml.query.dtypes import SQL_TYPES, sql_type
+from lakeml.query.dtypes import sql_name as scalar_name
 
 # ONNX element type -> (numpy dtype, the Polars dtypes accepted without a cast); SQL names live in the registry
 ONNX_ELEM: dict[str, tuple[Any, tuple[type[pl.DataType], ...]]] = {
@@ -56,8 +47,9 @@ def parse_sql_type(text: str) -> pl.DataType:
         PredictError: an unknown type.
     """
     t = " ".join(text.strip().lower().split())
-    if t in _SCALARS:
-        return _SCALARS[t]
+    scalar = sql_type(t)
+    if scalar is not None:
+        return scalar
     sized = _SIZED.match(t)
     if sized:
         if sized.group(1) == "float":
@@ -68,8 +60,7 @@ def parse_sql_type(text: str) -> pl.DataType:
         inner = parse_sql_type(arr.group(1))
         return pl.Array(inner, int(arr.group(2))) if arr.group(2) else pl.List(inner)
     raise PredictError(f"Unknown SQL type {text!r} in WITH.",
-                       hint="Use real, float, bigint, int, smallint, tinyint, varchar, bit, or "
-                            "array(real, K) for a K-wide output.")
+                       hint=f"Use one of {', '.join(SQL_TYPES)}, or array(real, K) for a K-wide output.")
 
 
 def _split_top(text: str) -> list[str]:
@@ -132,9 +123,9 @@ def _decl_from_text(col: str) -> OutputDecl:
 
 def sql_name(dtype: pl.DataType) -> str:
     """The SQL spelling of a Polars dtype (for messages)."""
-    for name, dt in _SCALARS.items():
-        if dt == dtype:
-            return name
+    name = scalar_name(dtype)
+    if name is not None:
+        return name
     if isinstance(dtype, pl.Array):
         inner = dtype.inner
         return f"array({sql_name(inner if isinstance(inner, pl.DataType) else inner())}, {dtype.size})"

@@ -239,6 +239,14 @@ class LakeGenerator(PostgresGenerator):
         """``:name`` for named placeholders, ``?`` otherwise."""
         return f":{expression.name}" if expression.this else "?"
 
+    def cast_sql(self, expression: exp.Cast, safe_prefix: str | None = None) -> str:
+        """CAST as PostgreSQL, except that T-SQL's ``bit`` (lakeml's name for bool) casts to BOOLEAN."""
+        to = expression.args.get("to")
+        if isinstance(to, exp.DataType) and to.is_type(exp.DType.BIT):
+            expression = expression.copy()
+            expression.set("to", exp.DataType.build("BOOLEAN"))
+        return super().cast_sql(expression, safe_prefix=safe_prefix)
+
     def datatype_sql(self, expression: exp.DataType) -> str:
         """Fixed-size arrays as ``ARRAY(<type>, <size>)``; everything else as PostgreSQL."""
         values = expression.args.get("values")

@@ -7,14 +7,13 @@ here, not at ``collect()``); pushdown of projections and filters into the scans 
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
-from lakeml.errors import SQLError, TableNotFoundError, choices_hint
+from lakeml.errors import LakeMLError, SQLError, TableNotFoundError, choices_hint
 from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.errors import wrap_polars_error
 from lakeml.sql.nodes import PredictCall, PredictTable
@@ -132,21 +131,16 @@ def _builtin_views(lake: Any) -> dict[str, Callable[[], pl.LazyFrame]]:
 def _table_names(lake: Any) -> list[str]:
     try:
         return list(lake.tables())
-    except Exception:  # the hint is best effort; the error being raised matters more
+    except LakeMLError:  # the listing failed (storage): the hint is best effort, the error raised matters more
         return []
 
 
 def _rewrite_predict(tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> exp.Expr:
     if tree.find(PredictTable, PredictCall) is None:
         return tree
-    try:
-        module = importlib.import_module("lakeml.sql.predict")
-    except ModuleNotFoundError as exc:
-        if exc.name != "lakeml.sql.predict":
-            raise
-        raise SQLError("PREDICT is not available: this lakeml installation has no SQL scoring module.",
-                       hint="Score with lake.predict(model, data) in Python, or upgrade lakeml.") from exc
-    rewritten: exp.Expr = module.rewrite(tree, lake, frames)
+    from lakeml.sql.predict import rewrite  # here: it loads the scoring stack, which plain SQL never needs
+
+    rewritten: exp.Expr = rewrite(tree, lake, frames)
     if rewritten.find(PredictTable, PredictCall) is not None:
         raise SQLError("A PREDICT in this query could not be run (it is in a place PREDICT is not "
                        "supported).", hint="Use PREDICT in the FROM clause, or as a column expression.")

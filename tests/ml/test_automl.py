@@ -110,8 +110,11 @@ def test_register_and_score_with_sql_predict_by_column_name(run) -> None:
     assert manifest.extra["featurization"]["target"] == "churned"
     assert manifest.lineage["fingerprint"] == result.lineage["fingerprint"]
     assert manifest.metrics["auc"] == pytest.approx(result.metrics["auc"])
-    fresh = dirty_frame(50, seed=1).drop("churned").with_columns(
-        pl.col("monthly").fill_null(70.0), pl.col("plan").fill_null("plus"))
+    assert manifest.extra["null_rules"]["plan"] == {"null": "category", "value": ""}
+    assert manifest.extra["null_rules"]["monthly"] == {"null": "impute"}
+    # rows shaped like the training table, nulls included, score with default settings (docs/predict.md rule 10)
+    fresh = dirty_frame(50, seed=1).drop("churned")
+    assert fresh["monthly"].null_count() and fresh["plan"].null_count()
     lake.write("new_customers", fresh)
     # Datetime inputs take int64 microseconds (the scoring error's hint says to CAST).
     scored = lake.sql(

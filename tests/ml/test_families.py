@@ -112,3 +112,31 @@ def test_seed_and_jobs_reach_the_estimator() -> None:
     assert rf.random_state == 7 and rf.n_jobs == 1
     lgbm = FAMILIES["lightgbm"].make_estimator({}, task="classification", seed=3, n_jobs=2)
     assert lgbm.random_state == 3 and lgbm.n_jobs == 2
+
+
+def test_lightgbm_parameter_typos_are_refused_and_aliases_accepted() -> None:
+    family = get_family("lightgbm")
+    with pytest.raises(ConfigError, match=r"Unknown LightGBM parameters: \['num_leafs'\]"):
+        family.make_estimator({"num_leafs": 7}, task="classification")
+    model = family.make_estimator({"num_iterations": 5, "min_data_in_leaf": 3}, task="regression")
+    assert model.get_params()["num_iterations"] == 5
+
+
+def test_the_private_lightgbm_api_lakeml_reads_is_still_there() -> None:
+    # lakeml.ml.families reads lightgbm.basic._ConfigAliases (LightGBM has no public alias list);
+    # pyproject.toml pins lightgbm < 5. This fails loudly when an upgrade moves or changes it.
+    from lightgbm.basic import _ConfigAliases
+
+    aliases = _ConfigAliases._get_all_param_aliases()
+    assert "num_iterations" in aliases and "n_estimators" in aliases["num_iterations"]
+
+
+def test_lakeml_reaches_no_private_hyperopt_or_skl2onnx_api() -> None:
+    import pathlib
+
+    import lakeml
+
+    root = pathlib.Path(lakeml.__file__).parent
+    source = "\n".join(p.read_text() for p in root.rglob("*.py"))
+    for private in ("_dynamic_trials", "skl2onnx.common._registration", "get_converter("):
+        assert private not in source, private

@@ -1,9 +1,8 @@
-"""One test (or more) per rule of spec/predict.md, named after the rule, via ``lake.predict``."""
+"""One test (or more) per rule of docs/predict.md, named after the rule, via ``lake.predict``."""
 
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import polars as pl
 import pytest
 from onnx import TensorProto
@@ -229,20 +228,18 @@ def test_rule_10_on_null_nan(lake: Lake) -> None:
         lake.predict("addi", dfi, on_null="zero")
 
 
-def test_rule_14_one_cached_session_per_model_bytes(scoring_lake: Lake) -> None:
-    from lakeml.scoring.session import get_session
+def test_rule_14_one_cached_session_per_model_bytes_with_the_configured_threads(tmp_path) -> None:
+    import lakeml
+    from lakeml.config import LakeConfig
 
-    mv = scoring_lake.models.get("pipe")
-    threads = scoring_lake.config.ort_threads
-    first = get_session(mv.onnx_bytes(), threads=threads)
-    scoring_lake.predict("pipe", training_frame())
-    assert get_session(mv.onnx_bytes(), threads=threads) is first
-    opts = first.session.get_session_options()
-    assert opts.intra_op_num_threads == threads
-    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert first.session.get_providers() == ["CPUExecutionProvider"]
-    assert session_mod.cache_size() >= 1
+    lake = lakeml.connect(tmp_path / "lake", config=LakeConfig(ort_threads=1))
+    lake.models.register(column_pipeline()[0], name="pipe")
+    key = (lake.models.get("pipe").sha256, 1)
+    lake.predict("pipe", training_frame())
+    first = session_mod._cache[key]  # built with the configured thread count, cached by content hash
+    assert first.session.get_session_options().intra_op_num_threads == 1
+    lake.predict("pipe", training_frame().head(5))
+    assert session_mod._cache[key] is first
 
 
 def test_rule_15_batch_size_does_not_change_results(scoring_lake: Lake) -> None:
@@ -250,6 +247,17 @@ def test_rule_15_batch_size_does_not_change_results(scoring_lake: Lake) -> None:
     ref = scoring_lake.predict("pipe", df, batch_size=100_000)
     for bs in (1, 2, 16, 256, 257):
         assert scoring_lake.predict("pipe", df, batch_size=bs).equals(ref)
+
+
+def test_rule_15_batch_size_does_not_change_results_with_nulls_anywhere(scoring_lake: Lake) -> None:
+    # nulls in the first row of a batch, the last row, two rows in a row, and a batch of nulls only
+    nulls = [0, 1, 2, 15, 16, 100, 255, 256]
+    df = training_frame(n=257).with_columns(
+        pl.when(pl.int_range(pl.len()).is_in(nulls)).then(None).otherwise(pl.col("a")).alias("a"))
+    ref = scoring_lake.predict("pipe", df, on_null="propagate", batch_size=100_000)
+    assert ref["label"].is_null().arg_true().to_list() == nulls
+    for bs in (1, 2, 3, 16, 256, 257):
+        assert scoring_lake.predict("pipe", df, on_null="propagate", batch_size=bs).equals(ref)
 
 
 def test_rule_16_float64_autocast_warns_once_and_trees_match_native(lake: Lake) -> None:

@@ -28,7 +28,7 @@ def squash(sql: str) -> str:
 
 
 ROUND_TRIPS = [
-    # PREDICT, table form (spec examples)
+    # PREDICT, table form (the examples of docs/predict.md)
     "SELECT d.*, p.label, p.probabilities FROM PREDICT(MODEL = 'churn:3', DATA = customers AS d, "
     "RUNTIME = ONNX) WITH (label BIGINT, probabilities ARRAY(REAL, 2)) AS p WHERE p.label = 1",
     "SELECT * FROM PREDICT(MODEL = (SELECT model FROM models WHERE name = 'churn' AND version = 3), "

@@ -17,8 +17,8 @@ import os
 import pickle
 import secrets
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakeml.errors import ConfigError, TrainingError, choices_hint
@@ -62,15 +62,12 @@ def _families(task: str, allowed: Sequence[str] | None, blocked: Sequence[str] |
 
 
 def _warm_export() -> None:
-    # The exporter's imports take seconds on a busy machine; pay them while trials run.
-    try:
-        import onnxruntime  # noqa: F401
+    """Import the exporter and register its converters (run in a thread while trials run)."""
+    import onnxruntime  # noqa: F401
 
-        from lakeml.ml.onnx_export import register_converters
+    from lakeml.ml.onnx_export import register_converters
 
-        register_converters()
-    except Exception:  # a real problem resurfaces, with its message, at export time
-        return
+    register_converters()
 
 
 def _check_args(time_budget: float | None, max_trials: int | None, n_jobs: int | None) -> None:
@@ -159,7 +156,11 @@ def automl(
     workers = n_jobs or os.cpu_count() or 1
     # Workers start first: they import scikit-learn while this process reads and checks the data.
     with WorkerPool(workers) as pool, tempfile.TemporaryDirectory(prefix="lakeml-automl-") as tmp:
-        threading.Thread(target=_warm_export, name="lakeml-warm-export", daemon=True).start()
+        # The exporter's imports take seconds on a busy machine; pay them while trials run. Its
+        # outcome is awaited before the export, so a failure there is raised, not lost in the thread.
+        warm_pool = ThreadPoolExecutor(1, thread_name_prefix="lakeml-warm-export")
+        warmed = warm_pool.submit(_warm_export)
+        warm_pool.shutdown(wait=False)
         from lakeml.ml.automl.data import prepare
         from lakeml.ml.automl.engine import Search, SearchSettings
         from lakeml.ml.automl.finish import finish
@@ -191,6 +192,7 @@ def automl(
         if not ok:
             _no_trial_finished(records, clock)
         cut_by_time = search.stop_reason == "time budget"
+        warmed.result()
         result = finish(lake, prepared, records, pool, clock, metric=metric_name, greater=greater,
                       ensemble=ensemble, seed=run_seed, stop_reason=search.stop_reason,
                       deterministic=deterministic and not cut_by_time,

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from lakeml.errors import ModelError
+from lakeml.ml.featurize import null_rules
 from lakeml.ml.guardrails import Guardrail, guardrails_frame
+from lakeml.registry.manifest import NULL_RULES_KEY
 
 if TYPE_CHECKING:
     from lakeml.query.lake import Lake
@@ -84,6 +86,7 @@ class AutoMLResult:
             },
             "parity": parity.to_dict() if hasattr(parity, "to_dict") else dict(vars(parity)),
             "featurization": self.plan.summary(),
+            NULL_RULES_KEY: null_rules(self.plan, self.pipeline.steps[0][1]),
             "guardrails": [g.to_dict() for g in self.guardrails],
             "feature_importances": self.feature_importances.head(50).to_dicts(),
         }

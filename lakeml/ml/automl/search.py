@@ -74,7 +74,8 @@ class Searcher:
 
     def tell(self, trial_id: int, loss: float | None) -> None:
         """Record the loss of a trial (lower is better); ``None`` marks it failed or stopped."""
-        doc = next(d for d in self._trials._dynamic_trials if d["tid"] == trial_id)
+        # Trials.trials holds the stored documents themselves (insert_trial_docs copies what it is given)
+        doc = next(d for d in self._trials.trials if d["tid"] == trial_id)
         doc["state"] = base.JOB_STATE_DONE if loss is not None else base.JOB_STATE_ERROR
         doc["result"] = ({"status": STATUS_OK, "loss": float(loss)} if loss is not None
                          else {"status": STATUS_FAIL})
