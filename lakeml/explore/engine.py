@@ -340,9 +340,10 @@ def _group_queries(src: pl.LazyFrame, group: list[_Col], opts: ProfileOptions, p
 class _Hashing:
     """Distinct rows. When a null-free column looks unique, one exact check of that column settles it
     (no duplicate rows, and the column's distinct count becomes exact); else rows are hashed: in one
-    streaming query when the table has at most ``_GROUP_COLUMNS`` columns, else group by group,
-    chaining each group's row hash into one in-memory hash per row (skipped, with a note, when that
-    array would not fit the memory budget)."""
+    streaming query when the table has at most ``_GROUP_COLUMNS`` columns or fits the budget, else
+    group by group, chaining each group's row hash into one in-memory hash per row (skipped, with a
+    note, when that array would not fit the budget). Chaining assumes that every read of the source
+    returns its rows in the same order, as tables and ordered queries do."""
 
     def __init__(self, lf: pl.LazyFrame, cols: list[_Col], rows: int, budget: int) -> None:
         self.lf, self.cols, self.rows = lf, cols, rows
@@ -360,7 +361,7 @@ class _Hashing:
             if distinct == rows:
                 self.settled = best
                 return
-        if len(cols) > _GROUP_COLUMNS:
+        if len(cols) > _GROUP_COLUMNS and sum(_estimated_bytes(c, rows) for c in cols) > budget:
             self.chained = rows * 16 <= budget
             if not self.chained:
                 self.note = (f"Duplicate rows were not counted: hashing {rows:,} rows of {len(cols):,} columns "

@@ -102,6 +102,11 @@ def test_column_groups_held_or_streamed_give_the_same_numbers(wide_frame: pl.Dat
         streamed.target_relations["association"].to_list())
     x5 = held.target_relations.filter(pl.col("feature") == "x5")["pearson"][0]
     assert x5 == pytest.approx(np.corrcoef(wide_frame["x5"].to_numpy(), wide_frame["x1"].to_numpy())[0, 1])
+    # 64 KiB: small groups held in memory, and the table is too big for one hashing query, so
+    # duplicate rows are found by chaining the groups' row hashes.
+    chained = compute_profile(wide_frame.lazy(), target="x1", options=ProfileOptions(memory_budget=64 * 2**10))
+    assert chained.overview["duplicate_rows"] == 3
+    assert chained.columns.equals(held.columns) and chained.histograms.equals(held.histograms)
     # Hashing 123 rows of 450 columns needs 2 KiB, more than this budget allows: stated, not guessed.
     assert streamed.overview["duplicate_rows"] is None
     assert any("Duplicate rows were not counted" in note for note in streamed.notes)
