@@ -9,10 +9,11 @@ Quantiles need a column's values in memory, so they run a few columns at a time 
 above ``exact_quantile_rows`` rows they come from a deterministic row sample of that size.
 
 Memory and time stay bounded whatever the width: after pass 1, pass 2, quantiles and the duplicate
-check run per *column group* (at most ``_GROUP_COLUMNS`` columns). A group whose estimated size fits
-a quarter of ``memory_budget`` is read once into memory and queried there; larger columns are
-streamed from the source as they always were. Every query therefore plans over a bounded schema,
-and what is quadratic in the width (the correlation matrix) is capped by ``max_corr_columns``.
+check run per *column group* (at most ``_GROUP_COLUMNS`` columns). In tables wider than one group,
+a group whose estimated size fits a quarter of ``memory_budget`` is read once into memory and
+queried there (each query then plans over that group's schema only); larger columns, and narrow
+tables, are streamed from the source as before. What is quadratic in the width (the correlation
+matrix) is capped by ``max_corr_columns``.
 """
 
 from __future__ import annotations
@@ -291,9 +292,12 @@ def _estimated_bytes(col: _Col, rows: int) -> int:
 
 def _column_groups(cols: list[_Col], rows: int, group_bytes: int,
                    target: _Col | None) -> list[tuple[list[_Col], bool]]:
-    """Consecutive columns in groups of at most ``_GROUP_COLUMNS``; a group is held in memory (True)
-    when it fits ``group_bytes`` (with the target column, which every group's queries need)."""
+    """Consecutive columns in groups of at most ``_GROUP_COLUMNS``; a group of a wide table is held in
+    memory (True) when it fits ``group_bytes`` (with the target column, which every group's queries
+    need). Tables of one group are streamed as they are: planning over their schema is cheap."""
     room = group_bytes - (_estimated_bytes(target, rows) if target is not None else 0)
+    if len(cols) <= _GROUP_COLUMNS:
+        room = -1
     groups: list[tuple[list[_Col], bool]] = []
     current: list[_Col] = []
     size, held = 0, False
