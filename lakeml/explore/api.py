@@ -19,7 +19,7 @@ from lakeml.errors import (
 )
 from lakeml.explore.chart import Chart
 from lakeml.explore.columns import column_kind, physical
-from lakeml.explore.engine import ProfileOptions, compute_profile, format_physical
+from lakeml.explore.engine import DEFAULT_MEMORY_BUDGET, ProfileOptions, compute_profile, format_physical
 from lakeml.explore.figures import query_figure
 from lakeml.explore.profile import Profile
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 ChartKind = Literal["bar", "line", "scatter", "hist"]
 CHART_KINDS: tuple[str, ...] = ("bar", "line", "scatter", "hist")
 _ROW = "\x1frow"
+_MIN_BUDGET = 64 * 2**20
 
 
 def _describe_source(data: Any) -> str:
@@ -68,7 +69,8 @@ def _wrap(exc: pl.exceptions.PolarsError, what: str) -> LakeMLError:
 
 
 def profile(lake: Lake, data: Any, *, target: str | None = None, sample: int | float | None = None,
-            bins: int = 20, top_k: int = 10, progress: Callable[[str], None] | None = None) -> Profile:
+            bins: int = 20, top_k: int = 10, progress: Callable[[str], None] | None = None,
+            memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Profile:
     """Profile a table, SQL query or frame with streaming Polars aggregations (two passes).
 
     Args:
@@ -79,6 +81,9 @@ def profile(lake: Lake, data: Any, *, target: str | None = None, sample: int | f
         bins: histogram bins per numeric/temporal column.
         top_k: most frequent values kept per column.
         progress: optional callback receiving a message per pass (the CLI shows it on a terminal).
+        memory_budget: bytes of working memory profiling may use (default 1 GiB), whatever the
+            table's width: columns are processed in groups that fit it, and quantiles above
+            ``memory_budget / 16`` rows come from a sample. At least 64 MiB.
 
     Returns:
         A :class:`~lakeml.explore.profile.Profile`; ``to_html(path)``, ``to_json()``, frames.
@@ -86,7 +91,7 @@ def profile(lake: Lake, data: Any, *, target: str | None = None, sample: int | f
     Raises:
         TableNotFoundError / SQLError: ``data`` does not resolve.
         ColumnNotFoundError: ``target`` is not a column.
-        ConfigError: invalid ``sample``, ``bins`` or ``top_k``.
+        ConfigError: invalid ``sample``, ``bins``, ``top_k`` or ``memory_budget``.
 
     Example:
         >>> p = lake.profile("flights", target="arr_delay")   # doctest: +SKIP
@@ -96,14 +101,17 @@ def profile(lake: Lake, data: Any, *, target: str | None = None, sample: int | f
         raise ConfigError(f"Invalid bins={bins!r}.", hint="Use an integer between 1 and 500.")
     if not isinstance(top_k, int) or not 1 <= top_k <= 1000:
         raise ConfigError(f"Invalid top_k={top_k!r}.", hint="Use an integer between 1 and 1000.")
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < _MIN_BUDGET:
+        raise ConfigError(f"Invalid memory_budget={memory_budget!r}.",
+                          hint=f"Use a number of bytes of at least {_MIN_BUDGET:,} (64 MiB), e.g. 2**30.")
     started = time.perf_counter()
     lf = lake.frame(data)
     note = None
     try:
         if sample is not None:
             lf, note = _sample(lf, sample)
-        result = compute_profile(lf, target=target, options=ProfileOptions(bins=bins, top_k=top_k),
-                                 on_stage=progress)
+        options = ProfileOptions(bins=bins, top_k=top_k, memory_budget=memory_budget)
+        result = compute_profile(lf, target=target, options=options, on_stage=progress)
     except pl.exceptions.PolarsError as exc:
         raise _wrap(exc, "Profiling") from exc
     return Profile(result, source=_describe_source(data), sample=note, seconds=time.perf_counter() - started)

@@ -16,6 +16,7 @@ from lakeml.explore.alerts import find_alerts
 from lakeml.explore.chart import Chart, ImageFormat
 from lakeml.explore.engine import ProfileData
 from lakeml.explore.figures import bar_figure, heatmap_figure, histogram_figure, target_figure
+from lakeml.explore.report import MAX_COLUMN_SECTIONS
 
 
 class Profile:
@@ -161,17 +162,20 @@ class Profile:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
-    def to_html(self, path: str | Path | None = None, *, max_column_charts: int = 60) -> str:
+    def to_html(self, path: str | Path | None = None, *, max_column_charts: int = 60,
+                max_column_sections: int = MAX_COLUMN_SECTIONS) -> str:
         """A self-contained HTML report (charts embedded); also written to ``path`` when given.
 
         Args:
             path: local file to write.
             max_column_charts: columns beyond this many get tables without charts (keeps
                 reports of very wide tables small and fast).
+            max_column_sections: columns beyond this many get one row each in a compact table
+                instead of a section (the report says so; every number stays in :attr:`columns`).
         """
         from lakeml.explore.report import render_report
 
-        text = render_report(self, max_column_charts=max_column_charts)
+        text = render_report(self, max_column_charts=max_column_charts, max_column_sections=max_column_sections)
         if path is not None:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,12 @@ _CSS = """
 """
 
 
+# Caps that keep the report of a very wide table bounded (every number stays in the Profile's frames).
+MAX_COLUMN_SECTIONS = 200
+MAX_ALERT_ROWS = 500
+MAX_TARGET_ROWS = 200
+
+
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -105,7 +111,8 @@ def _overview(p: Profile) -> str:
         ("Columns", fmt(o["columns"]), ", ".join(f"{v} {k}" for k, v in sorted(o["column_kinds"].items()))),
         ("Missing cells", fmt(o["missing_share"], share=True), f"{fmt(o['missing_cells'])} cells"),
         ("Duplicate rows", fmt(o["duplicate_rows"]),
-         fmt(o["duplicate_rows"] / o["rows"], share=True) + " of rows" if o["rows"] else ""),
+         fmt(o["duplicate_rows"] / o["rows"], share=True) + " of rows"
+         if o["rows"] and o["duplicate_rows"] is not None else "not counted"),
         ("Memory (est.)", _bytes(o["memory_bytes"]), "Arrow, in memory"),
         ("Alerts", fmt(p.alerts.height), f"{p.alerts.filter(pl.col('severity') == 'warning').height} warnings"),
     ]
@@ -128,12 +135,16 @@ def _alerts(p: Profile, index: dict[str, int]) -> str:
                 'found.</div></section>')
     rows = []
     order = p.alerts.with_columns((pl.col("severity") != "warning").alias("_o")).sort("_o", maintain_order=True)
-    for col, kind, severity, message in order.select("column", "kind", "severity", "message").iter_rows():
+    more = "" if order.height <= MAX_ALERT_ROWS else (
+        f'<div class="note">Showing the first {MAX_ALERT_ROWS:,} of {order.height:,} alerts; all of them are in '
+        "Profile.alerts.</div>")
+    for col, kind, severity, message in order.head(MAX_ALERT_ROWS).select(
+            "column", "kind", "severity", "message").iter_rows():
         where = "table" if col is None else f'<a href="#{_anchor(index[col])}"><code>{_e(col)}</code></a>'
         rows.append(f'<tr><td><span class="pill {_e(severity)}">{_e(severity)}</span></td><td>{where}</td>'
                     f'<td class="muted">{_e(kind)}</td><td>{_e(message)}</td></tr>')
     return ('<section id="alerts"><h2>Alerts</h2><div class="panel"><table><tr><th>severity</th><th>column</th>'
-            f'<th>kind</th><th>message</th></tr>{"".join(rows)}</table></div></section>')
+            f'<th>kind</th><th>message</th></tr>{"".join(rows)}</table>{more}</div></section>')
 
 
 def _img(chart_fn: Any) -> str:
@@ -161,7 +172,11 @@ def _target(p: Profile, index: dict[str, int]) -> str:
         dist_img = _img(lambda: Chart(histogram_figure(hist, f"{t['column']} distribution"), title="target")) \
             if hist.height else ""
     rel_rows = []
-    for r in p.target_relations.iter_rows(named=True):
+    relations = p.target_relations
+    more = "" if relations.height <= MAX_TARGET_ROWS else (
+        f'<div class="note">Showing the {MAX_TARGET_ROWS:,} strongest of {relations.height:,} features; all of '
+        "them are in Profile.target_relations.</div>")
+    for r in relations.head(MAX_TARGET_ROWS).iter_rows(named=True):
         score = r["association"]
         width = 0 if score is None else max(1, round(score * 160))
         rel_rows.append(
@@ -177,7 +192,7 @@ def _target(p: Profile, index: dict[str, int]) -> str:
             f'<span class="badge">{_e(t["task"])}</span></h2>'
             f'<div class="grid2"><div class="panel">{dist_img}</div><div class="panel"><table>'
             f'<tr><th>feature</th><th>kind</th><th>{_e(measure)}</th><th></th><th>pearson r</th></tr>'
-            f'{"".join(rel_rows)}</table></div></div>'
+            f'{"".join(rel_rows)}</table>{more}</div></div>'
             f'<div class="grid2" style="margin-top:14px">{charts}</div></section>')
 
 
@@ -202,7 +217,8 @@ _STAT_LABELS: dict[str, list[tuple[str, str, bool]]] = {
 }
 
 
-def _column(p: Profile, i: int, c: dict[str, Any], with_chart: bool) -> str:
+def _column(p: Profile, i: int, c: dict[str, Any], with_chart: bool, top: pl.DataFrame,
+            alerts: pl.DataFrame) -> str:
     rows = [("values", fmt(c["count"])), ("missing", f"{fmt(c['nulls'])} ({fmt(c['null_share'], share=True)})")]
     if c["distinct"] is not None:
         exact = "" if c["distinct_exact"] else " ≈"
@@ -217,7 +233,6 @@ def _column(p: Profile, i: int, c: dict[str, Any], with_chart: bool) -> str:
     rows.append(("memory (est.)", _bytes(c["memory_bytes"])))
     stats = "".join(f'<tr><td>{_e(k)}</td><td class="num">{_e(v)}</td></tr>' for k, v in rows)
     chart = _img(lambda: p.chart(c["column"])) if with_chart else ""
-    top = p.top_values.filter(pl.col("column") == c["column"])
     top_html = ""
     continuous = c["kind"] == "numeric" and (c["distinct_share"] or 0) > 0.5
     if top.height and not continuous:
@@ -229,7 +244,6 @@ def _column(p: Profile, i: int, c: dict[str, Any], with_chart: bool) -> str:
             for v, n, s in top.select("value", "count", "share").iter_rows())
         top_html = (f'<div style="margin-top:14px"><table><tr><th>top values</th><th>rows</th><th>share</th>'
                     f'<th></th></tr>{items}</table></div>')
-    alerts = p.alerts.filter(pl.col("column") == c["column"])
     pills = "".join(f'<span class="pill {_e(s)}" title="{_e(m)}">{_e(k)}</span>'
                     for k, s, m in alerts.select("kind", "severity", "message").iter_rows())
     return (f'<div class="col" id="{_anchor(i)}"><div class="colhead"><h3>{_e(c["column"])}</h3>'
@@ -238,15 +252,56 @@ def _column(p: Profile, i: int, c: dict[str, Any], with_chart: bool) -> str:
             f'<div>{chart}{top_html}</div></div></div>')
 
 
-def render_fragment(p: Profile, *, max_column_charts: int = 60) -> str:
-    """The report body in a scoped ``<div class="lkp">`` (used inline by Jupyter)."""
+def _by_column(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Rows per column name, split once (filtering per column made wide reports quadratic)."""
+    parts = frame.filter(pl.col("column").is_not_null()).partition_by("column", as_dict=True, maintain_order=True)
+    return {key[0]: part for key, part in parts.items()}
+
+
+def _compact(p: Profile, first: int, counts: dict[str, int]) -> str:
+    """One table row per column from ``first`` on: the columns without a detailed section."""
+    rows = []
+    for i, c in enumerate(p.columns.slice(first).iter_rows(named=True), start=first):
+        exact = "" if c["distinct_exact"] or c["distinct"] is None else "≈"
+        rows.append(
+            f'<tr id="{_anchor(i)}"><td><code>{_e(c["column"])}</code></td><td class="muted">{_e(c["dtype"])}</td>'
+            f'<td class="num">{fmt(c["null_share"], share=True)}</td>'
+            f'<td class="num">{exact}{fmt(c["distinct"])}</td><td class="num">{_e(fmt(c["mean"]))}</td>'
+            f'<td>{_e(c["min_value"] if c["min_value"] is not None else "–")}</td>'
+            f'<td>{_e(c["max_value"] if c["max_value"] is not None else "–")}</td>'
+            f'<td class="num">{fmt(counts.get(c["column"], 0))}</td></tr>')
+    return ('<div class="panel"><table><tr><th>column</th><th>dtype</th><th>missing</th><th>distinct</th>'
+            f'<th>mean</th><th>min</th><th>max</th><th>alerts</th></tr>{"".join(rows)}</table></div>')
+
+
+def render_fragment(p: Profile, *, max_column_charts: int = 60, max_column_sections: int = MAX_COLUMN_SECTIONS) -> str:
+    """The report body in a scoped ``<div class="lkp">`` (used inline by Jupyter).
+
+    The first ``max_column_sections`` columns get a detailed section (charts for the first
+    ``max_column_charts``); the rest get one row each in a compact table, so the report's size
+    and rendering time stay bounded for tables with thousands of columns. The report says so.
+    """
     names = p.columns["column"].to_list()
     index = {n: i for i, n in enumerate(names)}
     o = p.overview
-    cols = "".join(_column(p, i, c, i < max_column_charts) for i, c in enumerate(p.columns.iter_rows(named=True)))
-    more = "" if len(names) <= max_column_charts else (
-        f'<div class="note">Charts are shown for the first {max_column_charts} of {len(names)} columns; '
-        "use Profile.chart(column) or save_charts() for the rest.</div>")
+    tops = _by_column(p.top_values)
+    alerts = _by_column(p.alerts)
+    no_top = p.top_values.clear()
+    no_alerts = p.alerts.clear()
+    sections = min(len(names), max_column_sections)
+    cols = "".join(_column(p, i, c, i < max_column_charts, tops.get(c["column"], no_top),
+                           alerts.get(c["column"], no_alerts))
+                   for i, c in enumerate(p.columns.head(sections).iter_rows(named=True)))
+    notes = []
+    if len(names) > max_column_charts:
+        notes.append(f"Charts are shown for the first {min(max_column_charts, sections)} of {len(names)} columns; "
+                     "use Profile.chart(column) or save_charts() for the rest.")
+    if len(names) > sections:
+        notes.append(f"Detailed sections are shown for the first {sections:,} of {len(names):,} columns; "
+                     f"the other {len(names) - sections:,} are summarised in the table below "
+                     "(all statistics are in Profile.columns).")
+        cols += _compact(p, sections, {k: v.height for k, v in alerts.items()})
+    more = "".join(f'<div class="note">{_e(n)}</div>' for n in notes)
     links = ['<a href="#overview">Overview</a>', f'<a href="#alerts">Alerts ({p.alerts.height})</a>']
     if p.target is not None:
         links.append('<a href="#target">Target</a>')
@@ -262,9 +317,10 @@ def render_fragment(p: Profile, *, max_column_charts: int = 60) -> str:
             f'all charts are embedded in this file.</footer></main></div>')
 
 
-def render_report(p: Profile, *, max_column_charts: int = 60) -> str:
-    """A complete, self-contained HTML document."""
+def render_report(p: Profile, *, max_column_charts: int = 60, max_column_sections: int = MAX_COLUMN_SECTIONS) -> str:
+    """A complete, self-contained HTML document (see :func:`render_fragment` for the caps)."""
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>Profile of {_e(p.source)} · lakeml</title></head><body style="margin:0;background:#f8fafc">'
-            f'{render_fragment(p, max_column_charts=max_column_charts)}</body></html>')
+            f'{render_fragment(p, max_column_charts=max_column_charts, max_column_sections=max_column_sections)}'
+            '</body></html>')
