@@ -34,6 +34,9 @@ ROLES: tuple[str, ...] = ("numeric", "categorical", "boolean", "datetime", "drop
 DATETIME_PARTS: tuple[str, ...] = ("year", "month", "day", "weekday", "hour", "minute")
 DEFAULT_MAX_CATEGORIES = 32
 MISSING_CATEGORY = ""
+# The reserved value that stands for a null in an integer ONNX input whose null training turned into
+# something the integer cannot hold (NaN date parts, the category ""): the type's smallest value.
+NULL_CODES: dict[str, int] = {"int64": int(np.iinfo(np.int64).min), "int32": int(np.iinfo(np.int32).min)}
 _ID_NAME = re.compile(r"(^|[_\s])(id|uuid|guid|key)$|^id[_\s]|^(id|uuid|guid)$", re.IGNORECASE)
 _MIN_ROWS_FOR_ID = 20
 
@@ -274,11 +277,21 @@ class ToFloat32(_CastColumns):
 
 
 class ToText(_CastColumns):
-    """Render integer or boolean codes as text for one-hot encoding; exports as ONNX ``Cast``."""
+    """Render integer codes as text for one-hot encoding; exports as ONNX ``Cast``.
+
+    ``null_code`` (one of :data:`NULL_CODES`), when set, is the reserved integer scoring feeds for a
+    null: it becomes the null category ``""``, as a null does in training frames.
+    """
+
+    def __init__(self, null_code: int | None = None) -> None:
+        self.null_code = null_code
 
     def transform(self, X: Any) -> np.ndarray:
         """Return ``X`` as strings (already text in training frames built by :func:`to_pandas`)."""
-        return np.asarray(X, dtype=object).astype(str).astype(object)
+        text = np.asarray(X, dtype=object).astype(str)
+        if self.null_code is not None:
+            text[text == str(self.null_code)] = MISSING_CATEGORY
+        return text.astype(object)
 
 
 def civil_parts(micros: np.ndarray) -> dict[str, np.ndarray]:
@@ -322,11 +335,15 @@ class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     Input: one column of the column's ``CAST(... AS bigint)`` values — days for a Date, else
     ``unit`` ticks since the epoch (UTC for time-zone-aware columns); pandas nullable Int64 in
     training frames, int64 in ONNX. Output: float32, one column per part, NaN where missing.
+    ``null_code`` (``NULL_CODES["int64"]``), when set, is the reserved tick value scoring feeds for a
+    null: it is missing too.
     """
 
-    def __init__(self, parts: tuple[str, ...] = DATETIME_PARTS, unit: str = "us") -> None:
+    def __init__(self, parts: tuple[str, ...] = DATETIME_PARTS, unit: str = "us",
+                 null_code: int | None = None) -> None:
         self.parts = parts
         self.unit = unit
+        self.null_code = null_code
 
     def fit(self, X: Any, y: Any = None) -> DatetimeParts:
         """Check the parts and remember the input name."""
@@ -345,6 +362,9 @@ class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         column = pd.to_numeric(pd.DataFrame(X).iloc[:, 0], errors="coerce")
         missing = column.isna().to_numpy()
         ticks = column.astype("Int64").to_numpy(dtype=np.int64, na_value=0)
+        if self.null_code is not None:
+            missing = missing | (ticks == self.null_code)
+            ticks = np.where(missing, 0, ticks)
         parts = civil_parts(to_micros(ticks, self.unit))
         out = np.column_stack([parts[p].astype(np.float32) for p in self.parts])
         out[missing, :] = np.nan
@@ -374,24 +394,41 @@ def onnx_kind(dtype_text: str) -> str:
 def null_rules(plan: FeaturePlan, featurizer: ColumnTransformer | None = None) -> dict[str, dict[str, Any]]:
     """How training fed a null in each input column, for the manifest (``extra["null_rules"]``).
 
-    ``{"null": "category", "value": ""}``: a null is the category ``""`` (categorical columns).
-    ``{"null": "impute"}``: a null becomes NaN, which the model's imputer replaces (numeric,
-    boolean and datetime columns); with the fitted ``featurizer``, a numeric column whose fill
-    value is a whole number also records it as ``"value"``, so an integer or bool ONNX input (which
-    cannot carry NaN) can be fed that value and give the same features. Scoring applies the rules
-    (:class:`lakeml.scoring.plan.ScoringPlan`).
+    ``"null"`` says what training made of it: ``"category"``, the category ``""`` (categorical
+    columns), or ``"impute"``, NaN that the model's imputer replaces (numeric, boolean and datetime
+    columns). ``"value"``, when present, is what scoring feeds for a null to give the same features:
+    ``""`` into a text input; into an integer or bool input (which cannot carry NaN) the imputer's
+    whole fill value, or for a date/time or integer-coded categorical input the reserved
+    :data:`NULL_CODES` value that the fitted ``featurizer`` (and its ONNX export) turns into NaN
+    parts or the category ``""``. Without ``"value"`` a null is fed as NaN (float inputs only).
+    Scoring applies the rules (:class:`lakeml.scoring.plan.ScoringPlan`).
     """
     fills = imputed_values(featurizer) if featurizer is not None else {}
+    codes = null_codes(featurizer) if featurizer is not None else {}
     rules: dict[str, dict[str, Any]] = {}
     for c in plan.columns:
         if c.role == "categorical":
-            rules[c.name] = {"null": "category", "value": MISSING_CATEGORY}
+            rules[c.name] = {"null": "category", "value": codes.get(c.name, MISSING_CATEGORY)}
             continue
         rules[c.name] = {"null": "impute"}
         fill = fills.get(c.name)
-        if c.role != "datetime" and fill is not None and np.isfinite(fill) and float(fill).is_integer():
+        if c.name in codes:
+            rules[c.name]["value"] = codes[c.name]
+        elif c.role != "datetime" and fill is not None and np.isfinite(fill) and float(fill).is_integer():
             rules[c.name]["value"] = int(fill)
     return rules
+
+
+def null_codes(featurizer: ColumnTransformer) -> dict[str, int]:
+    """Column -> the reserved integer the fitted featurizer reads as a null (``ToText``, ``DatetimeParts``)."""
+    out: dict[str, int] = {}
+    for _name, step, cols in featurizer.transformers_:
+        if not isinstance(step, Pipeline):
+            continue
+        first = step.steps[0][1]
+        if isinstance(first, ToText | DatetimeParts) and first.null_code is not None:
+            out.update(dict.fromkeys(cols, int(first.null_code)))
+    return out
 
 
 def imputed_values(featurizer: ColumnTransformer) -> dict[str, float]:
@@ -404,9 +441,21 @@ def imputed_values(featurizer: ColumnTransformer) -> dict[str, float]:
     return out
 
 
-def _numeric_steps(for_trees: bool) -> list[tuple[str, Any]]:
+def whole_median(values: np.ndarray) -> float:
+    """The median rounded to a whole number (halves to even); 0 for no values.
+
+    The imputer's statistic for integer and bool inputs: scoring feeds that value for a null into
+    the integer or bool ONNX input (which cannot carry NaN), and gets the features training made.
+    """
+    if values.size == 0:
+        return 0.0  # what the median strategy with keep_empty_features=True fills an empty column with
+    return float(np.round(np.median(values)))
+
+
+def _numeric_steps(for_trees: bool, *, whole: bool = False) -> list[tuple[str, Any]]:
+    strategy = whole_median if whole else "median"
     steps: list[tuple[str, Any]] = [("float32", ToFloat32()),
-                                    ("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+                                    ("impute", SimpleImputer(strategy=strategy, keep_empty_features=True))]
     if not for_trees:
         steps.append(("scale", StandardScaler()))
     return steps
@@ -423,10 +472,12 @@ def check_features(plan: FeaturePlan) -> None:
 def build_featurizer(plan: FeaturePlan, *, for_trees: bool) -> ColumnTransformer:
     """Build the (unfitted) featurizer for a plan.
 
-    Numeric and boolean columns: float32, median imputation, and (``for_trees=False``) standard
-    scaling. Categorical: one-hot over the plan's categories, unseen/rare categories all zeros,
-    nulls as the category ``""``. Datetime: date parts, then like numeric. Columns are grouped
-    by their ONNX input type so the export concatenates only same-typed inputs.
+    Numeric and boolean columns: float32, median imputation (rounded to a whole number for integer
+    and bool inputs, see :func:`whole_median`), and (``for_trees=False``) standard scaling.
+    Categorical: one-hot over the plan's categories, unseen/rare categories all zeros, nulls as the
+    category ``""``. Datetime: date parts, then like numeric. Integer-coded categories and date
+    parts read the input type's :data:`NULL_CODES` value as a null. Columns are grouped by their
+    ONNX input type so the export concatenates only same-typed inputs.
 
     Args:
         plan: from :func:`plan_features`.
@@ -445,20 +496,23 @@ def build_featurizer(plan: FeaturePlan, *, for_trees: bool) -> ColumnTransformer
         if c.role in ("numeric", "boolean"):
             groups.setdefault(("num", onnx_kind(c.dtype)), []).append(c.name)
     parts: list[tuple[str, Any, list[str]]] = [
-        (f"{kind}_{onnx}", Pipeline(_numeric_steps(for_trees)), cols) for (kind, onnx), cols in groups.items()
+        (f"{kind}_{onnx}", Pipeline(_numeric_steps(for_trees, whole=onnx not in ("float", "double"))), cols)
+        for (kind, onnx), cols in groups.items()
     ]
     text = [c for c in plan.by_role("categorical") if onnx_kind(c.dtype) == "string"]
     coded = [c for c in plan.by_role("categorical") if onnx_kind(c.dtype) != "string"]
-    for label, cols, pre in (("cat", text, []), ("catcode", coded, [("text", ToText())])):
+    for label, cols in (("cat", text), ("catcode", coded)):
         by_type: dict[str, list[ColumnPlan]] = {}
         for c in cols:
             by_type.setdefault(onnx_kind(c.dtype), []).append(c)
         for onnx, group in by_type.items():
             encoder = OneHotEncoder(categories=[list(c.categories) for c in group], handle_unknown="ignore",
                                     dtype=np.float32, sparse_output=False)
+            pre = [("text", ToText(null_code=NULL_CODES[onnx]))] if label == "catcode" else []
             parts.append((f"{label}_{onnx}", Pipeline([*pre, ("onehot", encoder)]), [c.name for c in group]))
     for c in plan.by_role("datetime"):
-        steps = [("parts", DatetimeParts(parts=c.parts, unit=datetime_unit(c.dtype))), *_numeric_steps(for_trees)[1:]]
+        dt_parts = DatetimeParts(parts=c.parts, unit=datetime_unit(c.dtype), null_code=NULL_CODES["int64"])
+        steps = [("parts", dt_parts), *_numeric_steps(for_trees)[1:]]
         parts.append((f"dt_{c.name}", Pipeline(steps), [c.name]))
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
 

@@ -14,6 +14,8 @@ Converters (each has a test in ``tests/ml/test_export*.py``):
 - LightGBM inside a scikit-learn pipeline: onnxmltools' converter registered with skl2onnx,
   exported at opset <= 15 (onnxmltools refuses newer).
 - lakeml's own transformers (:class:`~lakeml.ml.featurize.ToFloat32`, ``ToText``, ``DatetimeParts``).
+  ``ToText`` and ``DatetimeParts`` with a ``null_code`` map that reserved input value to the
+  category ``""`` / NaN parts (``Equal`` + ``Where``), as their scikit-learn ``transform`` does.
 The last two are registered with skl2onnx's public ``update_registered_converter`` for types
 skl2onnx has no converter of, so registering them changes no other conversion.
 
@@ -36,7 +38,15 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from lakeml.errors import ConfigError, ModelError
-from lakeml.ml.featurize import UNIT_TO_MICROS, DatetimeParts, ToFloat32, ToText, datetime_unit, onnx_kind
+from lakeml.ml.featurize import (
+    MISSING_CATEGORY,
+    UNIT_TO_MICROS,
+    DatetimeParts,
+    ToFloat32,
+    ToText,
+    datetime_unit,
+    onnx_kind,
+)
 from lakeml.scoring.plan import DATETIME_INPUTS_KEY  # the key scoring reads
 
 DEFAULT_OPSET = 15
@@ -116,9 +126,9 @@ class _Ops:
     def __init__(self, scope: Any, container: Any) -> None:
         self.scope, self.container = scope, container
 
-    def const(self, value: int) -> str:
+    def const(self, value: Any, elem: int = TensorProto.INT64) -> str:
         name = self.scope.get_unique_variable_name("c")
-        self.container.add_initializer(name, TensorProto.INT64, [], [value])
+        self.container.add_initializer(name, elem, [], [value])
         return name
 
     def op(self, op_type: str, *inputs: str, **attrs: Any) -> str:
@@ -139,10 +149,34 @@ class _Ops:
         return self.op("Add", a, self.const(b))
 
 
+def _convert_to_text(scope: Any, operator: Any, container: Any) -> None:
+    """``Cast`` to string; with a ``null_code``, that input value becomes the null category ``""``."""
+    code = operator.raw_operator.null_code
+    source, target = operator.inputs[0].full_name, operator.outputs[0].full_name
+    if code is None:
+        _cast_converter(TensorProto.STRING)(scope, operator, container)
+        return
+    from skl2onnx.common.data_types import Int32TensorType
+
+    o = _Ops(scope, container)
+    elem = TensorProto.INT32 if isinstance(operator.inputs[0].type, Int32TensorType) else TensorProto.INT64
+    is_null = o.op("Equal", source, o.const(code, elem))
+    text = o.op("Cast", source, to=TensorProto.STRING)
+    container.add_node("Where", [is_null, o.const(MISSING_CATEGORY, TensorProto.STRING), text], [target],
+                       name=scope.get_unique_operator_name("Where"))
+
+
 def _convert_datetime(scope: Any, operator: Any, container: Any) -> None:
-    """ONNX version of :func:`lakeml.ml.featurize.civil_parts` (same integer arithmetic)."""
+    """ONNX version of :func:`lakeml.ml.featurize.civil_parts` (same integer arithmetic).
+
+    With a ``null_code``, rows holding it get NaN parts (the arithmetic runs on 0 there).
+    """
     o = _Ops(scope, container)
     ticks = o.op("Cast", operator.inputs[0].full_name, to=TensorProto.INT64)
+    code = operator.raw_operator.null_code
+    is_null = o.op("Equal", ticks, o.const(code)) if code is not None else None
+    if is_null is not None:
+        ticks = o.op("Where", is_null, o.const(0), ticks)
     mul, div = UNIT_TO_MICROS[operator.raw_operator.unit]
     us = o.mul(ticks, mul) if mul != 1 else ticks
     us = o.div(us, div) if div != 1 else us
@@ -167,8 +201,13 @@ def _convert_datetime(scope: Any, operator: Any, container: Any) -> None:
         "minute": o.op("Mod", o.div(of_day, 60_000_000), o.const(60), fmod=0),
     }
     floats = [o.op("Cast", values[p], to=TensorProto.FLOAT) for p in operator.raw_operator.parts]
-    container.add_node("Concat", floats, [operator.outputs[0].full_name],
-                       name=scope.get_unique_operator_name("Concat"), axis=1)
+    if is_null is None:
+        container.add_node("Concat", floats, [operator.outputs[0].full_name],
+                           name=scope.get_unique_operator_name("Concat"), axis=1)
+        return
+    parts = o.op("Concat", *floats, axis=1)
+    container.add_node("Where", [is_null, o.const(float("nan"), TensorProto.FLOAT), parts],
+                       [operator.outputs[0].full_name], name=scope.get_unique_operator_name("Where"))
 
 
 def register_converters() -> None:
@@ -186,10 +225,11 @@ def register_converters() -> None:
             calculate_linear_regressor_output_shapes,
         )
 
-        for cls, alias, elem, to in ((ToFloat32, "LakemlToFloat32", FloatTensorType, TensorProto.FLOAT),
-                                     (ToText, "LakemlToText", StringTensorType, TensorProto.STRING)):
-            update_registered_converter(cls, alias, _cast_shape(elem), _cast_converter(to),
-                                        parser=_typed_parser(alias, elem))
+        update_registered_converter(ToFloat32, "LakemlToFloat32", _cast_shape(FloatTensorType),
+                                    _cast_converter(TensorProto.FLOAT),
+                                    parser=_typed_parser("LakemlToFloat32", FloatTensorType))
+        update_registered_converter(ToText, "LakemlToText", _cast_shape(StringTensorType), _convert_to_text,
+                                    parser=_typed_parser("LakemlToText", StringTensorType))
         update_registered_converter(DatetimeParts, "LakemlDatetimeParts", _datetime_shape, _convert_datetime,
                                     parser=_typed_parser("LakemlDatetimeParts", FloatTensorType))
         update_registered_converter(LGBMClassifier, "LightGbmLGBMClassifier",

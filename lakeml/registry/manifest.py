@@ -101,8 +101,10 @@ class Manifest:
     format: int = MANIFEST_FORMAT
 
     def null_rule(self, input_name: str) -> dict[str, Any] | None:
-        """How training fed a null in this input (``{"null": "category", "value": ""}`` or
-        ``{"null": "impute"}``), or None for a model without such a record (registered from outside)."""
+        """How training fed a null in this input (e.g. ``{"null": "category", "value": ""}`` or
+        ``{"null": "impute"}``; ``value`` is what scoring feeds for a null, see
+        :func:`lakeml.ml.featurize.null_rules`), or None for a model without such a record
+        (registered from outside)."""
         rules = self.extra.get(NULL_RULES_KEY) or {}
         rule = rules.get(input_name)
         return dict(rule) if isinstance(rule, dict) else None

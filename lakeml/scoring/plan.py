@@ -19,6 +19,8 @@ from lakeml.scoring.types import ONNX_ELEM, OutputDecl, safe_cast, sql_name
 OnNull = Literal["error", "propagate", "nan"]
 _ON_NULL = ("error", "propagate", "nan")
 MIN_ROWS = 1024
+_INT_ELEMS: dict[str, type[np.integer[Any]]] = {"int64": np.int64, "int32": np.int32, "int16": np.int16,
+                                                "int8": np.int8, "uint8": np.uint8}
 _NATURAL: dict[str, pl.DataType] = {
     "float": pl.Float32(), "double": pl.Float64(), "int64": pl.Int64(), "int32": pl.Int32(),
     "int16": pl.Int16(), "int8": pl.Int8(), "uint8": pl.UInt8(), "string": pl.String(), "bool": pl.Boolean(),
@@ -107,28 +109,30 @@ def _temporal_ticks(s: pl.Series, unit: str) -> pl.Series:
 
 
 def _null_fill(manifest: Manifest, inp: str, elem: str) -> str | float | int | bool | None:
-    """What training fed for a null in input ``inp``, when its ONNX type can carry it; else None.
+    """What to feed for a null in input ``inp`` so the model sees what training made of it; else None.
 
-    A categorical column's null was the category ``""`` (a string input takes it). A numeric one's
-    was NaN, which the model's imputer replaces: a float input takes NaN; an integer or bool input
-    takes the imputer's fill value when training recorded it (a whole number). Otherwise (a date
-    input, an integer-coded category, a fractional fill) the nulls fall under ``on_null``.
+    The training rule's ``value`` when the input's type holds it: ``""`` (a null category) into a
+    string input; into an integer or bool input the imputer's whole fill value, or the reserved code
+    lakeml's graph turns into NaN date parts or the category ``""``. A rule without a value (NaN
+    for the imputer) fits float inputs only. Otherwise (models registered from outside, manifests
+    written before a rule had a value for this input) the nulls fall under ``on_null``.
     """
     rule = manifest.null_rule(inp)
-    if rule is None:
+    if rule is None or rule.get("null") not in ("category", "impute"):
         return None
-    if rule.get("null") == "category" and elem == "string":
-        return str(rule.get("value", ""))
-    if rule.get("null") != "impute":
-        return None
-    if elem in ("float", "double"):
-        return float("nan")
     value = rule.get("value")
-    if not isinstance(value, int):
+    if rule["null"] == "impute" and elem in ("float", "double"):
+        return float("nan")
+    if elem == "string":
+        return value if isinstance(value, str) else None
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
     if elem == "bool":
         return bool(value) if value in (0, 1) else None
-    return value if elem in ("int64", "int32", "int16", "int8", "uint8") else None
+    if elem not in _INT_ELEMS:
+        return None
+    info = np.iinfo(_INT_ELEMS[elem])
+    return value if info.min <= value <= info.max else None
 
 
 def _check_dtype(col: str, dtype: pl.DataType, inp: str, elem: str, auto_cast: bool) -> pl.DataType | None:
@@ -217,7 +221,7 @@ class ScoringPlan:
             temporal = tuple(_temporal_unit(f, schema[f], spec.name, ticks.get(spec.name)) for f in cols_found)
             casts = tuple(None if unit else _check_dtype(f, schema[f], spec.name, elem, auto_cast)
                           for f, unit in zip(cols_found, temporal, strict=True))
-            fill = _null_fill(m, spec.name, elem) if len(cols_found) == 1 and not any(temporal) else None
+            fill = _null_fill(m, spec.name, elem) if len(cols_found) == 1 else None
             bindings.append(InputBinding(spec.name, cols_found, elem, rank, casts, temporal,
                                          (fill,) * len(cols_found)))
         if missing:

@@ -14,10 +14,14 @@ from sklearn.pipeline import Pipeline
 
 from lakeml.errors import ColumnNotFoundError, ConfigError, TrainingError
 from lakeml.ml.featurize import (
+    NULL_CODES,
     DatetimeParts,
     FeaturePlan,
     build_featurizer,
     civil_parts,
+    imputed_values,
+    null_codes,
+    null_rules,
     plan_features,
     to_pandas,
 )
@@ -257,3 +261,59 @@ def test_nanosecond_timestamps_keep_full_precision() -> None:
 def test_datetime_parts_transformer_rejects_unknown_parts() -> None:
     with pytest.raises(ConfigError, match="Unknown datetime parts"):
         DatetimeParts(parts=("year", "century")).fit(np.zeros((3, 1)))
+
+
+def test_reserved_null_codes_read_as_nulls_natively_and_in_onnx() -> None:
+    # Scoring feeds NULL_CODES for a null in date and integer-coded category inputs (int64 and int32);
+    # the fitted featurizer and its ONNX export must both give exactly the features of a null.
+    n = 60
+    nulls = np.arange(n) % 4 == 0
+    frame = pl.DataFrame({
+        "day": pl.Series([None if m else dt.date(2022, 1, 1) + dt.timedelta(days=i * 5) for i, m in enumerate(nulls)]),
+        "code": pl.Series([None if m else [3, 7, 11][i % 3] for i, m in enumerate(nulls)], dtype=pl.Int64),
+        "code32": pl.Series([None if m else [1, 2][i % 2] for i, m in enumerate(nulls)], dtype=pl.Int32),
+        "y": np.arange(n) % 2,
+    })
+    plan = plan_features(frame, "y", roles={"code": "categorical", "code32": "categorical"})
+    featurizer = build_featurizer(plan, for_trees=True)
+    X = to_pandas(frame, plan)
+    native = featurizer.fit_transform(X)
+    assert not np.isnan(native).any()
+    codes = {"day": NULL_CODES["int64"], "code": NULL_CODES["int64"], "code32": NULL_CODES["int32"]}
+    assert null_codes(featurizer) == codes
+    rules = null_rules(plan, featurizer)
+    assert rules == {"day": {"null": "impute", "value": codes["day"]},
+                     "code": {"null": "category", "value": codes["code"]},
+                     "code32": {"null": "category", "value": codes["code32"]}}
+    coded = X.copy()
+    coded["day"] = X["day"].fillna(codes["day"])
+    for name in ("code", "code32"):
+        coded[name] = X[name].replace("", str(codes[name]))
+    assert np.array_equal(featurizer.transform(coded), native)
+    onnx_bytes = to_onnx(Pipeline([("f", featurizer)]), sample=frame.head(3))
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    feeds = {name: frame[name].cast(pl.Int64 if name != "code32" else pl.Int32).fill_null(code).to_numpy()
+             .reshape(-1, 1) for name, code in codes.items()}
+    (out,) = session.run(None, feeds)
+    assert np.array_equal(out, native)
+
+
+def test_integer_and_bool_inputs_impute_a_whole_median() -> None:
+    # an int64/bool ONNX input cannot carry NaN: scoring feeds the fill value, so it must be whole
+    def with_nulls(values: list[object]) -> list[object]:  # a null before every 4 values
+        it = iter(values)
+        return [None if i % 5 == 0 else next(it) for i in range(50)]
+
+    frame = pl.DataFrame({
+        "count": with_nulls([k % 10 for k in range(40)]),  # 0..9 four times each: median 4.5
+        "flag": with_nulls([k % 2 == 0 for k in range(40)]),  # half true: median 0.5
+        "ratio": with_nulls([k % 10 / 1 for k in range(40)]),  # a float input keeps 4.5
+        "y": [i % 2 for i in range(50)],
+    })
+    assert frame["count"].median() == 4.5 and frame["flag"].cast(pl.Float64).median() == 0.5
+    plan = plan_features(frame, "y")
+    featurizer = build_featurizer(plan, for_trees=False).fit(to_pandas(frame, plan))
+    assert imputed_values(featurizer) == {"count": 4.0, "flag": 0.0, "ratio": 4.5}
+    assert null_rules(plan, featurizer) == {"count": {"null": "impute", "value": 4},
+                                            "flag": {"null": "impute", "value": 0},
+                                            "ratio": {"null": "impute"}}

@@ -237,16 +237,27 @@ def test_rows_shaped_like_the_training_table_score_with_default_settings(lake: L
 
 
 def test_inputs_without_a_feedable_training_rule_still_follow_on_null(lake: Lake) -> None:
+    # a manifest written before rules had a value for date inputs: its nulls fall under on_null
     frame = customers()
     lake.write("customers", frame)
-    lake.train("customers", target="churned", model="logistic", n_jobs=1).register("churn")
+    result = lake.train("customers", target="churned", model="logistic", n_jobs=1)
+    assert result.register("churn") is not None
+    older = {**result.summary()["null_rules"], "signup": {"null": "impute"}}
+    lake.models.register(result.onnx_bytes, name="older", extra={**result.summary(), "null_rules": older})
     fresh = customers(20, seed=3).with_columns(
         pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("signup")).alias("signup"))
     with pytest.raises(NullInputError, match=r"Input column 'signup' has 1 null value\(s\) \(training filled them, "
                                              r"but model input 'signup' is tensor\(int64\)"):
-        lake.predict("churn", fresh)
-    out = lake.predict("churn", fresh, on_null="propagate", outputs="label bigint")
+        lake.predict("older", fresh)
+    out = lake.predict("older", fresh, on_null="propagate", outputs="label bigint")
     assert out["label"].is_null().to_list() == [True] + [False] * 19
+    # no rules at all (a model registered from outside): on_null as well
+    lake.models.register(result.onnx_bytes, name="outside")
+    with pytest.raises(NullInputError, match=r"Input column 'signup' has 1 null value\(s\); nothing was scored"):
+        lake.predict("outside", fresh)
+    # the current manifest's rule feeds the null as training did
+    scored = lake.predict("churn", fresh, outputs="label bigint")
+    assert scored["label"].to_list() == result.predict(fresh).astype(int).tolist()
 
 
 def test_register_refuses_failed_parity_and_detached_results(lake: Lake) -> None:
