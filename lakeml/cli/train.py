@@ -53,7 +53,7 @@ def register(cli: click.Group) -> None:
               register_as: str | None) -> None:
         """Train one model family, print validation metrics, parity and feature importances."""
         lake = get_lake(ctx)
-        kwargs = {"target": target, "model": model, "params": parse_pairs(params, option="--param"),
+        kwargs: dict[str, Any] = {"target": target, "model": model, "params": parse_pairs(params, option="--param"),
                   "roles": {k: str(v) for k, v in parse_pairs(roles, option="--role").items()} or None,
                   "task": task, "seed": seed, "n_jobs": n_jobs}
         if progress_enabled():
