@@ -8,7 +8,7 @@ import sys
 import click
 
 from lakeml.cli.context import get_lake, progress_enabled
-from lakeml.cli.output import render_table, write_result
+from lakeml.cli.output import render_table, type_name, write_result
 from lakeml.errors import ConfigError
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS
 from lakeml.storage.uri import safe_uri
@@ -106,7 +106,7 @@ def register(cli: click.Group) -> None:
             click.echo(f"partition {', '.join(desc.partition_by)}")
         if desc.version is not None:
             click.echo(f"version   {desc.version}")
-        render_table(pl.DataFrame({"column": list(desc.schema), "type": list(desc.schema.values())}))
+        render_table(pl.DataFrame({"column": list(desc.dtypes), "type": [type_name(t) for t in desc.dtypes.values()]}))
 
     @cli.command("register")
     @click.argument("name")

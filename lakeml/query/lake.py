@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,7 +38,7 @@ _SQL_START = re.compile(r"^\s*(select|with|from|values|\()", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class TableDescription:
-    """What ``Lake.describe`` reports about a table."""
+    """What ``Lake.describe`` reports about a table (``schema``: Polars type names; ``dtypes``: the types)."""
 
     name: str
     format: str
@@ -48,6 +48,7 @@ class TableDescription:
     num_rows: int | None
     partition_by: tuple[str, ...] = ()
     version: int | None = None
+    dtypes: dict[str, pl.DataType] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -119,7 +120,8 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        schema = {k: str(v) for k, v in frame.collect_schema().items()}
+        dtypes = dict(frame.collect_schema())
+        schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
         version: int | None = None
@@ -131,7 +133,8 @@ class Lake:
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
             rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
-        return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version)
+        return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
+                                dtypes)
 
     def write(self, table: str, data: Any, *, mode: str = "error", format: str = "parquet",
               partition_by: str | list[str] | None = None) -> int:
