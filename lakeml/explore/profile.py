@@ -7,7 +7,7 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
@@ -161,22 +161,33 @@ class Profile:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
-    def to_html(self, path: str | Path | None = None, *, max_column_charts: int = 60) -> str:
-        """A self-contained HTML report (charts embedded); also written to ``path`` when given.
+    @overload
+    def to_html(self, path: None = None, *, max_column_charts: int = 60) -> str: ...
+
+    @overload
+    def to_html(self, path: str | Path, *, max_column_charts: int = 60) -> Path: ...
+
+    def to_html(self, path: str | Path | None = None, *, max_column_charts: int = 60) -> str | Path:
+        """A self-contained HTML report (charts embedded): written to ``path`` if given, else returned.
 
         Args:
-            path: local file to write.
+            path: local file to write (folders are created; the file is readable by all, 0644
+                under the usual umask).
             max_column_charts: columns beyond this many get tables without charts (keeps
                 reports of very wide tables small and fast).
+
+        Returns:
+            The :class:`~pathlib.Path` written when ``path`` is given; otherwise the HTML text.
         """
         from lakeml.explore.report import render_report
 
         text = render_report(self, max_column_charts=max_column_charts)
-        if path is not None:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        return text
+        if path is None:
+            return text
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        return target
 
     def _repr_html_(self) -> str:
         from lakeml.explore.report import render_fragment
