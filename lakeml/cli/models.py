@@ -30,7 +30,7 @@ def register(cli: click.Group) -> None:
     @models.command("register")
     @click.argument("path", type=click.Path(dir_okay=False))
     @click.option("--name", required=True, help="Model name (a new version is added if it exists).")
-    @click.option("--description", default=None, help="Free-text description.")
+    @click.option("--description", default=None, help="Free-text description, shown by 'lakeml models list'.")
     @click.option("--features", default=None, metavar="A,B,C",
                   help="Ordered column list, for a model with one [N,F] input.")
     @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeatable).")
