@@ -74,10 +74,25 @@ def register(cli: click.Group) -> None:
 
     @models.command("alias")
     @click.argument("name")
-    @click.argument("version", type=int)
-    @click.argument("alias")
+    @click.argument("version", type=int, required=False)
+    @click.argument("alias", required=False)
+    @click.option("--delete", "delete", default=None, metavar="ALIAS",
+                  help="Remove this alias of model NAME instead (its version stays registered).")
     @click.pass_context
-    def alias_cmd(ctx: click.Context, name: str, version: int, alias: str) -> None:
-        """Point ALIAS of model NAME at VERSION (creating or moving it)."""
+    def alias_cmd(ctx: click.Context, name: str, version: int | None, alias: str | None, delete: str | None) -> None:
+        """Point ALIAS of model NAME at VERSION (creating or moving it), or remove an alias with --delete.
+
+        \b
+        lakeml models alias churn 3 champion
+        lakeml models alias churn --delete champion
+        """
+        if delete is not None:
+            if version is not None or alias is not None:
+                raise click.UsageError("Give either VERSION ALIAS or --delete ALIAS, not both.")
+            get_lake(ctx).models.delete_alias(name, delete)
+            click.echo(f"deleted {name}@{delete}")
+            return
+        if version is None or alias is None:
+            raise click.UsageError("Missing VERSION and ALIAS (or --delete ALIAS).")
         get_lake(ctx).models.set_alias(name, version, alias)
         click.echo(f"{name}@{alias} -> {name}:{version}")

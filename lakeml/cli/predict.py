@@ -85,4 +85,4 @@ def register(cli: click.Group) -> None:
                                 batch_size=batch_size, mode=mode, format=fmt, progress=progress)
         rate = result.rows / max(result.seconds, 1e-9)
         click.echo(f"scored {result.rows:,} rows with {result.model} into {safe_uri(result.target)} "
-                   f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)", err=True)
+                   f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)")
