@@ -135,7 +135,7 @@ def write_result(frame: pl.LazyFrame, *, fmt: OutputFormat, output: str | None, 
             frame.sink_parquet(location.uri, **options)
         else:
             frame.sink_parquet(output)
-        click.echo(f"wrote {safe_uri(output)}", err=True)
+        click.echo(f"wrote {safe_uri(output)}")
         return
     if fmt == "table":
         df = frame.collect()
@@ -153,7 +153,7 @@ def write_result(frame: pl.LazyFrame, *, fmt: OutputFormat, output: str | None, 
     text = buffer.getvalue()
     if output:
         _write_text(lake, output, text)
-        click.echo(f"wrote {df.height:,} rows to {safe_uri(output)}", err=True)
+        click.echo(f"wrote {df.height:,} rows to {safe_uri(output)}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 

@@ -85,3 +85,13 @@ def test_describe_prints_compact_type_names(tmp_path) -> None:
     assert out.returncode == 0, out.stderr
     assert "datetime[us, UTC]" in out.stdout and "time_unit" not in out.stdout
     assert "i64" in out.stdout and "Int64" not in out.stdout
+
+
+def test_sql_to_a_file_prints_its_summary_on_stdout(tmp_path) -> None:
+    from tests.cli.test_cli_lake import run
+
+    for fmt, name in (("csv", "out.csv"), ("parquet", "out.parquet")):
+        out = run("sql", "SELECT 1 AS a UNION ALL SELECT 2", "--format", fmt, "-o", name, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("wrote ") and name in out.stdout and out.stderr == ""
+    assert sorted((tmp_path / "out.csv").read_text().split()) == ["1", "2", "a"]
