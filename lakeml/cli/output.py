@@ -24,8 +24,9 @@ OutputFormat = Literal["table", "csv", "json", "parquet"]
 def render_table(frame: pl.DataFrame, *, title: str | None = None, max_rows: int = 50) -> None:
     """Print a frame on the terminal (first ``max_rows`` rows), never splitting a value across lines.
 
-    A grid when every column fits the terminal at full width; otherwise one block per row with a
-    ``column  value`` line per column (psql's expanded display), which any width can hold.
+    A grid when every column fits the terminal (text with spaces wraps between words; numbers,
+    dates and identifiers never wrap); otherwise one block per row with a ``column  value`` line
+    per column (psql's expanded display).
     """
     from rich.console import Console
 
@@ -34,10 +35,12 @@ def render_table(frame: pl.DataFrame, *, title: str | None = None, max_rows: int
     names = list(shown.columns)
     types = [type_name(dtype) for dtype in shown.dtypes]
     cells = [["∅" if v is None else _fmt(v) for v in row] for row in shown.iter_rows()]
-    widths = [max([cell_width(n), cell_width(t), *(cell_width(r[i]) for r in cells)])
+    # Text with spaces may wrap between words; nothing else (numbers, dates, ids) ever wraps.
+    prose = [dtype == pl.String and any(" " in r[i] for r in cells) for i, dtype in enumerate(shown.dtypes)]
+    widths = [max([cell_width(n), cell_width(t), *(_min_width(r[i], prose[i]) for r in cells)])
               for i, (n, t) in enumerate(zip(names, types, strict=True))]
     if sum(widths) + 3 * len(widths) + 1 <= out.width:
-        _print_grid(out, names, types, cells, shown.dtypes, title)
+        _print_grid(out, names, types, cells, shown.dtypes, prose, widths, title)
     else:
         _print_vertical(out, names, types, cells, title)
     if frame.height > max_rows:
@@ -53,16 +56,22 @@ def cell_width(text: str) -> int:
     return cell_len(text)
 
 
+def _min_width(cell: str, prose: bool) -> int:
+    """The narrowest a cell can be without splitting a word (prose) or the value (anything else)."""
+    return max((cell_width(word) for word in cell.split()), default=0) if prose else cell_width(cell)
+
+
 def _print_grid(out: Any, names: list[str], types: list[str], cells: list[list[str]],
-                dtypes: list[pl.DataType], title: str | None) -> None:
+                dtypes: list[pl.DataType], prose: list[bool], widths: list[int], title: str | None) -> None:
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, show_lines=False, header_style="bold")
-    for name, type_text, dtype in zip(names, types, dtypes, strict=True):
+    for name, type_text, dtype, wraps, width in zip(names, types, dtypes, prose, widths, strict=True):
         header = Text(name, style="bold")
         header.append(f"\n{type_text}", style="dim")
-        table.add_column(header, no_wrap=True, justify="right" if dtype.is_numeric() else "left")
+        table.add_column(header, no_wrap=not wraps, min_width=width, overflow="fold",
+                         justify="right" if dtype.is_numeric() else "left")
     for row in cells:
         table.add_row(*(Text(cell) for cell in row))
     out.print(table)

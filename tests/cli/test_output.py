@@ -95,3 +95,18 @@ def test_sql_to_a_file_prints_its_summary_on_stdout(tmp_path) -> None:
         assert out.returncode == 0, out.stderr
         assert out.stdout.startswith("wrote ") and name in out.stdout and out.stderr == ""
     assert sorted((tmp_path / "out.csv").read_text().split()) == ["1", "2", "a"]
+
+
+def test_text_with_spaces_wraps_between_words_and_numbers_stay_whole(capsys, monkeypatch) -> None:
+    detail = ("The target column has 12.5% missing values; rows without a target are dropped before "
+              "training and validation, which leaves 8,750,123 rows.")
+    frame = pl.DataFrame({"name": ["missing_target", "class_balance"], "status": ["warning", "ok"],
+                          "detail": [detail, "Classes are balanced."], "rows": [8750123456, 1]})
+    out = _render(frame, capsys, monkeypatch)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any("│" in line and "missing_target" in line for line in lines)  # still a grid
+    words = " ".join(line.split("│")[3].strip() for line in lines if line.count("│") == 5)
+    assert detail in " ".join(words.split())  # wrapped only between words
+    for value in ("8750123456", "8,750,123", "12.5%"):
+        assert any(value in line for line in lines)
