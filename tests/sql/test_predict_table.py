@@ -135,3 +135,12 @@ def test_subquery_data_needs_an_alias_or_a_select(sql_lake: Lake) -> None:
     with pytest.raises(SQLError) as info:
         sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = (1 + 2) AS d) WITH (label bigint) AS p")
     assert "DATA" in str(info.value) and "Token" not in str(info.value)
+
+
+def test_subquery_data_errors_name_the_column(sql_lake: Lake) -> None:
+    from lakeml.errors import ColumnNotFoundError
+
+    with pytest.raises(ColumnNotFoundError) as info:
+        sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = (SELECT a, bb FROM cust) AS d) "
+                     "WITH (label bigint) AS p")
+    assert "bb" in str(info.value) and "b" in (info.value.hint or "")
