@@ -70,7 +70,7 @@ def register(cli: click.Group) -> None:
     @click.option("--data", required=True, metavar="TABLE|QUERY", help="A lake table or a SELECT query.")
     @click.option("--target", required=True, metavar="COL", help="The column to predict.")
     @click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
-                  help="Default: inferred from the target.")
+                  help="classification or regression (default: inferred from the target's values).")
     @click.option("--metric", default=None, help="Primary metric, e.g. auc, log_loss, rmse (default by task).")
     @click.option("--budget", type=float, default=60.0, show_default=True,
                   help="Hard wall-clock budget in seconds for the whole run.")
@@ -108,10 +108,11 @@ def register(cli: click.Group) -> None:
 
     @cli.command()
     @click.argument("run_id", required=False)
-    @click.option("--limit", type=int, default=20, show_default=True, help="Runs to list.")
+    @click.option("--limit", type=int, default=20, show_default=True,
+                  help="Runs to list (with RUN_ID: leaderboard rows to show).")
     @click.pass_context
     def runs(ctx: click.Context, run_id: str | None, limit: int) -> None:
-        """List AutoML runs, or show one run's leaderboard and guardrails."""
+        """List AutoML runs; with RUN_ID (a run_id from the list), show that run's leaderboard and guardrails."""
         from lakeml.ml import runs as run_tables
 
         lake = get_lake(ctx)

@@ -40,7 +40,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def profile_cmd(ctx: click.Context, data: str, target: str | None, sample: str | None, output: str | None,
                     json_path: str | None, bins: int) -> None:
-        """Profile a table or SQL query (TABLE|QUERY) into a self-contained HTML report."""
+        """Profile DATA (a table name or a SQL query) into a self-contained HTML report."""
         from lakeml.explore.api import profile
 
         lake = get_lake(ctx)
@@ -64,16 +64,17 @@ def register(cli: click.Group) -> None:
     @cli.command("chart")
     @click.argument("query")
     @click.option("--kind", required=True, type=click.Choice(["bar", "line", "scatter", "hist"]),
-                  help="Chart kind.")
+                  help="bar (a bar per x value, or rows per x without --y), line, scatter, or hist "
+                       "(a histogram of --x).")
     @click.option("--x", "x", default=None, help="x column (hist: the column to bin).")
     @click.option("--y", "y", multiple=True, help="y column; repeat for several series.")
     @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
                   help="Image to write: .png or .svg.")
-    @click.option("--title", default=None, help="Chart title.")
+    @click.option("--title", default=None, help="Chart title (default: the y and x column names).")
     @click.pass_context
     def chart_cmd(ctx: click.Context, query: str, kind: str, x: str | None, y: tuple[str, ...], output: str,
                   title: str | None) -> None:
-        """Chart the result of a SQL query (or a table) as PNG or SVG."""
+        """Chart the result of QUERY (a SQL query or a table name) as PNG or SVG; without ORDER BY, x is sorted."""
         from lakeml.explore.api import chart
 
         lake = get_lake(ctx)

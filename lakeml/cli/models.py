@@ -30,7 +30,7 @@ def register(cli: click.Group) -> None:
     @models.command("register")
     @click.argument("path", type=click.Path(dir_okay=False))
     @click.option("--name", required=True, help="Model name (a new version is added if it exists).")
-    @click.option("--description", default=None, help="Free-text description.")
+    @click.option("--description", default=None, help="Free-text description, shown by 'lakeml models list'.")
     @click.option("--features", default=None, metavar="A,B,C",
                   help="Ordered column list, for a model with one [N,F] input.")
     @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeatable).")
@@ -74,10 +74,25 @@ def register(cli: click.Group) -> None:
 
     @models.command("alias")
     @click.argument("name")
-    @click.argument("version", type=int)
-    @click.argument("alias")
+    @click.argument("version", type=int, required=False)
+    @click.argument("alias", required=False)
+    @click.option("--delete", "delete", default=None, metavar="ALIAS",
+                  help="Remove this alias of model NAME instead (its version stays registered).")
     @click.pass_context
-    def alias_cmd(ctx: click.Context, name: str, version: int, alias: str) -> None:
-        """Point ALIAS of model NAME at VERSION (creating or moving it)."""
+    def alias_cmd(ctx: click.Context, name: str, version: int | None, alias: str | None, delete: str | None) -> None:
+        """Point ALIAS of model NAME at VERSION (creating or moving it), or remove an alias with --delete.
+
+        \b
+        lakeml models alias churn 3 champion
+        lakeml models alias churn --delete champion
+        """
+        if delete is not None:
+            if version is not None or alias is not None:
+                raise click.UsageError("Give either VERSION ALIAS or --delete ALIAS, not both.")
+            get_lake(ctx).models.delete_alias(name, delete)
+            click.echo(f"deleted {name}@{delete}")
+            return
+        if version is None or alias is None:
+            raise click.UsageError("Missing VERSION and ALIAS (or --delete ALIAS).")
         get_lake(ctx).models.set_alias(name, version, alias)
         click.echo(f"{name}@{alias} -> {name}:{version}")

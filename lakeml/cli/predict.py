@@ -61,11 +61,14 @@ def register(cli: click.Group) -> None:
                   help="Outputs to compute and their SQL types, as in a PREDICT WITH clause.")
     @click.option("--on-null", type=click.Choice(["error", "propagate", "nan"]), default="error", show_default=True,
                   help="Nulls in inputs the model has no training rule for (models lakeml trained feed nulls "
-                       "as training did): fail, give null outputs, or feed NaN to float inputs.")
+                       "as training did): error (fail), propagate (null outputs), or nan (feed NaN to float "
+                       "inputs).")
     @click.option("--auto-cast", is_flag=True, help="Cast inputs to the model's types where no value changes.")
     @click.option("--batch-size", type=int, default=None, help="Rows per ONNX Runtime call.")
-    @click.option("--mode", type=click.Choice(["error", "append", "overwrite"]), default="error", show_default=True)
-    @click.option("--format", "fmt", type=click.Choice(["parquet", "delta"]), default="parquet", show_default=True)
+    @click.option("--mode", type=click.Choice(["error", "append", "overwrite"]), default="error", show_default=True,
+                  help="When --output is a table that exists: error (fail), append, or overwrite.")
+    @click.option("--format", "fmt", type=click.Choice(["parquet", "delta"]), default="parquet", show_default=True,
+                  help="Table format when --output creates a table: parquet or delta.")
     @click.pass_context
     def predict(ctx: click.Context, model: str, data: str, output: str | None, with_: str | None, on_null: str,
                 auto_cast: bool, batch_size: int | None, mode: str, fmt: str) -> None:
@@ -82,4 +85,4 @@ def register(cli: click.Group) -> None:
                                 batch_size=batch_size, mode=mode, format=fmt, progress=progress)
         rate = result.rows / max(result.seconds, 1e-9)
         click.echo(f"scored {result.rows:,} rows with {result.model} into {safe_uri(result.target)} "
-                   f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)", err=True)
+                   f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)")

@@ -8,7 +8,7 @@ import sys
 import click
 
 from lakeml.cli.context import get_lake, progress_enabled
-from lakeml.cli.output import render_table, write_result
+from lakeml.cli.output import render_table, type_name, write_result
 from lakeml.errors import ConfigError
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS
 from lakeml.storage.uri import safe_uri
@@ -52,14 +52,16 @@ def register(cli: click.Group) -> None:
     @click.argument("source")
     @click.argument("table")
     @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson", "parquet"]), default=None,
-                  help="Source format (guessed from file names when omitted).")
-    @click.option("--mode", type=click.Choice(["append", "overwrite", "error"]), default="append", show_default=True)
+                  help="Source format: csv, ndjson or parquet (default: guessed from the file names).")
+    @click.option("--mode", type=click.Choice(["append", "overwrite", "error"]), default="append", show_default=True,
+                  help="append: add rows to TABLE (created if missing); overwrite: replace its rows; "
+                       "error: fail if TABLE exists.")
     @click.option("--partition-by", "partition_by", multiple=True, metavar="COL", help="Partition column (repeatable).")
     @click.option("--schema", "schema", multiple=True, metavar="COL=TYPE", help="Explicit column type (repeatable).")
     @click.pass_context
     def ingest(ctx: click.Context, source: str, table: str, fmt: str | None, mode: str,
                partition_by: tuple[str, ...], schema: tuple[str, ...]) -> None:
-        """Copy a file, folder or glob (CSV, NDJSON, Parquet) into lake table TABLE."""
+        """Copy SOURCE (a file, folder or glob of CSV, NDJSON or Parquet; a path or URI) into lake table TABLE."""
         types = {}
         for item in schema:
             if "=" not in item:
@@ -71,7 +73,7 @@ def register(cli: click.Group) -> None:
         click.echo(f"ingested {rows:,} rows into {table}")
 
     @cli.command("tables")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
     @click.pass_context
     def tables_cmd(ctx: click.Context, as_json: bool) -> None:
         """List the tables of the lake."""
@@ -89,10 +91,10 @@ def register(cli: click.Group) -> None:
 
     @cli.command()
     @click.argument("table")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text and a table.")
     @click.pass_context
     def describe(ctx: click.Context, table: str, as_json: bool) -> None:
-        """Show a table's format, location, row count and schema."""
+        """Show TABLE's format, location, row count and schema."""
         import polars as pl
 
         desc = get_lake(ctx).describe(table)
@@ -106,16 +108,17 @@ def register(cli: click.Group) -> None:
             click.echo(f"partition {', '.join(desc.partition_by)}")
         if desc.version is not None:
             click.echo(f"version   {desc.version}")
-        render_table(pl.DataFrame({"column": list(desc.schema), "type": list(desc.schema.values())}))
+        render_table(pl.DataFrame({"column": list(desc.dtypes), "type": [type_name(t) for t in desc.dtypes.values()]}))
 
     @cli.command("register")
     @click.argument("name")
     @click.argument("uri")
-    @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "ndjson", "delta"]), default=None)
+    @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "ndjson", "delta"]), default=None,
+                  help="Format of the files at URI: parquet, csv, ndjson or delta (default: from the file names).")
     @click.option("--replace", is_flag=True, help="Re-point an existing registration.")
     @click.pass_context
     def register_cmd(ctx: click.Context, name: str, uri: str, fmt: str | None, replace: bool) -> None:
-        """Register files at URI (a file, glob or folder) as table NAME."""
+        """Register files at URI (a file, glob or folder) as table NAME; lakeml reads them, never writes them."""
         info = get_lake(ctx).register_table(name, uri, format=fmt, replace=replace)
         click.echo(f"registered {info.name} ({info.format}) -> {safe_uri(info.location)}")
 
@@ -123,11 +126,12 @@ def register(cli: click.Group) -> None:
     @click.argument("query")
     @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind @NAME (repeatable).")
     @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
-                  show_default=True)
+                  show_default=True, help="table (on the terminal), csv, json (an array of row objects) or "
+                                          "parquet (needs --output).")
     @click.option("--output", "-o", default=None, metavar="PATH", help="Write the result to a file.")
     @click.pass_context
     def sql(ctx: click.Context, query: str, params: tuple[str, ...], fmt: str, output: str | None) -> None:
-        """Run a SQL QUERY over the lake ('-' reads the query from stdin)."""
+        """Run a SQL QUERY over the lake's tables and files ('-' reads the query from stdin)."""
         text = sys.stdin.read() if query == "-" else query
         if not text.strip():
             raise ConfigError("The SQL query is empty.", hint="Pass a query, or '-' and the query on stdin.")

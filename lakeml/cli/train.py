@@ -36,14 +36,15 @@ def register(cli: click.Group) -> None:
     @click.option("--data", required=True, metavar="TABLE|QUERY", help="A lake table or a SELECT query.")
     @click.option("--target", required=True, metavar="COL", help="The column to predict.")
     @click.option("--model", "model", default="lightgbm", show_default=True,
-                  type=click.Choice(sorted(FAMILIES)), help="Model family.")
+                  type=click.Choice(sorted(FAMILIES)), help="Model family to train.")
     @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
                   help="A hyperparameter (repeatable), e.g. --param n_estimators=200.")
     @click.option("--role", "roles", multiple=True, metavar="COL=ROLE",
                   help="Featurization override: numeric, categorical, boolean, datetime or drop.")
     @click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
-                  help="Default: inferred from the target.")
-    @click.option("--seed", type=int, default=0, show_default=True)
+                  help="classification or regression (default: inferred from the target's values).")
+    @click.option("--seed", type=int, default=0, show_default=True,
+                  help="Random seed: the same seed and data give the same model.")
     @click.option("--n-jobs", "n_jobs", type=int, default=None, help="Cores to use (default: all).")
     @click.option("--register", "register_as", default=None, metavar="NAME",
                   help="Register the model under this name when ONNX parity holds.")
@@ -53,7 +54,7 @@ def register(cli: click.Group) -> None:
               register_as: str | None) -> None:
         """Train one model family, print validation metrics, parity and feature importances."""
         lake = get_lake(ctx)
-        kwargs = {"target": target, "model": model, "params": parse_pairs(params, option="--param"),
+        kwargs: dict[str, Any] = {"target": target, "model": model, "params": parse_pairs(params, option="--param"),
                   "roles": {k: str(v) for k, v in parse_pairs(roles, option="--role").items()} or None,
                   "task": task, "seed": seed, "n_jobs": n_jobs}
         if progress_enabled():

@@ -161,7 +161,8 @@ def chart(lake: Lake, query: Any, *, kind: ChartKind, x: str | None = None, y: s
         lake: the lake that resolves table names and SQL.
         query: SQL text, a table name, or a frame.
         kind: ``"bar"``, ``"line"``, ``"scatter"`` or ``"hist"``.
-        x: the x column (``hist``: the column to bin, or give it as ``y``).
+        x: the x column (``hist``: the column to bin, or give it as ``y``). Bars come in the query's
+            ORDER BY (or a frame's row order); without one, sorted by x.
         y: one or more numeric y columns.
         output: local ``.png`` or ``.svg`` path to write.
         title: chart title (default: derived from the columns).
@@ -184,7 +185,7 @@ def chart(lake: Lake, query: Any, *, kind: ChartKind, x: str | None = None, y: s
         schema = lf.collect_schema()
         _check_columns(schema, ([x] if x else []) + ys)
         figure = _chart_figure(lf, schema, kind=kind, x=x, ys=ys, title=title, bins=bins,
-                               max_points=max_points, max_bars=max_bars)
+                               max_points=max_points, max_bars=max_bars, sort_x=not _has_order(query))
     except pl.exceptions.PolarsError as exc:
         raise _wrap(exc, "Charting the query") from exc
     result = Chart(figure, title=title or kind, tight=True)
@@ -193,8 +194,23 @@ def chart(lake: Lake, query: Any, *, kind: ChartKind, x: str | None = None, y: s
     return result
 
 
+def _has_order(query: Any) -> bool:
+    """Whether the rows of ``query`` come in an order someone chose: an ORDER BY, or a frame's own order.
+
+    A table, or a query without a top-level ORDER BY, has no order (SQL promises none; a GROUP BY
+    result comes out differently from run to run), so charts sort its x values.
+    """
+    if not isinstance(query, str):
+        return True
+    if not any(ch.isspace() for ch in query.strip()):
+        return False  # a table name
+    from lakeml.sql.parse import parse_query
+
+    return parse_query(query).args.get("order") is not None
+
+
 def _chart_figure(lf: pl.LazyFrame, schema: pl.Schema, *, kind: str, x: str | None, ys: list[str],
-                  title: str | None, bins: int, max_points: int, max_bars: int) -> Any:
+                  title: str | None, bins: int, max_points: int, max_bars: int, sort_x: bool = False) -> Any:
     if kind == "hist":
         targets = ([x] if x else []) + ys
         if len(targets) != 1:
@@ -221,7 +237,10 @@ def _chart_figure(lf: pl.LazyFrame, schema: pl.Schema, *, kind: str, x: str | No
                  .head(max_bars).collect(engine="streaming"))
         ys = ["rows"]
     elif kind == "bar":
-        frame = lf.select(x, *ys).head(max_bars + 1).collect(engine="streaming")
+        bars = lf.select(x, *ys)
+        if sort_x:
+            bars = bars.sort(x, nulls_last=True, maintain_order=True)
+        frame = bars.head(max_bars + 1).collect(engine="streaming")
         if frame.height > max_bars:
             frame, note = frame.head(max_bars), f" (first {max_bars} rows)"
     else:

@@ -7,7 +7,7 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
@@ -162,25 +162,38 @@ class Profile:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
+    @overload
+    def to_html(self, path: None = None, *, max_column_charts: int = 60,
+                max_column_sections: int = MAX_COLUMN_SECTIONS) -> str: ...
+
+    @overload
+    def to_html(self, path: str | Path, *, max_column_charts: int = 60,
+                max_column_sections: int = MAX_COLUMN_SECTIONS) -> Path: ...
+
     def to_html(self, path: str | Path | None = None, *, max_column_charts: int = 60,
-                max_column_sections: int = MAX_COLUMN_SECTIONS) -> str:
-        """A self-contained HTML report (charts embedded); also written to ``path`` when given.
+                max_column_sections: int = MAX_COLUMN_SECTIONS) -> str | Path:
+        """A self-contained HTML report (charts embedded): written to ``path`` if given, else returned.
 
         Args:
-            path: local file to write.
+            path: local file to write (folders are created; the file is readable by all, 0644
+                under the usual umask).
             max_column_charts: columns beyond this many get tables without charts (keeps
                 reports of very wide tables small and fast).
             max_column_sections: columns beyond this many get one row each in a compact table
                 instead of a section (the report says so; every number stays in :attr:`columns`).
+
+        Returns:
+            The :class:`~pathlib.Path` written when ``path`` is given; otherwise the HTML text.
         """
         from lakeml.explore.report import render_report
 
         text = render_report(self, max_column_charts=max_column_charts, max_column_sections=max_column_sections)
-        if path is not None:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        return text
+        if path is None:
+            return text
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        return target
 
     def _repr_html_(self) -> str:
         from lakeml.explore.report import render_fragment

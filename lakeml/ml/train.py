@@ -215,6 +215,18 @@ class TrainResult:
         frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
         return to_pandas(frame, self.plan)
 
+    def _repr_html_(self) -> str:
+        from lakeml._html import card
+
+        p = self.parity
+        fields = [("family", self.family), ("task", self.task), ("target", self.plan.target),
+                  ("rows", f"{self.lineage.get('rows', 0):,}"), ("validation", self.validation),
+                  *((f"{k} (validation)", v) for k, v in self.metrics.items()),
+                  ("ONNX parity", f"{'passed' if p.passed else 'FAILED'} (max |diff| {p.max_abs_diff:.2g})"),
+                  ("seconds", self.timings.get("total", 0.0))]
+        return card(f"TrainResult: {self.family} {self.task}", fields,
+                    [("feature importance", self.feature_importances)])
+
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
         return (f"TrainResult(family={self.family!r}, task={self.task!r}, {shown}, "

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from lakeml.config import LakeConfig, default_lake_uri
+from lakeml.config import DEFAULT_EARLY_STOPPING, LakeConfig, default_lake_uri
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
@@ -23,15 +23,22 @@ from lakeml.query.writer import write_table
 from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
 from lakeml.storage.uri import parse_location
 
-if TYPE_CHECKING:
-    from lakeml.registry.registry import ModelRegistry
+if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
+    from lakeml.explore.api import ChartKind
+    from lakeml.explore.chart import Chart
+    from lakeml.explore.profile import Profile
+    from lakeml.ml.automl.engine import Progress
+    from lakeml.ml.automl.result import AutoMLResult
+    from lakeml.ml.train import TrainResult
+    from lakeml.registry.registry import ModelRegistry, ModelVersion
+    from lakeml.scoring.api import ScoreResult
 
 _SQL_START = re.compile(r"^\s*(select|with|from|values|\()", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class TableDescription:
-    """What ``Lake.describe`` reports about a table."""
+    """What ``Lake.describe`` reports about a table (``schema``: Polars type names; ``dtypes``: the types)."""
 
     name: str
     format: str
@@ -41,6 +48,7 @@ class TableDescription:
     num_rows: int | None
     partition_by: tuple[str, ...] = ()
     version: int | None = None
+    dtypes: dict[str, pl.DataType] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -112,7 +120,8 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        schema = {k: str(v) for k, v in frame.collect_schema().items()}
+        dtypes = dict(frame.collect_schema())
+        schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
         version: int | None = None
@@ -124,7 +133,8 @@ class Lake:
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
             rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
-        return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version)
+        return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
+                                dtypes)
 
     def write(self, table: str, data: Any, *, mode: str = "error", format: str = "parquet",
               partition_by: str | list[str] | None = None) -> int:
@@ -259,41 +269,200 @@ class Lake:
             self._models = ModelRegistry(self)
         return self._models
 
-    def predict(self, model: Any, data: Any, **kwargs: Any) -> pl.DataFrame:
-        """Score data with a registered model; see :func:`lakeml.scoring.api.predict`."""
+    def predict(self, model: str | ModelVersion, data: Any, *,
+                outputs: str | dict[str, Any] | None = None, on_null: str = "error", auto_cast: bool = False,
+                batch_size: int | None = None) -> pl.DataFrame:
+        """Score ``data`` with ``model``; returns DATA's columns followed by the output columns.
+
+        Args:
+            model: ``name``, ``name:3``, ``name@alias`` or a :class:`~lakeml.registry.registry.ModelVersion`.
+            data: a table name, SQL text, or a Polars/pandas/Arrow frame.
+            outputs: what a SQL WITH clause says (``"label bigint, probabilities array(real, 2)"``) or a
+                dict of output name to SQL type / Polars dtype; None returns every output.
+            on_null: nulls in inputs the model has no training rule for: ``"error"``, ``"propagate"``
+                (null outputs) or ``"nan"`` (NaN into float inputs); models lakeml trained feed nulls
+                as training did (docs/predict.md rule 10).
+            auto_cast: cast inputs to the model's types where no value changes.
+            batch_size: rows per ONNX Runtime call (results do not depend on it).
+
+        Raises:
+            PredictError: binding, type, null or output errors (before any row is scored).
+            ModelNotFoundError: unknown model reference.
+
+        Example:
+            >>> lake.predict("churn@champion", "customers", outputs="label bigint")  # doctest: +SKIP
+        """
         from lakeml.scoring.api import predict
 
-        return predict(self, model, data, **kwargs)
+        return predict(self, model, data, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
+                       batch_size=batch_size)
 
-    def score(self, model: Any, source: Any, target: str, **kwargs: Any) -> Any:
-        """Stream a table or query through a model into a lake table; see :func:`lakeml.scoring.api.score`."""
+    def score(self, model: str | ModelVersion, source: Any, target: str, *,
+              outputs: str | dict[str, Any] | None = None, on_null: str = "error", auto_cast: bool = False,
+              batch_size: int | None = None, mode: str = "error", format: str = "parquet",
+              progress: Callable[[int], None] | None = None) -> ScoreResult:
+        """Stream a table or query through a model into a lake table or file, in one atomic pass.
+
+        Args:
+            model: ``name``, ``name:3``, ``name@alias`` or a :class:`~lakeml.registry.registry.ModelVersion`.
+            source: a table name, SQL text, or a Polars/pandas/Arrow frame.
+            target: a lake table name, or an absolute ``.parquet`` path or URI (relative paths are refused).
+            outputs: outputs to compute and their types, as in :meth:`predict`.
+            on_null: ``"error"``, ``"propagate"`` or ``"nan"``, as in :meth:`predict`.
+            auto_cast: cast inputs to the model's types where no value changes.
+            batch_size: rows per ONNX Runtime call; memory is bounded by it, not by the table size.
+            mode: for a table target: ``"error"`` (refuse if it exists), ``"append"`` or ``"overwrite"``.
+            format: for a table target: ``"parquet"`` or ``"delta"``.
+            progress: called with the number of rows scored after each batch.
+
+        Returns:
+            A :class:`~lakeml.scoring.api.ScoreResult` (rows, seconds, target, model).
+
+        Example:
+            >>> lake.score("churn@champion", "customers", "churn_scores")  # doctest: +SKIP
+        """
         from lakeml.scoring.api import score
 
-        return score(self, model, source, target, **kwargs)
+        return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
+                     batch_size=batch_size, mode=mode, format=format, progress=progress)
 
-    def train(self, data: Any, **kwargs: Any) -> Any:
-        """Train one model family on a table, query or frame; see :func:`lakeml.ml.api.train`."""
+    def train(self, data: Any, *, target: str, model: str = "lightgbm", params: dict[str, Any] | None = None,
+              task: str | None = None, roles: dict[str, str] | None = None, seed: int = 0,
+              n_jobs: int | None = None) -> TrainResult:
+        """Train one model family on a table, query or frame; validate, refit, export to ONNX, check parity.
+
+        Args:
+            data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
+            target: the column to predict.
+            model: a family from :data:`lakeml.ml.families.FAMILIES` (``lightgbm``, ``random_forest``,
+                ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``).
+            params: hyperparameters overriding the family defaults.
+            task: ``"classification"`` or ``"regression"``; inferred from the target when None.
+            roles: featurization overrides, column -> ``numeric`` / ``categorical`` / ``boolean`` /
+                ``datetime`` / ``drop``.
+            seed: random seed (same seed and data, same model).
+            n_jobs: cores for the estimator; None means all cores.
+
+        Returns:
+            A :class:`~lakeml.ml.train.TrainResult`; ``result.register("name")`` adds it to the registry.
+
+        Raises:
+            TrainingError: unusable data (missing target, no rows, constant target, single class).
+            ConfigError: unknown family, task, role or parameter.
+
+        Example:
+            >>> result = lake.train("customers", target="churned", model="random_forest")  # doctest: +SKIP
+        """
         from lakeml.ml.api import train
 
-        return train(self, data, **kwargs)
+        return train(self, data, target=target, model=model, params=params, task=task, roles=roles, seed=seed,
+                     n_jobs=n_jobs)
 
-    def automl(self, data: Any, **kwargs: Any) -> Any:
-        """Search model families and hyperparameters under a time budget; see :func:`lakeml.ml.automl.automl`."""
-        from lakeml.ml.automl import automl
+    def automl(
+        self,
+        data: Any,
+        *,
+        target: str,
+        task: Literal["classification", "regression"] | None = None,
+        metric: str | None = None,
+        time_budget: float | None = 60,
+        max_trials: int | None = None,
+        seed: int | None = None,
+        allowed: Sequence[str] | None = None,
+        blocked: Sequence[str] | None = None,
+        n_jobs: int | None = None,
+        roles: dict[str, str] | None = None,
+        ensemble: bool = True,
+        early_stopping: int | None = DEFAULT_EARLY_STOPPING,
+        max_rows: int | None = 1_000_000,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> AutoMLResult:
+        """Search model families and hyperparameters for the best model of ``target``, within a budget.
 
-        return automl(self, data, **kwargs)
+        Args:
+            data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
+            target: the column to predict.
+            task: ``"classification"`` or ``"regression"``; inferred from the target when None.
+            metric: the primary metric; by default AUC (binary), log loss (multiclass), RMSE (regression).
+            time_budget: hard wall-clock budget in seconds for the whole call (None: no time limit).
+            max_trials: a budget in trials; with ``seed`` the leaderboard is identical on rerun.
+            seed: seeds splits, search and estimators; drawn at random when None (and recorded).
+            allowed: only these families.
+            blocked: leave out these families.
+            n_jobs: trials run in parallel, one worker process each (default: one per core).
+            roles: featurization role overrides, column -> numeric|categorical|boolean|datetime|drop.
+            ensemble: try a soft-voting ensemble of the best trials; kept when it scores better.
+            early_stopping: stop after this many trials in a row without improvement (None: never).
+            max_rows: sample at most this many rows in the query layer (None: use all rows).
+            progress: called with a :class:`~lakeml.ml.automl.engine.Progress` after every trial.
 
-    def profile(self, data: Any, **kwargs: Any) -> Any:
-        """Profile a table, query or frame; see :func:`lakeml.explore.api.profile`."""
+        Returns:
+            An :class:`~lakeml.ml.automl.result.AutoMLResult`; ``.register(name)`` registers the best model.
+
+        Raises:
+            ColumnNotFoundError: the target is not a column.
+            TrainingError: no rows, a constant or single-class target, or no trial finished in time.
+            ConfigError: bad budget, metric or family names.
+
+        Example:
+            >>> result = lake.automl("flights", target="late", time_budget=60, seed=1)  # doctest: +SKIP
+        """
+        from lakeml.ml.automl.api import automl
+
+        return automl(self, data, target=target, task=task, metric=metric, time_budget=time_budget,
+                      max_trials=max_trials, seed=seed, allowed=allowed, blocked=blocked, n_jobs=n_jobs,
+                      roles=roles, ensemble=ensemble, early_stopping=early_stopping, max_rows=max_rows,
+                      progress=progress)
+
+    def profile(self, data: Any, *, target: str | None = None, sample: int | float | None = None,
+                bins: int = 20, top_k: int = 10, progress: Callable[[str], None] | None = None) -> Profile:
+        """Profile a table, SQL query or frame (streaming, two passes).
+
+        Args:
+            data: table name, SQL query text, Polars/pandas frame or Arrow table.
+            target: optional learning target; adds its distribution and each feature's association.
+            sample: profile a deterministic random sample: a row count (int) or a fraction (float).
+            bins: histogram bins per numeric/temporal column.
+            top_k: most frequent values kept per column.
+            progress: optional callback receiving a message per pass.
+
+        Returns:
+            A :class:`~lakeml.explore.profile.Profile`: frames, ``to_html(path)``, ``to_json()``.
+
+        Example:
+            >>> lake.profile("flights", target="arr_delay").to_html("flights.html")  # doctest: +SKIP
+        """
         from lakeml.explore.api import profile
 
-        return profile(self, data, **kwargs)
+        return profile(self, data, target=target, sample=sample, bins=bins, top_k=top_k, progress=progress)
 
-    def chart(self, query: Any, **kwargs: Any) -> Any:
-        """Chart a query result; see :func:`lakeml.explore.api.chart`."""
+    def chart(self, query: Any, *, kind: ChartKind, x: str | None = None, y: str | Sequence[str] | None = None,
+              output: str | Path | None = None, title: str | None = None, bins: int = 30,
+              max_points: int = 50_000, max_bars: int = 50) -> Chart:
+        """Chart a query result as ``bar``, ``line``, ``scatter`` or ``hist``; optionally save PNG/SVG.
+
+        Args:
+            query: SQL text, a table name, or a frame.
+            kind: ``"bar"``, ``"line"``, ``"scatter"`` or ``"hist"``.
+            x: the x column (``hist``: the column to bin). Without an ORDER BY, x values are sorted.
+            y: one or more numeric y columns.
+            output: local ``.png`` or ``.svg`` path to write.
+            title: chart title (default: derived from the columns).
+            bins: histogram bins.
+            max_points: scatter and line charts draw at most this many points.
+            max_bars: bar charts draw at most this many bars.
+
+        Returns:
+            A :class:`~lakeml.explore.chart.Chart` (``save(path)``, shows in Jupyter).
+
+        Example:
+            >>> lake.chart("SELECT month, AVG(dep_delay) AS d FROM flights GROUP BY 1",
+            ...            kind="bar", x="month", y="d", output="delays.png")  # doctest: +SKIP
+        """
         from lakeml.explore.api import chart
 
-        return chart(self, query, **kwargs)
+        return chart(self, query, kind=kind, x=x, y=y, output=output, title=title, bins=bins,
+                     max_points=max_points, max_bars=max_bars)
 
 
 def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None, tuple[str, ...], int | None]:

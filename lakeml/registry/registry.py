@@ -65,6 +65,18 @@ class ModelVersion:
         """Content hash of ``model.onnx``."""
         return self.manifest.sha256
 
+    def _repr_html_(self) -> str:
+        from lakeml._html import card
+
+        m = self.manifest
+        specs = [(f"input {s.name}", f"{s.sql_type or s.onnx_type} {list(s.shape or ())}") for s in m.inputs]
+        specs += [(f"output {s.name}", f"{s.sql_type or s.onnx_type} {list(s.shape or ())}") for s in m.outputs]
+        fields = [("aliases", ", ".join(self.aliases) or "none"), ("description", m.description or ""),
+                  ("created", m.created), ("sha256", m.sha256[:12]),
+                  *((("features", ", ".join(m.features)),) if m.features else ()), *specs,
+                  *((k, v) for k, v in m.metrics.items())]
+        return card(f"model {self.ref}", fields)
+
     def onnx_bytes(self) -> bytes:
         """The ONNX model bytes (verified against the manifest's sha256).
 

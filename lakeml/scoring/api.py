@@ -31,6 +31,13 @@ class ScoreResult:
     target: str
     model: str
 
+    def _repr_html_(self) -> str:
+        from lakeml._html import card
+
+        rate = self.rows / max(self.seconds, 1e-9)
+        return card("ScoreResult", [("rows", f"{self.rows:,}"), ("target", safe_uri(self.target)),
+                                    ("model", self.model), ("seconds", f"{self.seconds:.2f} ({rate:,.0f} rows/s)")])
+
 
 def resolve_model(lake: Any, model: str | ModelVersion) -> ModelVersion:
     """A :class:`ModelVersion` from a reference string (or the version itself)."""

@@ -9,7 +9,7 @@ parse -> generate round trip is the identity for ordinary queries. On top of it:
   ``:name`` placeholders (written back as ``:name``),
 - ``OPENROWSET(BULK 'uri', FORMAT = 'PARQUET' | 'CSV' | 'DELTA', HEADER_ROW = TRUE, ...)
   [WITH (col type [ordinal], ...)]`` -> :class:`~lakeml.sql.nodes.OpenRowset`,
-- ``PREDICT(MODEL = ..., DATA = t AS d, RUNTIME = ONNX) WITH (...)`` ->
+- ``PREDICT(MODEL = ..., DATA = t AS d | (SELECT ...) AS d, RUNTIME = ONNX) WITH (...)`` ->
   :class:`~lakeml.sql.nodes.PredictTable` and ``PREDICT('alias', c1, ...)`` ->
   :class:`~lakeml.sql.nodes.PredictCall`,
 - QUALIFY is kept (Polars runs it; the PostgreSQL generator would rewrite it away),
@@ -156,7 +156,7 @@ class LakeParser(PostgresParser):
             if key == "MODEL":
                 args["model"] = self._parse_bitwise()
             elif key == "DATA":
-                args["data"] = self._parse_table_parts()
+                args["data"] = self._parse_predict_data()
                 if self._match(TokenType.ALIAS):
                     args["data_alias"] = self._parse_table_alias()
             else:
@@ -174,6 +174,18 @@ class LakeParser(PostgresParser):
             args["columns"] = self._parse_csv(self._parse_predict_column)
         self._expect_r_paren("PREDICT")
         return self.expression(PredictTable(**args))
+
+    def _parse_predict_data(self) -> exp.Expr | None:
+        """DATA: a table, view or CTE name, or a parenthesized query (read like a CTE)."""
+        if not (self._curr and self._curr.token_type == TokenType.L_PAREN):
+            return self._parse_table_parts()
+        self._advance()
+        query = self._parse_select(nested=True, parse_subquery_alias=False)
+        if not isinstance(query, exp.Query):
+            self.raise_error("Expected a query in PREDICT DATA = (...), e.g. DATA = (SELECT * FROM t) AS d")
+        if not self._match(TokenType.R_PAREN):
+            self.raise_error("Expected ')' to close the PREDICT DATA query")
+        return self.expression(exp.Subquery(this=query))
 
     def _parse_predict_column(self) -> exp.ColumnDef:
         name = self._parse_id_var(any_token=False)
@@ -269,7 +281,7 @@ class LakeGenerator(PostgresGenerator):
         return f"{text} {source}" if source else text
 
     def predicttable_sql(self, expression: PredictTable) -> str:
-        """``PREDICT(MODEL = ..., DATA = t AS d, RUNTIME = ONNX) [WITH (...)]``."""
+        """``PREDICT(MODEL = ..., DATA = t AS d | (SELECT ...) AS d, RUNTIME = ONNX) [WITH (...)]``."""
         data = self.sql(expression, "data")
         alias = self.sql(expression, "data_alias")
         data_sql = f"{data} AS {alias}" if alias else data

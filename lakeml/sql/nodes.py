@@ -68,7 +68,8 @@ class PredictTable(exp.Expression, exp.Func):
             (``'churn:3'``, ``'churn@champion'``), a :class:`~sqlglot.exp.Parameter` (``@m``)
             or :class:`~sqlglot.exp.Placeholder` (``:m``) before binding, or a scalar
             :class:`~sqlglot.exp.Subquery` (``(SELECT model FROM models WHERE ...)``).
-        data: the DATA source, an :class:`~sqlglot.exp.Table` (catalog table, view or CTE name).
+        data: the DATA source, an :class:`~sqlglot.exp.Table` (catalog table, view or CTE name) or an
+            :class:`~sqlglot.exp.Subquery` (``DATA = (SELECT ...) AS d``, read like a CTE).
         data_alias: optional :class:`~sqlglot.exp.TableAlias` of DATA (``AS d``).
         runtime: optional :class:`~sqlglot.exp.Var` (``ONNX``, upper-cased).
         columns: optional list of :class:`~sqlglot.exp.ColumnDef` from ``WITH (...)``; each has

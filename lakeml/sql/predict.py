@@ -1,7 +1,8 @@
 """Rewriting both SQL PREDICT forms into plain Polars SQL over pre-scored frames.
 
 Table form: ``FROM PREDICT(MODEL = ..., DATA = t AS d) WITH (...) AS p`` becomes ``FROM <fresh> AS p``
-where ``<fresh>`` is registered in ``frames`` as DATA streamed through the model (DATA columns, then
+where ``<fresh>`` is registered in ``frames`` as DATA (a table, view, CTE, or a ``(SELECT ...)``
+read like a CTE) streamed through the model (DATA columns, then
 the outputs under internal names); references to ``d.x`` / ``p.label`` / ``d.*`` / ``p.*`` / ``*`` in
 the enclosing SELECT are rewritten to match. Bound form: ``PREDICT('alias', c1, c2)`` becomes a column
 of a fresh frame that is the FROM source plus ``m.expr(c1, c2)``.
@@ -34,7 +35,9 @@ def rewrite(tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> exp.E
         PredictError: model binding, type or output errors (before any row is scored).
         SQLError: a PREDICT form lakeml cannot run (bad RUNTIME, unbound parameter, ...).
     """
-    for node in list(tree.find_all(PredictTable)):
+    # Innermost first: a PREDICT inside a DATA subquery (or a CTE) is a plain frame by the time
+    # the PREDICT around it reads that subquery.
+    for node in reversed(list(tree.find_all(PredictTable))):
         _rewrite_table(node, tree, lake, frames)
     for select in reversed(list(tree.find_all(exp.Select))):
         calls = [c for c in select.find_all(PredictCall) if c.find_ancestor(exp.Select) is select]
@@ -68,6 +71,30 @@ def _source(name: str, tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame
     if name in views:
         return views[name]()
     return lake.table(name)
+
+
+def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: Any,
+                     frames: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """DATA = (SELECT ...): run like a CTE, with the query's CTEs (those before the one it is in) in scope."""
+    from lakeml.sql.errors import wrap_polars_error
+
+    with_ = tree.args.get("with_") or tree.args.get("with")
+    ctes: list[exp.Expr] = []
+    if with_:
+        for cte in with_.expressions:
+            if node.find_ancestor(exp.CTE) is cte:
+                break
+            ctes.append(cte)
+    head = ("WITH " + ", ".join(c.sql(dialect=LakeSQL) for c in ctes) + " ") if ctes else ""
+    sql = head + node.this.sql(dialect=LakeSQL)
+    if not _frames_only(frames, sql):
+        return lake.sql(sql)
+    try:
+        source = pl.SQLContext(frames, register_globals=False).execute(sql, eager=False)
+        source.collect_schema()
+    except Exception as exc:
+        raise wrap_polars_error(exc, lake=lake, what="reading the PREDICT DATA query", frames=frames) from exc
+    return source
 
 
 def _frames_only(frames: dict[str, pl.LazyFrame], sql: str) -> bool:
@@ -142,13 +169,17 @@ def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: Any, frames: dict[s
     if not isinstance(table, exp.Table):
         raise SQLError("PREDICT(MODEL = ..., DATA = ...) can only be used in FROM or JOIN.",
                        hint="Write SELECT ... FROM PREDICT(...) WITH (...) AS p.")
-    data_name = node.args["data"].name
-    data_alias = node.args["data_alias"].name if node.args.get("data_alias") else data_name
     k = next(_counter)
+    data_node = node.args["data"]
+    data_name = data_node.name if isinstance(data_node, exp.Table) else f"__lakeml_data_{k}"
+    data_alias = node.args["data_alias"].name if node.args.get("data_alias") else data_name
     fresh = f"__lakeml_predict_{k}"
     p_alias = table.alias or fresh
     manifest, data = _model(node.args["model"], lake)
-    source = _source(data_name, tree, lake, frames)
+    if isinstance(data_node, exp.Subquery):
+        source = _subquery_source(data_node, tree, lake, frames)
+    else:
+        source = _source(data_name, tree, lake, frames)
     schema = source.collect_schema()
     decls = _decls(node)
     session = get_session(data, threads=default_threads(getattr(lake, "config", None)), sha256=manifest.sha256)

@@ -151,6 +151,7 @@ class LocalStorage(LakeStorage):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; lake files are shared like any file
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
@@ -218,6 +219,17 @@ class LocalStorage(LakeStorage):
 
     def size(self, relpath: str) -> int:
         return self._p(relpath).stat().st_size
+
+
+def _umask() -> int:
+    """The process umask (Linux reports it without changing it; elsewhere set-and-restore)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

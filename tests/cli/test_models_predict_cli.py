@@ -57,6 +57,23 @@ def test_models_register_list_show_alias(cli_lake) -> None:
     assert lakeml.connect(root).models.get("churn@champion").version == 2
 
 
+def test_models_alias_delete(cli_lake) -> None:
+    root, tmp = cli_lake
+    run(root, "models", "register", str(tmp / "lr.onnx"), "--name", "churn", "--features", "a,b",
+        "--alias", "champion")
+    run(root, "models", "alias", "churn", "1", "backup")
+    code, out, err = _main(root, "models", "alias", "churn", "--delete", "champion")
+    assert code == 0, err
+    assert out.strip() == "deleted churn@champion"
+    assert lakeml.connect(root).models.get("churn:1").aliases == ("backup",)
+    code, _out, err = _main(root, "models", "alias", "churn", "--delete", "champion")
+    assert code == 1 and "champion" in err and len(err.strip().splitlines()) == 1
+    code, _out, err = _main(root, "models", "alias", "churn", "1", "x", "--delete", "backup")
+    assert code == 2 and "--delete" in err
+    code, _out, err = _main(root, "models", "alias", "churn", "1")
+    assert code == 2 and "ALIAS" in err
+
+
 def test_models_errors_are_one_line_exit_1(cli_lake) -> None:
     root, tmp = cli_lake
     code, _out, err = _main(root, "models", "show", "nosuch")
@@ -70,10 +87,10 @@ def test_models_errors_are_one_line_exit_1(cli_lake) -> None:
 def test_predict_to_table_and_print(cli_lake) -> None:
     root, tmp = cli_lake
     run(root, "models", "register", str(tmp / "pipe.onnx"), "--name", "pipe")
-    code, _out, err = _main(root, "predict", "--model", "pipe", "--data", "cust", "--output", "scored",
-                            "--with", "label bigint, probabilities array(real, 2)", "--batch-size", "50")
+    code, out, err = _main(root, "predict", "--model", "pipe", "--data", "cust", "--output", "scored",
+                           "--with", "label bigint, probabilities array(real, 2)", "--batch-size", "50")
     assert code == 0, err
-    assert "scored 300 rows with pipe:1 into scored" in err
+    assert "scored 300 rows with pipe:1 into scored" in out  # the result goes to stdout, progress to stderr
     got = lakeml.connect(root).table("scored").collect()
     assert got.columns[-2:] == ["label", "probabilities"] and got.height == 300
     res = run(root, "predict", "--model", "pipe", "--data", "SELECT a, visits, plan FROM cust LIMIT 3",

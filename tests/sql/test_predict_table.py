@@ -95,3 +95,52 @@ def test_table_form_cast_in_cte_fixes_types(sql_lake: Lake) -> None:
     got = sql_lake.sql(q).collect()
     ref = sql_lake.predict("churn", "cust", outputs="probabilities array(real, 2)")
     assert np.array_equal(np.stack(got["probabilities"].to_numpy()), np.stack(ref["probabilities"].to_numpy()))
+
+
+def test_table_form_with_subquery_as_data_works_like_a_cte(sql_lake: Lake) -> None:
+    as_cte = """WITH c AS (SELECT id, a, b FROM cust WHERE a > 0)
+                SELECT d.id, p.label FROM PREDICT(MODEL = 'churn', DATA = c AS d) WITH (label bigint) AS p"""
+    as_subquery = """SELECT d.id, p.label
+                     FROM PREDICT(MODEL = 'churn', DATA = (SELECT id, a, b FROM cust WHERE a > 0) AS d)
+                     WITH (label bigint) AS p"""
+    expected = sql_lake.sql(as_cte).collect()
+    got = sql_lake.sql(as_subquery).collect()
+    assert got.columns == ["id", "label"] and got.height == int((training_frame()["a"] > 0).sum())
+    assert got.equals(expected)
+
+
+def test_subquery_data_sees_the_query_ctes_and_nests_predict(sql_lake: Lake) -> None:
+    q = """WITH c AS (SELECT id, a, b FROM cust)
+           SELECT d.id, d.label AS first, p.label
+           FROM PREDICT(MODEL = 'churn',
+                        DATA = (SELECT s.id, s.a, s.b, q.label
+                                FROM PREDICT(MODEL = 'churn', DATA = c AS s) WITH (label bigint) AS q
+                                WHERE s.id < 50) AS d)
+           WITH (label bigint) AS p ORDER BY d.id"""
+    got = sql_lake.sql(q).collect()
+    assert got.height == 50 and got["first"].to_list() == got["label"].to_list()
+
+
+def test_subquery_data_round_trips_through_the_dialect() -> None:
+    import sqlglot
+
+    from lakeml.sql.dialect import LakeSQL
+
+    q = ("SELECT * FROM PREDICT(MODEL = 'm', DATA = (SELECT a FROM t WHERE a > 1) AS d, RUNTIME = ONNX) "
+         "WITH (y REAL) AS p")
+    assert sqlglot.parse_one(q, dialect=LakeSQL).sql(dialect=LakeSQL) == q
+
+
+def test_subquery_data_needs_an_alias_or_a_select(sql_lake: Lake) -> None:
+    with pytest.raises(SQLError) as info:
+        sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = (1 + 2) AS d) WITH (label bigint) AS p")
+    assert "DATA" in str(info.value) and "Token" not in str(info.value)
+
+
+def test_subquery_data_errors_name_the_column(sql_lake: Lake) -> None:
+    from lakeml.errors import ColumnNotFoundError
+
+    with pytest.raises(ColumnNotFoundError) as info:
+        sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'churn', DATA = (SELECT a, bb FROM cust) AS d) "
+                     "WITH (label bigint) AS p")
+    assert "bb" in str(info.value) and "b" in (info.value.hint or "")

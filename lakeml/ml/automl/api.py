@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
+from lakeml.config import DEFAULT_EARLY_STOPPING
 from lakeml.errors import ConfigError, TrainingError, choices_hint
 from lakeml.ml.automl.budget import Clock
 from lakeml.ml.automl.workers import WorkerPool
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
     from lakeml.ml.automl.engine import Progress, TrialRecord
     from lakeml.ml.automl.result import AutoMLResult
     from lakeml.query.lake import Lake
-
-#: Stop after this many trials in a row without improvement (None disables).
-DEFAULT_EARLY_STOPPING = 30
 
 
 def _families(task: str, allowed: Sequence[str] | None, blocked: Sequence[str] | None) -> list[str]:

@@ -116,6 +116,20 @@ class AutoMLResult:
         mark_registered(self.lake, self.run_id, version.ref)
         return version
 
+    def _repr_html_(self) -> str:
+        from lakeml._html import card
+
+        budget = f"{self.time_budget_s:g}s" if self.time_budget_s else "none"
+        fields = [("task", self.task), ("best", f"{self.best_family} ({self.metric} {self.best_score:.5g})"),
+                  ("trials", self.trials.height), ("stopped by", self.stop_reason),
+                  ("wall time", f"{self.wall_time_s:.1f}s (budget {budget})"),
+                  ("ONNX parity", "passed" if getattr(self.parity, "passed", False) else "FAILED"),
+                  *(("note", n) for n in self.notes)]
+        board = self.leaderboard.select([c for c in ("rank", "trial_id", "family", "score", "fit_time_s", "params")
+                                         if c in self.leaderboard.columns])
+        return card(f"AutoML run {self.run_id}", fields,
+                    [("leaderboard", board), ("guardrails", self.guardrails_frame.select("name", "status", "detail"))])
+
     def __repr__(self) -> str:
         return (f"AutoMLResult(run_id={self.run_id!r}, task={self.task!r}, best={self.best_family!r}, "
                 f"{self.metric}={self.best_score:.4g}, trials={self.trials.height}, "
