@@ -16,6 +16,8 @@ EXTERNAL_ACCESS_ENV_VAR = "LAKEML_EXTERNAL_ACCESS"
 DEFAULT_BATCH_SIZE = 65_536
 #: AutoML stops after this many trials in a row without improvement (None disables).
 DEFAULT_EARLY_STOPPING = 30
+#: Bytes of working memory a profile may use, whatever the table's width.
+DEFAULT_MEMORY_BUDGET = 1024 * 2**20
 
 
 def default_ort_threads() -> int:

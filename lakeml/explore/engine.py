@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from lakeml.config import DEFAULT_MEMORY_BUDGET
 from lakeml.errors import ColumnNotFoundError, choices_hint
 from lakeml.explore.columns import (
     QUANTILE_NAMES,
@@ -46,7 +47,6 @@ _QUERY_BATCH = 32
 # to its input's width: 9 ms on a 10,000-column scan, so one query per column was quadratic).
 _GROUP_COLUMNS = 200
 _QUANTILE_COLUMNS = 64
-DEFAULT_MEMORY_BUDGET = 1024 * 2**20
 _Engine = Literal["in-memory", "streaming"]
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from lakeml.config import DEFAULT_EARLY_STOPPING, LakeConfig, default_lake_uri
+from lakeml.config import DEFAULT_EARLY_STOPPING, DEFAULT_MEMORY_BUDGET, LakeConfig, default_lake_uri
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
@@ -415,7 +415,8 @@ class Lake:
                       progress=progress)
 
     def profile(self, data: Any, *, target: str | None = None, sample: int | float | None = None,
-                bins: int = 20, top_k: int = 10, progress: Callable[[str], None] | None = None) -> Profile:
+                bins: int = 20, top_k: int = 10, progress: Callable[[str], None] | None = None,
+                memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Profile:
         """Profile a table, SQL query or frame (streaming, two passes).
 
         Args:
@@ -425,6 +426,8 @@ class Lake:
             bins: histogram bins per numeric/temporal column.
             top_k: most frequent values kept per column.
             progress: optional callback receiving a message per pass.
+            memory_budget: bytes of working memory profiling may use (default 1 GiB), whatever the
+                table's width; at least 64 MiB.
 
         Returns:
             A :class:`~lakeml.explore.profile.Profile`: frames, ``to_html(path)``, ``to_json()``.
@@ -434,7 +437,8 @@ class Lake:
         """
         from lakeml.explore.api import profile
 
-        return profile(self, data, target=target, sample=sample, bins=bins, top_k=top_k, progress=progress)
+        return profile(self, data, target=target, sample=sample, bins=bins, top_k=top_k, progress=progress,
+                       memory_budget=memory_budget)
 
     def chart(self, query: Any, *, kind: ChartKind, x: str | None = None, y: str | Sequence[str] | None = None,
               output: str | Path | None = None, title: str | None = None, bins: int = 30,

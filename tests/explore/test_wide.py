@@ -36,7 +36,7 @@ _CHILD = textwrap.dedent("""
     lake = lakeml.connect(sys.argv[1])
     threading.Thread(target=watch, daemon=True).start()
     p = lake.profile("wide")
-    text = p.to_html(sys.argv[2], max_column_charts=5)
+    text = p.to_html(sys.argv[2], max_column_charts=5).read_text(encoding="utf-8")
     done.set()
     peak[0] = max(peak[0], proc.memory_info().rss)
     print(json.dumps({"peak": peak[0], "columns": p.overview["columns"], "notes": p.overview["notes"],
