@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,17 +237,21 @@ class Lake:
         return {**registry_views.views(self), **runs.views(self)}
 
     # -- ingest ------------------------------------------------------------------------------------
-    def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "append",
+    def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
                partition_by: str | list[str] | None = None, schema: Mapping[str, Any] | None = None,
-               options: Mapping[str, Any] | None = None, progress: bool | None = None) -> int:
+               null_values: Sequence[str] | None = None, options: Mapping[str, Any] | None = None,
+               progress: bool | None = None) -> int:
         """Copy a local or lake file/folder (CSV, NDJSON, Parquet) into a lake table, streaming.
 
-        Returns the number of rows ingested. See :func:`lakeml.query.ingest.ingest`.
+        ``mode="error"`` (the default) refuses an existing table; pass ``mode="append"`` or
+        ``mode="overwrite"``. ``null_values`` lists extra CSV cells to read as missing (``NA``,
+        ``NaN``, ``NULL`` and empty cells always are, in numeric columns). Returns the number of
+        rows ingested. See :func:`lakeml.query.ingest.ingest`.
         """
         from lakeml.query.ingest import ingest
 
         return ingest(self, source, table, format=format, mode=mode, partition_by=partition_by, schema=schema,
-                      options=options, progress=progress)
+                      null_values=null_values, options=options, progress=progress)
 
     # -- models and scoring (delegations) --------------------------------------------------------------
     @property
