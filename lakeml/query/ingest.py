@@ -231,8 +231,12 @@ def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = N
     Int64 to Float64, ...). CSV files whose lines end in a carriage return alone (classic Mac OS)
     are read as such.
     """
-    nulls = [*(options or {}).get("null_values", []), *(null_values or [])]
-    opts = {k: v for k, v in (options or {}).items() if k != "null_values"}
+    opts = dict(options or {})
+    given = opts.get("null_values")
+    if isinstance(given, str | list | tuple):  # Polars' own spelling of the option; a per-column dict stays there
+        opts.pop("null_values")
+    nulls = [*([given] if isinstance(given, str) else given if isinstance(given, list | tuple) else []),
+             *(null_values or [])]
     existing = _existing_schema(lake, table, mode, spelling)
     cast: list[str] = []
     frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=opts, null_values=nulls,

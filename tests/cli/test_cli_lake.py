@@ -140,3 +140,11 @@ def test_append_schema_mismatch_names_only_differing_columns_cli(workdir: Path):
     assert out.returncode == 1
     assert "column age is Int64 in the table but Float64 in the new data" in out.stderr
     assert "name" not in out.stderr.split("Hint:")[0] and "--mode overwrite" in out.stderr
+
+
+def test_demo_csv_to_writes_the_tour_data(workdir: Path):
+    out = run("demo", "--csv-to", "data", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (workdir / "data").iterdir()) == ["airlines.csv", "airports.csv", "flights.csv"]
+    assert (workdir / "data" / "flights.csv").read_text().count("\n") == 336_777  # header + every flight
+    assert not (workdir / "lake").exists()  # the demo itself did not run

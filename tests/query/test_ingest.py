@@ -116,6 +116,8 @@ def test_null_values_keyword(lake: Lake, tmp_path):
     lake.ingest(tmp_path / "f.csv", "f", null_values=["-"])
     got = lake.table("f").collect()
     assert got["d"].to_list() == [1, None, 2] and got["s"].to_list() == ["a", None, "b"]
+    lake.ingest(tmp_path / "f.csv", "f2", options={"null_values": "-"})  # the Polars reader option, as a string
+    assert lake.table("f2").collect()["d"].to_list() == [1, None, 2]
     (tmp_path / "f.ndjson").write_text('{"d": 1}\n')
     with pytest.raises(ConfigError, match="CSV"):
         lake.ingest(tmp_path / "f.ndjson", "g", null_values=["-"])
