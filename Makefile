@@ -26,6 +26,7 @@ install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/lakeml --lake $(LAKE) demo
+	@echo "lakeml is installed in $(VENV): run 'source $(VENV)/bin/activate' to put lakeml (and its python) on your PATH."
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

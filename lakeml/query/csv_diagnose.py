@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -17,10 +18,11 @@ class CsvProblem:
     line: int
     column: str
     reason: str
+    value: str | None = None
 
 
-def _fits(value: str, dtype: pl.DataType) -> bool:
-    if value == "":
+def _fits(value: str, dtype: pl.DataType, null_values: Collection[str] = ()) -> bool:
+    if value == "" or (dtype.is_numeric() and value.strip() in null_values):
         return True
     try:
         if dtype.is_integer():
@@ -38,8 +40,14 @@ def _fits(value: str, dtype: pl.DataType) -> bool:
     return True
 
 
-def diagnose_csv(files: list[str], schema: pl.Schema, *, separator: str = ",") -> CsvProblem | None:
-    """Scan CSV files row by row and report the first row that does not fit ``schema``."""
+def diagnose_csv(files: list[str], schema: pl.Schema, *, separator: str = ",",
+                 null_values: Mapping[str, Collection[str]] | None = None) -> CsvProblem | None:
+    """Scan CSV files row by row and report the first row that does not fit ``schema``.
+
+    ``null_values`` maps numeric columns to the tokens that read as missing in them, so the row
+    reported is the first that holds a real misfit.
+    """
+    nulls = null_values or {}
     names = list(schema)
     for file in files:
         with open(file, newline="", encoding="utf-8", errors="replace") as handle:
@@ -55,6 +63,6 @@ def diagnose_csv(files: list[str], schema: pl.Schema, *, separator: str = ",") -
                                       f"expected {len(header)} fields, found {len(row)}")
                 for name, value in zip(header, row, strict=False):
                     dtype = schema.get(name)
-                    if dtype is not None and name in names and not _fits(value, dtype):
-                        return CsvProblem(file, line, name, f"value {value[:60]!r} is not a valid {dtype}")
+                    if dtype is not None and name in names and not _fits(value, dtype, nulls.get(name, ())):
+                        return CsvProblem(file, line, name, f"value {value[:60]!r} is not a valid {dtype}", value)
     return None

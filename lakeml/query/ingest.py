@@ -3,21 +3,71 @@
 from __future__ import annotations
 
 import glob as globlib
-from collections.abc import Mapping
+import shlex
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from lakeml.errors import ConfigError, DataFormatError, LakeMLError, LakePathNotFoundError
+from lakeml.errors import (
+    ConfigError,
+    DataFormatError,
+    LakeMLError,
+    LakePathNotFoundError,
+    SchemaError,
+    TableExistsError,
+)
 from lakeml.query.csv_diagnose import diagnose_csv
-from lakeml.query.dtypes import parse_dtype
+from lakeml.query.csv_nulls import DEFAULT_NULL_VALUES, TextColumn, as_number, classify
+from lakeml.query.dtypes import parse_dtype, sql_name
 from lakeml.query.formats import Format, check_format, guess_format, read_error, scan_uri
 from lakeml.query.progress import RowProgress
+from lakeml.query.schema_match import conform, fit_append
+from lakeml.query.writer import check_mode
 from lakeml.storage.uri import parse_location, safe_uri
 
 if TYPE_CHECKING:
     from lakeml.query.lake import Lake
+
+INFER_ROWS = 10_000  # CSV rows Polars infers column types from, and lakeml samples for numeric-looking text
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How hints write an ingest argument: as a Python keyword (the default) or as a CLI flag."""
+
+    cli: bool = False
+
+    def mode(self, mode: str) -> str:
+        """``mode='append'`` or ``--mode append``."""
+        return f"--mode {mode}" if self.cli else f"mode={mode!r}"
+
+    def schema(self, column: str, type_name: str) -> str:
+        """``schema={'col': 'str'}`` or ``--schema col=str``."""
+        if self.cli:
+            return f"--schema {shlex.quote(f'{column}={type_name}')}"
+        return f"schema={{{column!r}: {type_name!r}}}"
+
+    def null_values(self, tokens: Sequence[str]) -> str:
+        """``null_values=['-']`` or ``--null-value -``."""
+        if self.cli:
+            return " ".join(f"--null-value {shlex.quote(t)}" for t in tokens)
+        return f"null_values={list(tokens)!r}"
+
+    def format(self, fmt: str = "csv") -> str:
+        """``format='csv'`` or ``--format csv``."""
+        return f"--format {fmt}" if self.cli else f"format={fmt!r}"
+
+
+PYTHON = Spelling()
+CLI = Spelling(cli=True)
+
+
+class TextColumnWarning(UserWarning):
+    """A CSV column read as text although most of its values are numbers."""
 
 
 def _local_files(path: Path, pattern: str) -> list[str]:
@@ -28,7 +78,7 @@ def _local_files(path: Path, pattern: str) -> list[str]:
     return [path.as_posix()] if path.exists() else []
 
 
-def _resolve_format(files: list[str], fmt: str | None, source: str) -> Format:
+def _resolve_format(files: list[str], fmt: str | None, source: str, spelling: Spelling) -> Format:
     if fmt:
         return check_format(fmt)
     found = {guess_format(f) for f in files} - {None}
@@ -36,15 +86,20 @@ def _resolve_format(files: list[str], fmt: str | None, source: str) -> Format:
         return found.pop()  # type: ignore[return-value]
     if not found:
         raise ConfigError(f"Cannot tell the format of {safe_uri(source)!r} from its file names.",
-                          hint="Pass format='csv', 'ndjson' or 'parquet'.")
+                          hint=f"Pass {spelling.format('csv')}, 'ndjson' or 'parquet'.")
     raise ConfigError(f"{safe_uri(source)!r} mixes formats {sorted(f for f in found if f)}.",
                       hint="Ingest one format at a time (use a glob such as 'folder/*.csv').")
 
 
 def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
                 schema: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
+                null_values: Sequence[str] = (), spelling: Spelling = PYTHON,
                 ) -> tuple[pl.LazyFrame, Format, list[str]]:
-    """A lazy scan of an ingest source, with its format and (for local sources) its files."""
+    """A lazy scan of an ingest source, with its format and (for local sources) its files.
+
+    CSV columns given a numeric type in ``schema`` are scanned as text here: :func:`read_numbers`
+    casts them, reading missing-value tokens as null.
+    """
     text = str(source)
     opts: dict[str, Any] = dict(options or {})
     overrides = {name: parse_dtype(dtype) for name, dtype in (schema or {}).items()}
@@ -54,7 +109,7 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
         fmt = check_format(format) if format else guess_format(location.path)
         if fmt is None:
             raise ConfigError(f"Cannot tell the format of {safe_uri(text)!r}.",
-                              hint="Pass format='csv', 'ndjson' or 'parquet'.")
+                              hint=f"Pass {spelling.format('csv')}, 'ndjson' or 'parquet'.")
         is_dir = "*" not in location.path and guess_format(location.path) is None
         files: list[str] = []
         polars_options = storage.polars_options()
@@ -65,12 +120,20 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
         if not files:
             raise LakePathNotFoundError(f"Nothing to ingest at {safe_uri(text)!r}: no such file or folder.",
                                         hint="Check the path (globs like 'data/*.csv' are allowed).")
-        fmt = _resolve_format(files, format, text)
+        fmt = _resolve_format(files, format, text, spelling)
         files = [f for f in files if format or guess_format(f) == fmt]
         is_dir, polars_options, uri = False, {}, ""
     if fmt == "delta":
         raise ConfigError("Ingest copies CSV, NDJSON or Parquet files.",
                           hint="Register a Delta table with Lake.register_table(name, uri, format='delta').")
+    if null_values:
+        if fmt != "csv":
+            raise ConfigError(f"Null values apply to CSV sources; {safe_uri(text)!r} is {fmt}.",
+                              hint=f"Drop {spelling.null_values(list(null_values))}: {fmt} files carry "
+                                   "their own nulls.")
+        opts["null_values"] = list(null_values)
+    if fmt == "csv":
+        overrides = {name: pl.String() if _is_numeric(dtype) else dtype for name, dtype in overrides.items()}
     if overrides:
         key = "schema_overrides" if fmt in ("csv", "ndjson") else None
         if key is None:
@@ -84,18 +147,55 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
     return frame, fmt, files
 
 
+def _is_numeric(dtype: Any) -> bool:
+    return bool(dtype.is_numeric())
+
+
+def read_numbers(frame: pl.LazyFrame, schema: Mapping[str, Any] | None, null_values: Iterable[str],
+                 *, infer_rows: int = INFER_ROWS) -> tuple[pl.LazyFrame, list[str], list[TextColumn]]:
+    """Read a CSV scan's numeric columns as numbers, with missing-value tokens as null.
+
+    Columns given a numeric type in ``schema`` (scanned as text) are cast to it. Columns inferred as
+    text whose first ``infer_rows`` values are all numbers or tokens of :data:`DEFAULT_NULL_VALUES`
+    (or ``null_values``) become Int64 or Float64. Returns the new scan, the columns cast, and the
+    text columns that are nevertheless mostly numbers, for a warning.
+    """
+    tokens = (*DEFAULT_NULL_VALUES, *null_values)
+    declared = {name: parse_dtype(dtype) for name, dtype in (schema or {}).items()}
+    found = frame.collect_schema()
+    numeric = {name: dtype for name, dtype in declared.items() if _is_numeric(dtype) and name in found}
+    text = [name for name, dtype in found.items() if dtype == pl.String and name not in declared]
+    mostly: list[TextColumn] = []
+    if text:
+        inferred, mostly = classify(frame.select(text).head(infer_rows).collect(), tokens)
+        numeric.update(inferred)
+    if not numeric:
+        return frame, [], mostly
+    return frame.with_columns(as_number(name, dtype, tokens) for name, dtype in numeric.items()), list(numeric), mostly
+
+
+def _warn_text_columns(columns: list[TextColumn], spelling: Spelling) -> None:
+    for c in columns:
+        warnings.warn(
+            f"Column {c.column!r} is read as text although {c.share:.0%} of its values are numbers: it also holds "
+            f"{c.token!r} ({c.count:,} of the first {INFER_ROWS:,} rows). If {c.token!r} means missing, pass "
+            f"{spelling.null_values([c.token])}; to keep the column as text, pass {spelling.schema(c.column, 'str')}.",
+            TextColumnWarning, stacklevel=3)
+
+
 def _scan_files(files: list[str], fmt: Format, opts: dict[str, Any]) -> pl.LazyFrame:
     if fmt == "parquet":
         return pl.scan_parquet(files, **opts)
     if fmt == "csv":
-        opts.setdefault("infer_schema_length", 10_000)
+        opts.setdefault("infer_schema_length", INFER_ROWS)
         return pl.scan_csv(files, **opts)
     return pl.scan_ndjson(files, **opts)
 
 
-def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = None, mode: str = "append",
+def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
            partition_by: str | list[str] | None = None, schema: Mapping[str, Any] | None = None,
-           options: Mapping[str, Any] | None = None, progress: bool | None = None) -> int:
+           null_values: Sequence[str] | None = None, options: Mapping[str, Any] | None = None,
+           progress: bool | None = None, spelling: Spelling = PYTHON) -> int:
     """Copy a file, folder or glob into a lake table, streaming (bounded memory).
 
     Args:
@@ -103,40 +203,105 @@ def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = N
         source: a local path, folder or glob, or a lake URI (``abfss://...``).
         table: the target table name.
         format: ``csv``, ``ndjson`` or ``parquet``; guessed from file names when None.
-        mode: ``append`` (default), ``overwrite`` or ``error``.
+        mode: ``error`` (default: refuse an existing table, like Spark's ``errorifexists``),
+            ``append`` or ``overwrite``.
         partition_by: column(s) to partition the table by.
         schema: explicit column types for CSV/NDJSON, e.g. ``{"zip": "str", "amount": "float64"}``;
             columns not named are inferred.
+        null_values: CSV cells to read as missing in every column, e.g. ``["-", "n/a"]``. Whatever
+            is passed, ``NA``, ``NaN``, ``NULL`` and empty cells are missing in numeric columns
+            (:data:`lakeml.query.csv_nulls.DEFAULT_NULL_VALUES`).
         options: extra reader options (e.g. ``{"separator": ";"}`` for CSV).
         progress: show a progress bar (default: only when stderr is a terminal).
+        spelling: how hints name arguments (Python keywords, or CLI flags for ``lakeml ingest``).
 
     Returns:
         The number of rows ingested.
 
     Raises:
+        TableExistsError: the table exists and ``mode`` is ``error``.
+        SchemaError: appending data whose columns differ from the table's (beyond lossless widening).
         LakePathNotFoundError: the source does not exist.
         DataFormatError: malformed input, naming the file, line and column.
 
-    CSV files whose lines end in a carriage return alone (classic Mac OS) are read as such.
+    Warns:
+        TextColumnWarning: a CSV column is read as text although most of its values are numbers.
+
+    Appending casts the new data to the table's types where that loses nothing (Int32 to Int64,
+    Int64 to Float64, ...). CSV files whose lines end in a carriage return alone (classic Mac OS)
+    are read as such.
     """
-    frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=options)
+    opts = dict(options or {})
+    given = opts.get("null_values")
+    if isinstance(given, str | list | tuple):  # Polars' own spelling of the option; a per-column dict stays there
+        opts.pop("null_values")
+    nulls = [*([given] if isinstance(given, str) else given if isinstance(given, list | tuple) else []),
+             *(null_values or [])]
+    existing = _existing_schema(lake, table, mode, spelling)
+    cast: list[str] = []
+    frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=opts, null_values=nulls,
+                                    spelling=spelling)
     try:
         found = frame.collect_schema()
-        if fmt == "csv" and _cr_only_lines(found, options):
-            cr_options = {**(options or {}), "eol_char": "\r"}
-            frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=cr_options)
-            found = frame.collect_schema()
+        if fmt == "csv" and _cr_only_lines(found, opts):
+            opts = {**opts, "eol_char": "\r"}
+            frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=opts,
+                                            null_values=nulls, spelling=spelling)
+        if fmt == "csv":
+            frame, cast, mostly = read_numbers(frame, schema, nulls)
+            _warn_text_columns(mostly, spelling)
+        found = frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise read_error(exc, str(source), fmt) from exc
+    if existing is not None and mode == "append":
+        frame, found = _fit_table(frame, found, existing, table, spelling)
     with RowProgress(f"ingest → {table}", enabled=progress) as bar:
         counted = frame.map_batches(bar.count, streamable=True, schema=found)
         try:
             lake.write(table, counted, mode=mode, partition_by=partition_by)
+        except TableExistsError as exc:  # created by another writer since the check above
+            raise TableExistsError(f"Table {table!r} was created by another writer meanwhile.",
+                                   hint=_exists_hint(spelling)) from exc
         except LakeMLError:
             raise
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise _explain_failure(exc, fmt, files, found, source) from exc
+            raise _explain_failure(exc, fmt, files, found, source, {c: (*DEFAULT_NULL_VALUES, *nulls) for c in cast},
+                                   spelling) from exc
     return bar.rows
+
+
+def _exists_hint(spelling: Spelling) -> str:
+    return (f"Pass {spelling.mode('append')} to add the rows, or {spelling.mode('overwrite')} to replace "
+            "the table.")
+
+
+def _existing_schema(lake: Lake, table: str, mode: str, spelling: Spelling) -> pl.Schema | None:
+    """The schema of ``table`` if it exists; refuses an existing table when ``mode`` is ``error``."""
+    check_mode(mode)
+    if table not in lake.tables():
+        return None
+    if mode == "error":
+        raise TableExistsError(f"Table {table!r} already exists.", hint=_exists_hint(spelling))
+    return lake.table(table).collect_schema()
+
+
+def _fit_table(frame: pl.LazyFrame, found: pl.Schema, existing: pl.Schema, table: str,
+               spelling: Spelling) -> tuple[pl.LazyFrame, pl.Schema]:
+    """The data cast to the table's types where that is lossless; SchemaError naming what differs."""
+    fit = fit_append(existing, found)
+    if not fit.ok:
+        hint = f"Pass {spelling.mode('overwrite')} to replace the table, or ingest into a new table."
+        if fit.narrowing and not (fit.missing or fit.extra):
+            name, (wide, _) = next(iter(fit.narrowing.items()))
+            type_name = sql_name(wide)
+            if type_name is not None:
+                hint = (f"Read the column as the table's type with {spelling.schema(name, type_name)} if its "
+                        f"values fit, or pass {spelling.mode('overwrite')} to replace the table.")
+        raise SchemaError(f"Cannot append to {table!r}: {fit.describe()}.", hint=hint)
+    if list(existing.items()) == list(found.items()):
+        return frame, found
+    frame = conform(frame, existing, fit)
+    return frame, frame.collect_schema()
 
 
 def _cr_only_lines(schema: pl.Schema, options: Mapping[str, Any] | None) -> bool:
@@ -153,16 +318,27 @@ def _cr_only_lines(schema: pl.Schema, options: Mapping[str, Any] | None) -> bool
 
 
 def _explain_failure(exc: Exception, fmt: Format, files: list[str], schema: pl.Schema,
-                     source: str | Path) -> LakeMLError:
+                     source: str | Path, null_values: Mapping[str, Sequence[str]], spelling: Spelling) -> LakeMLError:
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if fmt == "csv" and files:
-        problem = diagnose_csv(files, schema)
+        problem = diagnose_csv(files, schema, null_values=null_values)
         if problem is not None:
-            return DataFormatError(
-                f"Malformed CSV in {problem.file}, line {problem.line}, column {problem.column!r}: {problem.reason}.",
-                hint=f"Fix that row, or pass schema={{'{problem.column}': 'str'}} to read the column as text.",
-            )
+            message = (f"Malformed CSV in {problem.file}, line {problem.line}, column {problem.column!r}: "
+                       f"{problem.reason}.")
+            dtype = schema.get(problem.column)
+            if problem.value is not None and problem.value.strip() in DEFAULT_NULL_VALUES and dtype is not None:
+                # a missing-value token past the rows the type was inferred from: declare the type
+                type_name = sql_name(dtype) or "float64"
+                return DataFormatError(
+                    message.removesuffix(".") + f" (the type was inferred from the first {INFER_ROWS:,} rows).",
+                    hint=f"Declare the column's type with {spelling.schema(problem.column, type_name)}: "
+                         f"{problem.value!r} then reads as missing.")
+            value_hint = (f"pass {spelling.null_values([problem.value])} if {problem.value!r} means missing, "
+                          if problem.value else "")
+            text_hint = f"{spelling.schema(problem.column, 'str')} to read the column as text"
+            return DataFormatError(message, hint=f"Fix that row, {value_hint}or pass {text_hint}.")
     if isinstance(exc, OSError) and not isinstance(exc, pl.exceptions.PolarsError):
         return read_error(exc, str(source), fmt)
     return DataFormatError(f"Could not ingest {safe_uri(source)}: {first}",
-                           hint="Check the input; pass an explicit schema for ambiguous columns.")
+                           hint="Check the input; declare ambiguous columns' types with "
+                                f"{spelling.schema('COL', 'TYPE')}.")

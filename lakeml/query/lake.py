@@ -247,17 +247,32 @@ class Lake:
         return {**registry_views.views(self), **runs.views(self)}
 
     # -- ingest ------------------------------------------------------------------------------------
-    def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "append",
+    def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
                partition_by: str | list[str] | None = None, schema: Mapping[str, Any] | None = None,
-               options: Mapping[str, Any] | None = None, progress: bool | None = None) -> int:
+               null_values: Sequence[str] | None = None, options: Mapping[str, Any] | None = None,
+               progress: bool | None = None) -> int:
         """Copy a local or lake file/folder (CSV, NDJSON, Parquet) into a lake table, streaming.
 
-        Returns the number of rows ingested. See :func:`lakeml.query.ingest.ingest`.
+        Args:
+            source: a file, folder or glob; a local path or a lake URI.
+            table: the managed table to write.
+            format: ``"csv"``, ``"ndjson"`` or ``"parquet"`` (default: guessed from the file names).
+            mode: ``"error"`` (the default) refuses an existing table; ``"append"`` adds the rows;
+                ``"overwrite"`` replaces them.
+            partition_by: column(s) for hive-style partition folders.
+            schema: explicit column types, e.g. ``{"arr_delay": "float64"}``.
+            null_values: extra CSV cells to read as missing in every column (``NA``, ``NaN``,
+                ``NULL`` and empty cells always are, in numeric columns).
+            options: further reader options for the source format.
+            progress: show a progress bar (default: only on a terminal).
+
+        Returns:
+            The number of rows ingested. See :func:`lakeml.query.ingest.ingest`.
         """
         from lakeml.query.ingest import ingest
 
         return ingest(self, source, table, format=format, mode=mode, partition_by=partition_by, schema=schema,
-                      options=options, progress=progress)
+                      null_values=null_values, options=options, progress=progress)
 
     # -- models and scoring (delegations) --------------------------------------------------------------
     @property

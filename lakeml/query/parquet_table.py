@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
+from lakeml.query.schema_match import AppendFit, conform, fit_append
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
 
@@ -181,7 +182,10 @@ def write_parquet_table(
     if mode == "error" and current is not None:
         raise _exists(table)
     if mode == "append" and current is not None:
-        _check_append(table, current, schema, partition_by)
+        fit, existing = _check_append(table, current, schema, partition_by), current_schema(current)
+        if fit is not None and existing is not None and list(existing.items()) != list(schema.items()):
+            frame = conform(frame, existing, fit)  # lossless widening, the table's column order
+            schema = frame.collect_schema()
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
     try:
@@ -234,22 +238,26 @@ def _discard(storage: LakeStorage, table: str, data_dir: str) -> None:
                 storage.delete(folder)
 
 
-def _check_append(table: str, current: TableVersion, schema: pl.Schema, partition_by: tuple[str, ...]) -> None:
+def current_schema(current: TableVersion) -> pl.Schema | None:
+    """The column schema of a committed table version (None for versions that did not record one)."""
     arrow = current.arrow_schema()
-    if arrow is not None:
-        existing = pl.DataFrame(arrow.empty_table()).schema
-        if dict(existing) != dict(schema):
-            raise SchemaError(
-                f"Cannot append to {table!r}: its columns are {_fmt(existing)}, the new data has {_fmt(schema)}.",
-                hint="Select and cast the columns to match, or write with mode='overwrite'.",
-            )
+    return None if arrow is None else pl.DataFrame(arrow.empty_table()).schema
+
+
+def _check_append(table: str, current: TableVersion, schema: pl.Schema,
+                  partition_by: tuple[str, ...]) -> AppendFit | None:
+    """How appended data fits the table; raises SchemaError naming only the columns that differ."""
+    existing = current_schema(current)
+    fit = None
+    if existing is not None:
+        fit = fit_append(existing, schema)
+        if not fit.ok:
+            raise SchemaError(f"Cannot append to {table!r}: {fit.describe()}.",
+                              hint="Select and cast the columns to match, or write with mode='overwrite'.")
     if current.partition_by and tuple(partition_by) not in ((), current.partition_by):
         raise SchemaError(f"Table {table!r} is partitioned by {list(current.partition_by)}, "
                           f"not {list(partition_by)}.", hint="Append with the same partition_by (or none).")
-
-
-def _fmt(schema: pl.Schema) -> str:
-    return "{" + ", ".join(f"{k}: {v}" for k, v in schema.items()) + "}"
+    return fit
 
 
 def _tidy_after_overwrite(storage: LakeStorage, table: str, new: TableVersion, previous: TableVersion) -> None:

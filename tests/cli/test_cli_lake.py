@@ -103,3 +103,48 @@ def test_sql_errors_exit_1(workdir: Path):
     assert parquet_needs_output.returncode == 1 and "--output" in parquet_needs_output.stderr
     bad_param = run("sql", "SELECT 1 AS x", "--param", "oops", cwd=workdir)
     assert bad_param.returncode == 2
+
+
+def test_ingest_into_existing_table_names_the_cli_flags(workdir: Path):
+    assert run("ingest", "people.csv", "people", cwd=workdir).returncode == 0
+    again = run("ingest", "people.csv", "people", cwd=workdir)
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines() == [
+        "error: Table 'people' already exists. Hint: Pass --mode append to add the rows, or --mode overwrite to "
+        "replace the table."]
+    assert run("ingest", "people.csv", "people", "--mode", "append", cwd=workdir).returncode == 0
+    count = run("sql", "SELECT COUNT(*) AS n FROM people", "--format", "json", cwd=workdir)
+    assert json.loads(count.stdout) == [{"n": 6}]
+
+
+def test_ingest_null_values_schema_and_warnings_speak_cli(workdir: Path):
+    (workdir / "d.csv").write_text("delay,code\n" + "".join(f"{i},{i}\n" for i in range(30)) + "NA,-\n-,7\n")
+    out = run("ingest", "d.csv", "d", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "warning: Column 'delay' is read as text" in out.stderr and "--null-value -" in out.stderr
+    assert "null_values" not in out.stderr and "schema=" not in out.stderr
+    out = run("ingest", "d.csv", "d", "--mode", "overwrite", "--null-value", "-", cwd=workdir)
+    assert out.returncode == 0 and out.stderr == ""
+    got = run("describe", "d", "--json", cwd=workdir)
+    assert json.loads(got.stdout)["schema"] == {"delay": "Int64", "code": "Int64"}
+    (workdir / "late.csv").write_text("d\n" + "".join(f"{i}\n" for i in range(10_010)) + "oops\n")
+    bad = run("ingest", "late.csv", "late", "--schema", "d=float64", cwd=workdir)
+    assert bad.returncode == 1 and "'oops'" in bad.stderr
+    assert "--null-value oops" in bad.stderr and "--schema d=str" in bad.stderr and "schema={" not in bad.stderr
+
+
+def test_append_schema_mismatch_names_only_differing_columns_cli(workdir: Path):
+    run("ingest", "people.csv", "people", cwd=workdir)
+    (workdir / "more.csv").write_text("id,name,age\n4,di,30.5\n")
+    out = run("ingest", "more.csv", "people", "--mode", "append", cwd=workdir)
+    assert out.returncode == 1
+    assert "column age is Int64 in the table but Float64 in the new data" in out.stderr
+    assert "name" not in out.stderr.split("Hint:")[0] and "--mode overwrite" in out.stderr
+
+
+def test_demo_csv_to_writes_the_tour_data(workdir: Path):
+    out = run("demo", "--csv-to", "data", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (workdir / "data").iterdir()) == ["airlines.csv", "airports.csv", "flights.csv"]
+    assert (workdir / "data" / "flights.csv").read_text().count("\n") == 336_777  # header + every flight
+    assert not (workdir / "lake").exists()  # the demo itself did not run

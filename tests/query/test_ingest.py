@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakeml.errors import ConfigError, DataFormatError, LakePathNotFoundError
+from lakeml.errors import ConfigError, DataFormatError, LakePathNotFoundError, SchemaError, TableExistsError
+from lakeml.query.ingest import TextColumnWarning
 from lakeml.query.lake import Lake
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def test_ingest_folder_glob_append_and_partition(any_lake: Lake, tmp_path):
     for i in range(3):
         (folder / f"part{i}.csv").write_text(f"k,v\n{i},{i * 10}\n{i},{i * 10 + 1}\n")
     assert any_lake.ingest(folder, "t", partition_by="k") == 6
-    assert any_lake.ingest(f"{folder}/part0.csv", "t") == 2  # append is the default
+    assert any_lake.ingest(f"{folder}/part0.csv", "t", mode="append") == 2
     assert any_lake.table("t").filter(pl.col("k") == 0).collect().height == 4
     assert any_lake.describe("t").partition_by == ("k",)
 
@@ -76,9 +77,94 @@ def test_failed_ingest_keeps_existing_table(lake: Lake, tmp_path):
     (tmp_path / "good.csv").write_text("a\n1\n2\n")
     lake.ingest(tmp_path / "good.csv", "t")
     (tmp_path / "bad.csv").write_text("a\n1\nx\n")
-    with pytest.raises(DataFormatError):
+    with pytest.raises(DataFormatError, match=r"(?s)value 'x'.*Hint: Fix that row, pass null_values=\['x'\]"):
         lake.ingest(tmp_path / "bad.csv", "t", mode="overwrite", schema={"a": "int64"})
     assert lake.table("t").collect()["a"].to_list() == [1, 2]
+
+
+def test_ingest_into_an_existing_table_needs_a_mode(lake: Lake, tmp_path):
+    (tmp_path / "a.csv").write_text("a\n1\n2\n")
+    lake.ingest(tmp_path / "a.csv", "t")
+    with pytest.raises(TableExistsError, match=r"(?s)'t' already exists.*mode='append'.*mode='overwrite'"):
+        lake.ingest(tmp_path / "a.csv", "t")
+    assert lake.table("t").collect().height == 2  # ingesting the same file twice does not double it
+    assert lake.ingest(tmp_path / "a.csv", "t", mode="append") == 2
+    assert lake.table("t").collect().height == 4
+    assert lake.ingest(tmp_path / "a.csv", "t", mode="overwrite") == 2
+    assert lake.table("t").collect().height == 2
+
+
+def test_na_cells_give_numeric_columns(lake: Lake, tmp_path):
+    """R/pandas missing-value tokens in numeric-looking columns are null; text columns keep them."""
+    rows = "".join(f"{i},{i * 1.5},{i},US\n" for i in range(50))
+    (tmp_path / "f.csv").write_text("n,x,dep,country\n" + rows + "NA,NaN,,NA\n7,N/A,NULL,NA\n")
+    assert lake.ingest(tmp_path / "f.csv", "f") == 52
+    got = lake.table("f").collect()
+    assert dict(got.schema) == {"n": pl.Int64, "x": pl.Float64, "dep": pl.Int64, "country": pl.String}
+    assert got["n"].null_count() == 1 and got["x"].null_count() == 2 and got["dep"].null_count() == 2
+    assert got["country"].to_list()[-2:] == ["NA", "NA"]  # a text column keeps "NA" (it may be Namibia)
+
+
+def test_declared_numeric_type_reads_na_as_null(lake: Lake, tmp_path):
+    (tmp_path / "f.csv").write_text("d\n1\nNA\n2\n")
+    lake.ingest(tmp_path / "f.csv", "f", schema={"d": "float64"})
+    assert lake.table("f").collect()["d"].to_list() == [1.0, None, 2.0]
+
+
+def test_null_values_keyword(lake: Lake, tmp_path):
+    (tmp_path / "f.csv").write_text("d,s\n1,a\n-,-\n2,b\n")
+    lake.ingest(tmp_path / "f.csv", "f", null_values=["-"])
+    got = lake.table("f").collect()
+    assert got["d"].to_list() == [1, None, 2] and got["s"].to_list() == ["a", None, "b"]
+    lake.ingest(tmp_path / "f.csv", "f2", options={"null_values": "-"})  # the Polars reader option, as a string
+    assert lake.table("f2").collect()["d"].to_list() == [1, None, 2]
+    (tmp_path / "f.ndjson").write_text('{"d": 1}\n')
+    with pytest.raises(ConfigError, match="CSV"):
+        lake.ingest(tmp_path / "f.ndjson", "g", null_values=["-"])
+
+
+def test_mostly_numeric_text_column_warns_naming_column_and_token(lake: Lake, tmp_path):
+    rows = "".join(f"{i}\n" for i in range(40))
+    (tmp_path / "f.csv").write_text("d\n" + rows + "n.a.\n")
+    with pytest.warns(TextColumnWarning, match=r"(?s)Column 'd' is read as text.*'n\.a\.'.*null_values=\['n\.a\.'\]"):
+        lake.ingest(tmp_path / "f.csv", "f")
+    assert lake.table("f").collect_schema()["d"] == pl.String
+
+
+def test_na_after_the_inferred_rows_names_the_schema_fix(lake: Lake, tmp_path):
+    rows = "".join(f"{i}\n" for i in range(10_050))
+    (tmp_path / "f.csv").write_text("d\n" + rows + "NA\n")
+    with pytest.raises(DataFormatError, match=r"(?s)line 10052, column 'd'.*Hint: Declare.*schema=\{'d': 'bigint'\}"):
+        lake.ingest(tmp_path / "f.csv", "f")
+    lake.ingest(tmp_path / "f.csv", "f", schema={"d": "bigint"})
+    assert lake.table("f").collect()["d"].null_count() == 1
+
+
+def test_append_widens_losslessly_and_names_only_differing_columns(lake: Lake, tmp_path):
+    (tmp_path / "a.csv").write_text("k,x,y,z\n1,1.5,a,2\n")
+    (tmp_path / "b.csv").write_text("k,x,y,z\n2,3,b,4\n")  # x reads as Int64: widened to the table's Float64
+    lake.ingest(tmp_path / "a.csv", "t")
+    lake.ingest(tmp_path / "b.csv", "t", mode="append")
+    got = lake.table("t").collect()
+    assert got.schema["x"] == pl.Float64 and got["x"].to_list() == [1.5, 3.0]
+    (tmp_path / "c.csv").write_text("k,x,y,z\n3,1.0,c,4.5\n")  # z: Float64 into an Int64 column narrows
+    with pytest.raises(SchemaError) as info:
+        lake.ingest(tmp_path / "c.csv", "t", mode="append")
+    message = str(info.value)
+    assert "column z is Int64 in the table but Float64 in the new data" in message
+    assert "y" not in message.split("Hint:")[0].replace("'t'", "") and "mode='overwrite'" in message
+    (tmp_path / "d.csv").write_text("k,x,w\n3,1.0,c\n")
+    with pytest.raises(SchemaError, match=r"lacks column\(s\) y, z; the table has no column\(s\) w"):
+        lake.ingest(tmp_path / "d.csv", "t", mode="append")
+
+
+def test_write_append_widens_int32_to_int64(lake: Lake):
+    lake.write("t", pl.DataFrame({"a": [1]}, schema={"a": pl.Int64}))
+    lake.write("t", pl.DataFrame({"a": [2]}, schema={"a": pl.Int32}), mode="append")
+    got = lake.table("t").collect()
+    assert got.schema["a"] == pl.Int64 and got["a"].to_list() == [1, 2]
+    with pytest.raises(SchemaError, match="column a is Int64 in the table but Float32"):
+        lake.write("t", pl.DataFrame({"a": [2.5]}, schema={"a": pl.Float32}), mode="append")
 
 
 def test_missing_source_and_unknown_format(lake: Lake, tmp_path):
