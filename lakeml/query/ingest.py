@@ -36,7 +36,7 @@ def _resolve_format(files: list[str], fmt: str | None, source: str) -> Format:
         return found.pop()  # type: ignore[return-value]
     if not found:
         raise ConfigError(f"Cannot tell the format of {safe_uri(source)!r} from its file names.",
-                          hint="Pass format='csv', 'ndjson' or 'parquet'.")
+                          hint="Pass [[format='csv']] (or ndjson, parquet).")
     raise ConfigError(f"{safe_uri(source)!r} mixes formats {sorted(f for f in found if f)}.",
                       hint="Ingest one format at a time (use a glob such as 'folder/*.csv').")
 
@@ -54,7 +54,7 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
         fmt = check_format(format) if format else guess_format(location.path)
         if fmt is None:
             raise ConfigError(f"Cannot tell the format of {safe_uri(text)!r}.",
-                              hint="Pass format='csv', 'ndjson' or 'parquet'.")
+                              hint="Pass [[format='csv']] (or ndjson, parquet).")
         is_dir = "*" not in location.path and guess_format(location.path) is None
         files: list[str] = []
         polars_options = storage.polars_options()
@@ -160,7 +160,8 @@ def _explain_failure(exc: Exception, fmt: Format, files: list[str], schema: pl.S
         if problem is not None:
             return DataFormatError(
                 f"Malformed CSV in {problem.file}, line {problem.line}, column {problem.column!r}: {problem.reason}.",
-                hint=f"Fix that row, or pass schema={{'{problem.column}': 'str'}} to read the column as text.",
+                hint=f"Fix that row, or read the column as text with [[schema={{'{problem.column}': 'str'}}|--schema "
+                     f"{problem.column}=str]].",
             )
     if isinstance(exc, OSError) and not isinstance(exc, pl.exceptions.PolarsError):
         return read_error(exc, str(source), fmt)

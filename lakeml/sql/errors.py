@@ -60,7 +60,7 @@ def wrap_polars_error(exc: BaseException, *, lake: Any, what: str = "running the
         return StorageError(f"Storage failed while {what}: {first}",
                             hint="Check the location, the network and the lake credentials.")
     return SQLError(f"The query failed while {what}: {first}",
-                    hint="Check the query; run lake.sql(...).explain() to see the plan.")
+                    hint="Check the query[[; run lake.sql(...).explain() to see the plan|]].")
 
 
 def _interface_error(first: str, frames: Mapping[str, pl.LazyFrame], aliases: Mapping[str, str]) -> LakeMLError:
