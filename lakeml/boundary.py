@@ -34,7 +34,7 @@ from lakeml.errors import (
     StorageError,
 )
 
-__all__ = ["boundary", "public_api", "translate"]
+__all__ = ["boundary", "first_line", "public_api", "translate"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # True while a boundary-wrapped call is running: inner public calls (Lake.ingest calling Lake.write)
@@ -44,6 +44,8 @@ C = TypeVar("C", bound=type)
 
 _ENGINE_MODULES = ("polars", "sqlglot", "onnxruntime", "onnx", "pyarrow", "deltalake", "azure",
                    "adlfs", "fsspec", "aiohttp", "urllib3", "requests")
+# object_store errors end with a note on POLARS_* variables, which lakeml users do not set
+_ENGINE_NOTE = "; note: "
 _TYPE_HINT = ("Check the column types with [[lake.describe(table)|lakeml describe TABLE]]; cast in SQL "
               "(CAST(col AS DOUBLE)) or ingest again with explicit types ([[schema={'col': 'float64'}|--schema "
               "col=float64]]).")
@@ -53,11 +55,16 @@ def _classes(exc: BaseException) -> list[tuple[str, str]]:
     return [(cls.__module__.split(".")[0], cls.__name__) for cls in type(exc).__mro__]
 
 
-def _first_line(exc: BaseException) -> str:
-    for line in str(exc).splitlines():
+def first_line(text: str) -> str:
+    """The first non-empty line of an engine's message, without Polars' advice about its own settings."""
+    for line in text.splitlines():
         if line.strip():
-            return " ".join(line.split())[:300]
-    return type(exc).__name__
+            return " ".join(line.split(_ENGINE_NOTE, 1)[0].split())[:300]
+    return text.strip()
+
+
+def _first_line(exc: BaseException) -> str:
+    return first_line(str(exc)) or type(exc).__name__
 
 
 def is_engine_error(exc: BaseException) -> bool:

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import lakeml
-from lakeml.boundary import translate
+from lakeml.boundary import first_line, translate
 from lakeml.cli.main import split_debug
 from lakeml.errors import (
     ColumnNotFoundError,
@@ -79,6 +79,12 @@ def test_engine_exceptions_map_to_lakeml_errors() -> None:
         wrapped = translate(exc, what="testing")
         assert isinstance(wrapped, kind), (exc, wrapped)
         assert wrapped.hint and "while testing" in wrapped.message
+
+
+def test_engine_messages_lose_advice_about_polars_settings() -> None:
+    text = ("\nobject-store error: HEAD failed (path: az://c/x.parquet); note: if you are using Python, consider "
+            "setting POLARS_AUTO_USE_AZURE_STORAGE_ACCOUNT_KEY=1\nmore")
+    assert first_line(text) == "object-store error: HEAD failed (path: az://c/x.parquet)"
 
 
 def test_non_engine_exceptions_are_not_translated() -> None:
