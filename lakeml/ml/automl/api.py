@@ -82,7 +82,7 @@ def _check_args(time_budget: float | None, max_trials: int | None, n_jobs: int |
                           hint="Pass e.g. [[max_trials=20]].")
     if n_jobs is not None and n_jobs < 1:
         raise ConfigError(f"[[n_jobs|--n-jobs]] must be at least 1, got {n_jobs!r}.",
-                          hint="Pass [[n_jobs=None|no --n-jobs]] to use one worker per core.")
+                          hint="[[Pass n_jobs=None|Leave out --n-jobs]] to use one worker per core.")
 
 
 def _reserve(data: PreparedData) -> Callable[[TrialRecord | None], float]:
@@ -215,6 +215,6 @@ def _no_trial_finished(records: list[TrialRecord], clock: Clock) -> None:
     raise TrainingError(
         f"No AutoML trial finished within the time budget ({clock.budget:g} s, "
         f"{clock.elapsed():.1f} s used, {len(records)} trial(s) stopped).",
-        hint="Increase [[time_budget=...|--budget]], or train on fewer rows ([[max_rows=100000|--data "
+        hint="Increase [[time_budget|--budget]], or train on fewer rows ([[max_rows=100000|--data "
              "'SELECT * FROM t LIMIT 100000']]).")
 
