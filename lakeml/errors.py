@@ -4,14 +4,55 @@ Every error lakeml raises is a :class:`LakeMLError`. Messages say what happened 
 value) and end with a ``Hint:`` saying what to do. Where a builtin exception fits, the lakeml
 error also inherits it, so ``except KeyError`` and friends keep working. Messages and hints pass
 through :func:`lakeml.redaction.redact_text`: no error carries a SAS token, key or connection string.
+
+Hints speak the caller's language. Where a hint names an option it writes it as a placeholder that
+renders per audience (see :func:`render_for`): ``[[mode='append']]`` is ``mode='append'`` in Python
+and ``--mode append`` on the command line; ``[[python text|cli text]]`` gives each audience its own
+words (either side may be empty when the other interface has no such thing).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
+from typing import Literal
 
 from lakeml.redaction import redact_text
+
+Audience = Literal["python", "cli"]
+
+_PLACEHOLDER = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
+_KEYWORD = re.compile(r"^([A-Za-z_]\w*)=(.*)$", re.DOTALL)
+
+
+def render_for(text: str, audience: Audience) -> str:
+    """``text`` with every ``[[...]]`` placeholder written for ``audience`` (``"python"`` or ``"cli"``).
+
+    ``[[name=value]]`` renders as ``name=value`` in Python and ``--name value`` on the CLI
+    (underscores become dashes, quotes around the value are dropped, ``True`` is a bare flag and
+    ``False`` is ``--no-name``). ``[[python text|cli text]]`` picks one side.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        body = match.group(1)
+        if "|" in body:
+            python, cli = body.split("|", 1)
+            return python if audience == "python" else cli
+        keyword = _KEYWORD.match(body)
+        if keyword is None or audience == "python":
+            return body
+        flag = "--" + keyword.group(1).replace("_", "-")
+        value = keyword.group(2).strip()
+        if value == "True":
+            return flag
+        if value == "False":
+            return "--no-" + flag[2:]
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        return f"{flag} {value}"
+
+    return _PLACEHOLDER.sub(one, text)
 
 
 class LakeMLError(Exception):
@@ -19,20 +60,28 @@ class LakeMLError(Exception):
 
     Args:
         message: what happened, with the offending value.
-        hint: what the user should do about it; appended as ``Hint: ...``.
+        hint: what the user should do about it; appended as ``Hint: ...``. Options are written as
+            ``[[...]]`` placeholders (see :func:`render_for`) so each interface shows its own syntax.
+
+    ``message`` and ``hint`` are the Python renderings; ``message_source`` and ``hint_source`` keep the
+    placeholders, for re-raising under another message.
     """
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        self.message = redact_text(message)
-        self.hint = redact_text(hint) if hint else hint
-        super().__init__(self.message if not self.hint else f"{self.message}\nHint: {self.hint}")
+        self.message_source = redact_text(message)
+        self.hint_source = redact_text(hint) if hint else None
+        self.message = render_for(self.message_source, "python")
+        self.hint = render_for(self.hint_source, "python") if self.hint_source else None
+        super().__init__(str(self))
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
 
-    def one_line(self) -> str:
-        """The message and hint on a single line, as the CLI prints it."""
-        text = self.message if not self.hint else f"{self.message} Hint: {self.hint}"
+    def one_line(self, audience: Audience = "python") -> str:
+        """The message and hint on a single line, written for ``audience``; the CLI prints ``one_line("cli")``."""
+        message = render_for(self.message_source, audience)
+        hint = render_for(self.hint_source, audience) if self.hint_source else ""
+        text = f"{message} Hint: {hint}" if hint.strip() else message
         return " ".join(text.split())
 
 
@@ -134,6 +183,10 @@ class MissingDependencyError(LakeMLError, ImportError):
     """An optional dependency is not installed; the hint has the pip line."""
 
 
+class EngineError(LakeMLError, RuntimeError):
+    """An engine (Polars, Arrow, ONNX Runtime, Delta) failed in a way no narrower lakeml error describes."""
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """Return a ``Did you mean 'x'?`` sentence for the closest candidate, or None."""
     pool = list(candidates)
@@ -151,6 +204,14 @@ def choices_hint(name: str, candidates: Iterable[str], *, kind: str) -> str:
     if suggestion:
         return suggestion
     if not pool:
-        return f"There are no {kind}s yet."
+        return f"There are no {_plural(kind)} yet."
     shown = ", ".join(pool[:20]) + (" ..." if len(pool) > 20 else "")
-    return f"Available {kind}s: {shown}."
+    return f"Available {_plural(kind)}: {shown}."
+
+
+def _plural(noun: str) -> str:
+    if noun.endswith(("s", "x", "sh", "ch")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + "s"

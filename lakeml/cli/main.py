@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import click
 
+from lakeml.boundary import translate
 from lakeml.cli import automl, demo, explore, models, predict, tables, train
 from lakeml.cli.context import CliState
 from lakeml.config import LAKE_ENV_VAR, default_lake_uri
 from lakeml.errors import LakeMLError
 from lakeml.redaction import redact_text
 
+DEBUG_ENV_VAR = "LAKEML_DEBUG"
+DEBUG_FLAG = "--debug"
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--lake", "lake_uri", envvar=LAKE_ENV_VAR, default=None, metavar="URI",
               help="Lake root: a folder or an abfss:// / az:// URI. Default: $LAKEML_LAKE or ./lake.")
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--debug", is_flag=True,
+              help=f"Show full tracebacks on errors (allowed anywhere on the line; or set {DEBUG_ENV_VAR}=1).")
 @click.version_option(package_name="lakeml")
 @click.pass_context
 def cli(ctx: click.Context, lake_uri: str | None, debug: bool) -> None:
@@ -30,15 +36,32 @@ for _noun in (tables, models, predict, train, automl, explore, demo):
     _noun.register(cli)
 
 
+def split_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without its ``--debug`` flags, and whether debugging is on.
+
+    ``--debug`` counts anywhere before a ``--`` (before or after the subcommand), so it is taken out
+    here rather than left to click, which only knows it as an option of the top-level group.
+    ``$LAKEML_DEBUG`` set to 1/true/yes turns it on too.
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    rest = [a for a in argv[:end] if a != DEBUG_FLAG] + argv[end:]
+    env = os.environ.get(DEBUG_ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+    return rest, env or len(rest) != len(argv)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: LakeMLError → one line on stderr, exit 1; usage errors exit 2.
 
-    Any other exception is a lakeml bug: it is also printed as one redacted line (a raw traceback
-    could quote a URI with a SAS token), exit 1; ``--debug`` shows the traceback.
+    Engine errors (Polars, Arrow, ONNX Runtime, storage) raised while a command collects or writes
+    its results are translated by :func:`lakeml.boundary.translate` and printed the same way. Any
+    other exception is a lakeml bug: it is also printed as one redacted line (a raw traceback could
+    quote a URI with a SAS token), exit 1. ``--debug`` (anywhere) or ``LAKEML_DEBUG=1`` shows tracebacks.
     """
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args, debug = split_debug(list(argv if argv is not None else sys.argv[1:]))
+    if debug:
+        args = [DEBUG_FLAG, *args]
     try:
-        return cli.main(args=argv, standalone_mode=False)
+        return cli.main(args=args, prog_name="lakeml", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -48,7 +71,7 @@ def main(argv: list[str] | None = None) -> Any:
     except LakeMLError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc.one_line()}", err=True)
+        click.echo(f"error: {exc.one_line('cli')}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -56,6 +79,10 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as exc:
         if debug:
             raise
+        wrapped = translate(exc)
+        if wrapped is not None:
+            click.echo(f"error: {wrapped.one_line('cli')}", err=True)
+            sys.exit(1)
         first = redact_text(" ".join(str(exc).split())[:300]) or type(exc).__name__
         click.echo(f"error: unexpected {type(exc).__name__}: {first} Hint: this is a lakeml bug; rerun with "
                    "--debug for the traceback and report it.", err=True)

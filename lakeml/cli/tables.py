@@ -68,8 +68,8 @@ def register(cli: click.Group) -> None:
         """Copy SOURCE (a file, folder or glob of CSV, NDJSON or Parquet; a path or URI) into lake table TABLE."""
         import warnings
 
-        from lakeml.query.ingest import CLI, TextColumnWarning
-        from lakeml.query.ingest import ingest as ingest_source
+        from lakeml.errors import render_for
+        from lakeml.query.ingest import TextColumnWarning
 
         types = {}
         for item in schema:
@@ -79,12 +79,12 @@ def register(cli: click.Group) -> None:
             types[col] = dtype
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TextColumnWarning)
-            rows = ingest_source(get_lake(ctx), source, table, format=fmt, mode=mode,
-                                 partition_by=list(partition_by) or None, schema=types or None,
-                                 null_values=list(null_values), progress=progress_enabled(), spelling=CLI)
+            rows = get_lake(ctx).ingest(source, table, format=fmt, mode=mode,
+                                        partition_by=list(partition_by) or None, schema=types or None,
+                                        null_values=list(null_values), progress=progress_enabled())
         for warning in caught:
-            if issubclass(warning.category, TextColumnWarning):
-                click.echo(f"warning: {warning.message}", err=True)
+            if isinstance(warning.message, TextColumnWarning):
+                click.echo(f"warning: {render_for(str(warning.message.args[0]), 'cli')}", err=True)
             else:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         click.echo(f"ingested {rows:,} rows into {table}")

@@ -44,7 +44,7 @@ def _sample(lf: pl.LazyFrame, sample: int | float, *, seed: int = 42) -> tuple[p
     if isinstance(sample, bool) or not isinstance(sample, int | float) or sample <= 0 or (
             isinstance(sample, float) and sample > 1):
         raise ConfigError(f"Invalid sample {sample!r}.",
-                          hint="Pass a number of rows (int > 0) or a fraction (float in (0, 1]).")
+                          hint="Pass a number of rows (e.g. [[sample=100000]]) or a fraction (e.g. [[sample=0.1]]).")
     if isinstance(sample, float):
         fraction, cap = sample, None
     else:
@@ -65,7 +65,8 @@ def _wrap(exc: pl.exceptions.PolarsError, what: str) -> LakeMLError:
         return ColumnNotFoundError(f"{what} failed: a column was not found ({first}).",
                                    hint="Check the column names in the query.")
     return DataFormatError(f"{what} failed: {first}",
-                           hint="Check that the table or query reads correctly, e.g. with lake.sql(...).head().")
+                           hint="Check that the table or query reads correctly, e.g. with "
+                                "[[lake.sql(query).head().collect()|lakeml sql 'QUERY LIMIT 5']].")
 
 
 def profile(lake: Lake, data: Any, *, target: str | None = None, sample: int | float | None = None,
@@ -214,18 +215,18 @@ def _chart_figure(lf: pl.LazyFrame, schema: pl.Schema, *, kind: str, x: str | No
     if kind == "hist":
         targets = ([x] if x else []) + ys
         if len(targets) != 1:
-            raise ConfigError("A histogram needs exactly one column.", hint="Pass it as x='column'.")
+            raise ConfigError("A histogram needs exactly one column.", hint="Pass it as [[x='column']].")
         column = targets[0]
         if column_kind(schema[column]) not in ("numeric", "datetime"):
             raise ConfigError(f"Column '{column}' is {schema[column]}, not numeric: no histogram.",
-                              hint="Use kind='bar' to count its values, or CAST it to a number in SQL.")
+                              hint="Use [[kind='bar']] to count its values, or CAST it to a number in SQL.")
         hist = _histogram(lf, column, schema[column], bins)
         return query_figure(hist, kind="hist", x=column, ys=[], title=title or f"Distribution of {column}",
                             hist=hist)
     if kind in ("line", "scatter") and not ys:
-        raise ConfigError(f"A {kind} chart needs y.", hint="Pass y='column' (and usually x='column').")
+        raise ConfigError(f"A {kind} chart needs y.", hint="Pass [[y='column']] (and usually [[x='column']]).")
     if kind in ("scatter", "bar") and x is None:
-        raise ConfigError(f"A {kind} chart needs x.", hint="Pass x='column'.")
+        raise ConfigError(f"A {kind} chart needs x.", hint="Pass [[x='column']].")
     for name in ys:
         if column_kind(schema[name]) not in ("numeric", "boolean"):
             raise ConfigError(f"Column '{name}' is {schema[name]}, not numeric: it cannot be a y value.",
@@ -249,7 +250,8 @@ def _chart_figure(lf: pl.LazyFrame, schema: pl.Schema, *, kind: str, x: str | No
             frame = frame.sort(x)
     if frame.height == 0:
         raise ConfigError("The query returned no rows: nothing to chart.",
-                          hint="Check the query's filters, e.g. with lake.sql(query).head().collect().")
+                          hint="Check the query's filters, e.g. with "
+                               "[[lake.sql(query).head().collect()|lakeml sql 'QUERY LIMIT 5']].")
     default = f"{', '.join(ys)} by {x}" if x else ", ".join(ys)
     return query_figure(frame, kind=kind, x=x, ys=ys, title=(title or default) + note)
 

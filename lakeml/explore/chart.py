@@ -57,7 +57,7 @@ class Chart:
         fmt = format or target.suffix.lower().lstrip(".")
         if fmt not in ("png", "svg"):
             raise ConfigError(f"Cannot tell the image format of '{target.name}'.",
-                              hint="Name the output file *.png or *.svg, or pass format='png'/'svg'.")
+                              hint="Name the output file *.png or *.svg[[, or pass format='png' or format='svg'|]].")
         data = self.to_bytes(fmt)  # type: ignore[arg-type]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)

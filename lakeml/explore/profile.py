@@ -106,7 +106,7 @@ class Profile:
             ConfigError: the profile has no target, or no relation for that feature.
         """
         if self.target is None or self.target_by_feature is None:
-            raise ConfigError("This profile has no target.", hint="Profile again with target='<column>'.")
+            raise ConfigError("This profile has no target.", hint="Profile again with [[target='<column>']].")
         self._check(feature)
         rows = self.target_by_feature.filter(pl.col("feature") == feature)
         if not rows.height:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import polars as pl
-
-from lakeml.errors import LakeMLError, TrainingError
 from lakeml.ml.train import TrainResult, train_frame
 
 
@@ -51,13 +48,7 @@ def train(lake: Any, data: Any, *, target: str, model: str = "lightgbm", params:
         >>> result = lake.train("customers", target="churned", model="random_forest")  # doctest: +SKIP
         >>> result.register("churn")  # doctest: +SKIP
     """
-    try:
-        frame = lake.frame(data).collect()
-    except LakeMLError:
-        raise
-    except pl.exceptions.PolarsError as exc:
-        raise TrainingError(f"Could not read the training data: {str(exc)[:300]}",
-                            hint="Check the table name or query.") from exc
+    frame = lake.frame(data).collect()  # engine errors are translated at the Lake boundary
     result = train_frame(frame, target=target, model=model, params=params, task=task, roles=roles, seed=seed,
                          n_jobs=-1 if n_jobs is None else n_jobs, source=_describe_source(lake, data))
     result._lake = lake

@@ -466,7 +466,8 @@ def check_features(plan: FeaturePlan) -> None:
     if not plan.columns:
         raise TrainingError("No usable feature columns: every column was dropped.",
                             hint="Dropped: " + ("; ".join(f"{d.name} ({d.reason})" for d in plan.dropped) or "none")
-                            + ". Add feature columns or override roles=.")
+                            + ". Add feature columns or override roles "
+                            "([[roles={'col': 'numeric'}|--role col=numeric]]).")
 
 
 def build_featurizer(plan: FeaturePlan, *, for_trees: bool) -> ColumnTransformer:

@@ -91,7 +91,7 @@ def read_run_table(lake: Lake, run_id: str, table: str) -> pl.LazyFrame:
     if not lake.storage.list(run_path(run_id, table)) and not lake.storage.exists(run_path(run_id, table)):
         known = run_ids(lake)
         hint = (f"Known runs: {', '.join(known[-10:])}." if known
-                else "There are no AutoML runs in this lake yet; run lake.automl(...) first.")
+                else "There are no AutoML runs in this lake yet; run [[lake.automl(...)|lakeml automl]] first.")
         raise TrainingError(f"AutoML run '{run_id}' has no '{table}' table.", hint=hint)
     return lake.read_path(run_path(run_id, table))
 

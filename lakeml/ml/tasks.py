@@ -105,7 +105,7 @@ def check_target(frame: pl.DataFrame, target: str, task: str | None = None) -> T
     task = task or infer_task(values)
     if task == "regression" and not values.dtype.is_numeric():
         raise TrainingError(f"Regression needs a numeric target; '{target}' is {values.dtype}.",
-                            hint="Use task='classification', or CAST the column to a number in a query.")
+                            hint="Use [[task='classification']], or CAST the column to a number in a query.")
     counts = values.cast(pl.String).value_counts(sort=True, name="n")
     if counts.height < 2:
         only = counts.get_column(values.name)[0]
@@ -115,7 +115,7 @@ def check_target(frame: pl.DataFrame, target: str, task: str | None = None) -> T
                             "or the query's filter.")
     if task == "classification" and values.dtype.is_float() and not _integral(values):
         raise TrainingError(f"Classification needs class labels; '{target}' has fractional numbers.",
-                            hint="Use task='regression', or CAST the target to an integer or text in a query.")
+                            hint="Use [[task='regression']], or CAST the target to an integer or text in a query.")
     classes: tuple[str, ...] = ()
     class_counts: tuple[int, ...] = ()
     if task == "classification":

@@ -85,7 +85,8 @@ def fit_pipeline(plan: FeaturePlan, family: Family, params: dict[str, Any], X: p
         name = type(exc).__name__
         if name == "InvalidParameterError" or "parameter" in str(exc).lower():
             raise ConfigError(f"Invalid parameters for '{family.name}': {exc}",
-                              hint=f"Check params= against the defaults {dict(family.default_params)}.") from exc
+                              hint=f"Check [[params=|--param]] against the defaults "
+                                   f"{dict(family.default_params)}.") from exc
         raise TrainingError(f"Fitting '{family.name}' failed: {str(exc)[:300]}",
                             hint="Check the data (types, values) or try another model family.") from exc
     align_thresholds(pipeline)
@@ -256,8 +257,8 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
     info = check_target(frame, target, task)
     if info.task not in family.tasks:
         raise ConfigError(f"Model family '{model}' does not support {info.task}.",
-                          hint=f"Pass task= explicitly if '{info.task}' was guessed wrong, or pick a family "
-                          f"for {info.task}.")
+                          hint=f"Pass [[task=...|--task]] explicitly if '{info.task}' was guessed wrong, or pick a "
+                               f"family for {info.task}.")
     usable = pl.col(target).is_not_null()
     if frame.schema[target].is_float():
         usable = usable & pl.col(target).is_not_nan()

@@ -31,6 +31,7 @@ def check_access(lake: Any, location: Location, *, what: str) -> None:
     raise ExternalAccessError(
         f"{what} may not read {safe_uri(location.uri)}: it is outside the lake at {safe_uri(lake.root)} and "
         "this lake's external access is off.",
-        hint="Copy the files under the lake root (e.g. with lake.ingest), or open the lake with "
-             "config={'external_access': True} (or LAKEML_EXTERNAL_ACCESS=1) if reading any location is intended.",
+        hint="Copy the files under the lake root (e.g. with [[lake.ingest|lakeml ingest]]), or "
+             "[[open the lake with config={'external_access': True} (or LAKEML_EXTERNAL_ACCESS=1)|set "
+             "LAKEML_EXTERNAL_ACCESS=1]] if reading any location is intended.",
     )

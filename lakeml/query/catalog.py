@@ -25,13 +25,12 @@ from lakeml.query.formats import (
     guess_format,
     scan_uri,
 )
-from lakeml.query.names import validate_name
+from lakeml.query.names import TABLES_DIR, validate_name
 from lakeml.query.parquet_table import scan_parquet_table
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import AzureStorage, LakeStorage, open_storage
 from lakeml.storage.uri import parse_location, safe_uri
 
-TABLES_DIR = "tables"
 CATALOG_LOG = "_lakeml/catalog"
 LEGACY_CATALOG_FILE = "_lakeml/catalog.json"  # lakes written before the catalog had a commit log
 Entries = dict[str, dict[str, Any]]
@@ -177,7 +176,8 @@ class Catalog:
         except (FileNotFoundError, pl.exceptions.ComputeError) as exc:
             raise LakePathNotFoundError(
                 f"The files of external table {name!r} are missing or unreadable at {safe_uri(info.location)}.",
-                hint="Check the location, or re-point it with register_table(name, uri, replace=True).",
+                hint="Check the location, or re-point it with [[lake.register_table(name, uri, replace=True)|"
+                     "lakeml register NAME URI --replace]].",
             ) from exc
         return frame
 
@@ -193,4 +193,4 @@ class Catalog:
 
 def _taken(name: str) -> TableExistsError:
     return TableExistsError(f"A table named {name!r} already exists.",
-                            hint="Pick another name, or pass replace=True to re-point it.")
+                            hint="Pick another name, or pass [[replace=True]] to re-point it.")

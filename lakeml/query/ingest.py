@@ -6,7 +6,6 @@ import glob as globlib
 import shlex
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from lakeml.errors import (
     LakePathNotFoundError,
     SchemaError,
     TableExistsError,
+    render_for,
 )
 from lakeml.query.csv_diagnose import diagnose_csv
 from lakeml.query.csv_nulls import DEFAULT_NULL_VALUES, TextColumn, as_number, classify
@@ -35,39 +35,36 @@ if TYPE_CHECKING:
 INFER_ROWS = 10_000  # CSV rows Polars infers column types from, and lakeml samples for numeric-looking text
 
 
-@dataclass(frozen=True)
-class Spelling:
-    """How hints write an ingest argument: as a Python keyword (the default) or as a CLI flag."""
-
-    cli: bool = False
-
-    def mode(self, mode: str) -> str:
-        """``mode='append'`` or ``--mode append``."""
-        return f"--mode {mode}" if self.cli else f"mode={mode!r}"
-
-    def schema(self, column: str, type_name: str) -> str:
-        """``schema={'col': 'str'}`` or ``--schema col=str``."""
-        if self.cli:
-            return f"--schema {shlex.quote(f'{column}={type_name}')}"
-        return f"schema={{{column!r}: {type_name!r}}}"
-
-    def null_values(self, tokens: Sequence[str]) -> str:
-        """``null_values=['-']`` or ``--null-value -``."""
-        if self.cli:
-            return " ".join(f"--null-value {shlex.quote(t)}" for t in tokens)
-        return f"null_values={list(tokens)!r}"
-
-    def format(self, fmt: str = "csv") -> str:
-        """``format='csv'`` or ``--format csv``."""
-        return f"--format {fmt}" if self.cli else f"format={fmt!r}"
+def _mode(mode: str) -> str:
+    """``mode='append'`` in Python, ``--mode append`` on the CLI (a hint placeholder)."""
+    return f"[[mode={mode!r}]]"
 
 
-PYTHON = Spelling()
-CLI = Spelling(cli=True)
+def _schema(column: str, type_name: str) -> str:
+    """``schema={'col': 'str'}`` in Python, ``--schema col=str`` on the CLI."""
+    return f"[[schema={{{column!r}: {type_name!r}}}|--schema {shlex.quote(f'{column}={type_name}')}]]"
+
+
+def _null_values(tokens: Sequence[str]) -> str:
+    """``null_values=['-']`` in Python, ``--null-value -`` on the CLI."""
+    flags = " ".join(f"--null-value {shlex.quote(t)}" for t in tokens)
+    return f"[[null_values={list(tokens)!r}|{flags}]]"
+
+
+def _format(fmt: str = "csv") -> str:
+    """``format='csv'`` in Python, ``--format csv`` on the CLI."""
+    return f"[[format={fmt!r}]]"
 
 
 class TextColumnWarning(UserWarning):
-    """A CSV column read as text although most of its values are numbers."""
+    """A CSV column read as text although most of its values are numbers.
+
+    Its text may hold hint placeholders (:func:`lakeml.errors.render_for`): ``str()`` shows the
+    Python spelling; the CLI renders ``args[0]`` for the command line.
+    """
+
+    def __str__(self) -> str:
+        return render_for(str(self.args[0]) if self.args else "", "python")
 
 
 def _local_files(path: Path, pattern: str) -> list[str]:
@@ -78,7 +75,7 @@ def _local_files(path: Path, pattern: str) -> list[str]:
     return [path.as_posix()] if path.exists() else []
 
 
-def _resolve_format(files: list[str], fmt: str | None, source: str, spelling: Spelling) -> Format:
+def _resolve_format(files: list[str], fmt: str | None, source: str) -> Format:
     if fmt:
         return check_format(fmt)
     found = {guess_format(f) for f in files} - {None}
@@ -86,14 +83,14 @@ def _resolve_format(files: list[str], fmt: str | None, source: str, spelling: Sp
         return found.pop()  # type: ignore[return-value]
     if not found:
         raise ConfigError(f"Cannot tell the format of {safe_uri(source)!r} from its file names.",
-                          hint=f"Pass {spelling.format('csv')}, 'ndjson' or 'parquet'.")
+                          hint=f"Pass {_format('csv')}, 'ndjson' or 'parquet'.")
     raise ConfigError(f"{safe_uri(source)!r} mixes formats {sorted(f for f in found if f)}.",
                       hint="Ingest one format at a time (use a glob such as 'folder/*.csv').")
 
 
 def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
                 schema: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
-                null_values: Sequence[str] = (), spelling: Spelling = PYTHON,
+                null_values: Sequence[str] = (),
                 ) -> tuple[pl.LazyFrame, Format, list[str]]:
     """A lazy scan of an ingest source, with its format and (for local sources) its files.
 
@@ -109,7 +106,7 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
         fmt = check_format(format) if format else guess_format(location.path)
         if fmt is None:
             raise ConfigError(f"Cannot tell the format of {safe_uri(text)!r}.",
-                              hint=f"Pass {spelling.format('csv')}, 'ndjson' or 'parquet'.")
+                              hint=f"Pass {_format('csv')}, 'ndjson' or 'parquet'.")
         is_dir = "*" not in location.path and guess_format(location.path) is None
         files: list[str] = []
         polars_options = storage.polars_options()
@@ -120,7 +117,7 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
         if not files:
             raise LakePathNotFoundError(f"Nothing to ingest at {safe_uri(text)!r}: no such file or folder.",
                                         hint="Check the path (globs like 'data/*.csv' are allowed).")
-        fmt = _resolve_format(files, format, text, spelling)
+        fmt = _resolve_format(files, format, text)
         files = [f for f in files if format or guess_format(f) == fmt]
         is_dir, polars_options, uri = False, {}, ""
     if fmt == "delta":
@@ -129,7 +126,7 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
     if null_values:
         if fmt != "csv":
             raise ConfigError(f"Null values apply to CSV sources; {safe_uri(text)!r} is {fmt}.",
-                              hint=f"Drop {spelling.null_values(list(null_values))}: {fmt} files carry "
+                              hint=f"Drop {_null_values(list(null_values))}: {fmt} files carry "
                                    "their own nulls.")
         opts["null_values"] = list(null_values)
     if fmt == "csv":
@@ -174,12 +171,12 @@ def read_numbers(frame: pl.LazyFrame, schema: Mapping[str, Any] | None, null_val
     return frame.with_columns(as_number(name, dtype, tokens) for name, dtype in numeric.items()), list(numeric), mostly
 
 
-def _warn_text_columns(columns: list[TextColumn], spelling: Spelling) -> None:
+def _warn_text_columns(columns: list[TextColumn]) -> None:
     for c in columns:
         warnings.warn(
             f"Column {c.column!r} is read as text although {c.share:.0%} of its values are numbers: it also holds "
             f"{c.token!r} ({c.count:,} of the first {INFER_ROWS:,} rows). If {c.token!r} means missing, pass "
-            f"{spelling.null_values([c.token])}; to keep the column as text, pass {spelling.schema(c.column, 'str')}.",
+            f"{_null_values([c.token])}; to keep the column as text, pass {_schema(c.column, 'str')}.",
             TextColumnWarning, stacklevel=3)
 
 
@@ -195,7 +192,7 @@ def _scan_files(files: list[str], fmt: Format, opts: dict[str, Any]) -> pl.LazyF
 def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
            partition_by: str | list[str] | None = None, schema: Mapping[str, Any] | None = None,
            null_values: Sequence[str] | None = None, options: Mapping[str, Any] | None = None,
-           progress: bool | None = None, spelling: Spelling = PYTHON) -> int:
+           progress: bool | None = None) -> int:
     """Copy a file, folder or glob into a lake table, streaming (bounded memory).
 
     Args:
@@ -213,7 +210,6 @@ def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = N
             (:data:`lakeml.query.csv_nulls.DEFAULT_NULL_VALUES`).
         options: extra reader options (e.g. ``{"separator": ";"}`` for CSV).
         progress: show a progress bar (default: only when stderr is a terminal).
-        spelling: how hints name arguments (Python keywords, or CLI flags for ``lakeml ingest``).
 
     Returns:
         The number of rows ingested.
@@ -237,66 +233,65 @@ def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = N
         opts.pop("null_values")
     nulls = [*([given] if isinstance(given, str) else given if isinstance(given, list | tuple) else []),
              *(null_values or [])]
-    existing = _existing_schema(lake, table, mode, spelling)
+    existing = _existing_schema(lake, table, mode)
     cast: list[str] = []
-    frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=opts, null_values=nulls,
-                                    spelling=spelling)
+    frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=opts, null_values=nulls)
     try:
         found = frame.collect_schema()
         if fmt == "csv" and _cr_only_lines(found, opts):
             opts = {**opts, "eol_char": "\r"}
             frame, fmt, files = scan_source(lake, source, format=format, schema=schema, options=opts,
-                                            null_values=nulls, spelling=spelling)
+                                            null_values=nulls)
         if fmt == "csv":
             frame, cast, mostly = read_numbers(frame, schema, nulls)
-            _warn_text_columns(mostly, spelling)
+            _warn_text_columns(mostly)
         found = frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise read_error(exc, str(source), fmt) from exc
     if existing is not None and mode == "append":
-        frame, found = _fit_table(frame, found, existing, table, spelling)
+        frame, found = _fit_table(frame, found, existing, table)
     with RowProgress(f"ingest → {table}", enabled=progress) as bar:
         counted = frame.map_batches(bar.count, streamable=True, schema=found)
         try:
             lake.write(table, counted, mode=mode, partition_by=partition_by)
         except TableExistsError as exc:  # created by another writer since the check above
             raise TableExistsError(f"Table {table!r} was created by another writer meanwhile.",
-                                   hint=_exists_hint(spelling)) from exc
+                                   hint=_exists_hint()) from exc
         except LakeMLError:
             raise
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise _explain_failure(exc, fmt, files, found, source, {c: (*DEFAULT_NULL_VALUES, *nulls) for c in cast},
-                                   spelling) from exc
+            missing = {c: (*DEFAULT_NULL_VALUES, *nulls) for c in cast}
+            raise _explain_failure(exc, fmt, files, found, source, missing) from exc
     return bar.rows
 
 
-def _exists_hint(spelling: Spelling) -> str:
-    return (f"Pass {spelling.mode('append')} to add the rows, or {spelling.mode('overwrite')} to replace "
+def _exists_hint() -> str:
+    return (f"Pass {_mode('append')} to add the rows, or {_mode('overwrite')} to replace "
             "the table.")
 
 
-def _existing_schema(lake: Lake, table: str, mode: str, spelling: Spelling) -> pl.Schema | None:
+def _existing_schema(lake: Lake, table: str, mode: str) -> pl.Schema | None:
     """The schema of ``table`` if it exists; refuses an existing table when ``mode`` is ``error``."""
     check_mode(mode)
     if table not in lake.tables():
         return None
     if mode == "error":
-        raise TableExistsError(f"Table {table!r} already exists.", hint=_exists_hint(spelling))
+        raise TableExistsError(f"Table {table!r} already exists.", hint=_exists_hint())
     return lake.table(table).collect_schema()
 
 
-def _fit_table(frame: pl.LazyFrame, found: pl.Schema, existing: pl.Schema, table: str,
-               spelling: Spelling) -> tuple[pl.LazyFrame, pl.Schema]:
+def _fit_table(frame: pl.LazyFrame, found: pl.Schema, existing: pl.Schema,
+               table: str) -> tuple[pl.LazyFrame, pl.Schema]:
     """The data cast to the table's types where that is lossless; SchemaError naming what differs."""
     fit = fit_append(existing, found)
     if not fit.ok:
-        hint = f"Pass {spelling.mode('overwrite')} to replace the table, or ingest into a new table."
+        hint = f"Pass {_mode('overwrite')} to replace the table, or ingest into a new table."
         if fit.narrowing and not (fit.missing or fit.extra):
             name, (wide, _) = next(iter(fit.narrowing.items()))
             type_name = sql_name(wide)
             if type_name is not None:
-                hint = (f"Read the column as the table's type with {spelling.schema(name, type_name)} if its "
-                        f"values fit, or pass {spelling.mode('overwrite')} to replace the table.")
+                hint = (f"Read the column as the table's type with {_schema(name, type_name)} if its "
+                        f"values fit, or pass {_mode('overwrite')} to replace the table.")
         raise SchemaError(f"Cannot append to {table!r}: {fit.describe()}.", hint=hint)
     if list(existing.items()) == list(found.items()):
         return frame, found
@@ -318,7 +313,7 @@ def _cr_only_lines(schema: pl.Schema, options: Mapping[str, Any] | None) -> bool
 
 
 def _explain_failure(exc: Exception, fmt: Format, files: list[str], schema: pl.Schema,
-                     source: str | Path, null_values: Mapping[str, Sequence[str]], spelling: Spelling) -> LakeMLError:
+                     source: str | Path, null_values: Mapping[str, Sequence[str]]) -> LakeMLError:
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if fmt == "csv" and files:
         problem = diagnose_csv(files, schema, null_values=null_values)
@@ -331,14 +326,14 @@ def _explain_failure(exc: Exception, fmt: Format, files: list[str], schema: pl.S
                 type_name = sql_name(dtype) or "float64"
                 return DataFormatError(
                     message.removesuffix(".") + f" (the type was inferred from the first {INFER_ROWS:,} rows).",
-                    hint=f"Declare the column's type with {spelling.schema(problem.column, type_name)}: "
+                    hint=f"Declare the column's type with {_schema(problem.column, type_name)}: "
                          f"{problem.value!r} then reads as missing.")
-            value_hint = (f"pass {spelling.null_values([problem.value])} if {problem.value!r} means missing, "
+            value_hint = (f"pass {_null_values([problem.value])} if {problem.value!r} means missing, "
                           if problem.value else "")
-            text_hint = f"{spelling.schema(problem.column, 'str')} to read the column as text"
+            text_hint = f"{_schema(problem.column, 'str')} to read the column as text"
             return DataFormatError(message, hint=f"Fix that row, {value_hint}or pass {text_hint}.")
     if isinstance(exc, OSError) and not isinstance(exc, pl.exceptions.PolarsError):
         return read_error(exc, str(source), fmt)
     return DataFormatError(f"Could not ingest {safe_uri(source)}: {first}",
                            hint="Check the input; declare ambiguous columns' types with "
-                                f"{spelling.schema('COL', 'TYPE')}.")
+                                f"{_schema('COL', 'TYPE')}.")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from lakeml.boundary import boundary, public_api
 from lakeml.config import DEFAULT_EARLY_STOPPING, DEFAULT_MEMORY_BUDGET, LakeConfig, default_lake_uri
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.access import check_access
@@ -57,6 +58,7 @@ class TableDescription:
                 "version": self.version}
 
 
+@public_api
 class Lake:
     """A lake: tables, SQL, models and scoring over one storage root.
 
@@ -176,7 +178,8 @@ class Lake:
         folder = f"{TABLES_DIR}/{table}"
         if table in self.catalog.registered():
             raise ConfigError(f"{table!r} is an external table; lakeml does not delete files it does not own.",
-                              hint="Use unregister_table() to forget it.")
+                              hint="[[Use lake.unregister_table(name) to forget it.|Its files stay where they are; "
+                                   "re-point the name with lakeml register NAME URI --replace.]]")
         if not self.storage.list(folder):
             self.catalog.info(table)  # raises TableNotFoundError with a did-you-mean
         drop_table_folder(self.storage, folder)
@@ -493,6 +496,7 @@ def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None,
     return rows, tuple(table.metadata().partition_columns), int(table.version())
 
 
+@boundary
 def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any] | None = None,
             config: LakeConfig | Mapping[str, Any] | None = None, backend: str = "polars") -> Lake:
     """Open a lake.

@@ -8,6 +8,15 @@ from lakeml.errors import InvalidNameError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
 
+TABLES_DIR = "tables"
+"""The folder under the lake root that holds managed tables, one folder per table name."""
+
+
+def table_label(relpath: str) -> str:
+    """How a table at ``relpath`` is named to the user: ``tables/flights`` is ``flights``."""
+    prefix = f"{TABLES_DIR}/"
+    return relpath[len(prefix):] if relpath.startswith(prefix) else relpath
+
 
 def validate_name(name: str, *, kind: str = "table") -> str:
     """Return ``name`` if it is a safe single-segment name, else raise :class:`InvalidNameError`.
@@ -24,7 +33,7 @@ def validate_name(name: str, *, kind: str = "table") -> str:
         raise InvalidNameError(
             f"The {kind} name {name!r} looks like a path; {kind} names cannot contain '/', '\\', ':' or '..'.",
             hint="Use a plain name such as 'flights'; to read files at a path, register them with "
-                 "Lake.register_table(name, uri).",
+                 "[[lake.register_table(name, uri)|lakeml register NAME URI]].",
         )
     if name.startswith("_"):
         raise InvalidNameError(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
+from lakeml.query.names import table_label
 from lakeml.query.schema_match import AppendFit, conform, fit_append
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
@@ -226,7 +227,8 @@ def write_parquet_table(
 
 def _exists(table: str, *, meanwhile: bool = False) -> TableExistsError:
     when = " was created by another writer meanwhile" if meanwhile else " already exists"
-    return TableExistsError(f"Table {table!r}{when}.", hint="Use mode='append' or mode='overwrite'.")
+    return TableExistsError(f"Table {table_label(table)!r}{when}.",
+                            hint="Add rows with [[mode='append']], or replace the table with [[mode='overwrite']].")
 
 
 def _discard(storage: LakeStorage, table: str, data_dir: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import polars as pl
 
 from lakeml.errors import ConfigError, LakeMLError, SchemaError, StorageError, TableExistsError
+from lakeml.query.names import table_label
 from lakeml.query.parquet_table import WriteMode, write_parquet_table
 from lakeml.storage.lakefs import LakeStorage, new_token
 
@@ -29,15 +30,16 @@ def write_table(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode
     parts = (partition_by,) if isinstance(partition_by, str) else tuple(partition_by or ())
     if format not in ("parquet", "delta"):
         raise ConfigError(f"lakeml writes tables as 'parquet' or 'delta', not {format!r}.",
-                          hint="Use format='parquet' (the default) or format='delta'.")
+                          hint="Use [[format='parquet']] (the default) or [[format='delta']].")
     if existing_format and existing_format != format and checked == "append":
-        raise SchemaError(f"The table at {relpath!r} is a {existing_format} table; cannot append as {format}.",
-                          hint=f"Pass format='{existing_format}', or write with mode='overwrite'.")
+        raise SchemaError(f"Table {table_label(relpath)!r} is a {existing_format} table; cannot append as {format}.",
+                          hint=f"Pass [[format='{existing_format}']], or write with [[mode='overwrite']].")
     storage.ensure_root()
     if format == "parquet":
         if existing_format == "delta" and checked == "overwrite":
-            raise SchemaError(f"The table at {relpath!r} is a Delta table.",
-                              hint="Overwrite it with format='delta', or drop it first.")
+            raise SchemaError(f"Table {table_label(relpath)!r} is a Delta table.",
+                              hint="Overwrite it with [[format='delta']], or drop it first "
+                                   "([[lake.drop(table)|lakeml drop TABLE]]).")
         return write_parquet_table(storage, relpath, frame, mode=checked, partition_by=parts, retries=retries,
                                    extra=extra).version
     return _write_delta(storage, relpath, frame, mode=checked, partition_by=parts, existing_format=existing_format)
@@ -49,8 +51,8 @@ def _write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mod
 
     uri = storage.uri(relpath)
     if existing_format == "parquet":
-        raise SchemaError(f"The table at {relpath!r} is a Parquet table, not Delta.",
-                          hint="Write with format='parquet', or use another table name.")
+        raise SchemaError(f"Table {table_label(relpath)!r} is a Parquet table, not Delta.",
+                          hint="Write with [[format='parquet']], or use another table name.")
     # The commit carries a transaction id of its own (Delta's app transaction), so a commit whose
     # response was lost, and that deltalake then reports as a conflict with itself, is recognised.
     app_id = f"lakeml-write-{new_token()}"
@@ -68,12 +70,13 @@ def _write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mod
             return int(DeltaTable(uri, storage_options=options).version())
         text = storage.redact(str(exc))
         if "already exists" in text.lower() and mode == "error":
-            raise TableExistsError(f"Delta table at {relpath!r} already exists.",
-                                   hint="Use mode='append' or mode='overwrite'.") from None
+            raise TableExistsError(f"Delta table {table_label(relpath)!r} already exists.",
+                                   hint="Add rows with [[mode='append']], or replace the table with "
+                                        "[[mode='overwrite']].") from None
         if "schema" in text.lower():
-            raise SchemaError(f"Delta rejected the write to {relpath!r}: {text.splitlines()[0][:300]}",
+            raise SchemaError(f"Delta rejected the write to {table_label(relpath)!r}: {text.splitlines()[0][:300]}",
                               hint="Match the table's columns and types, or overwrite it.") from None
-        raise StorageError(f"Writing the Delta table {relpath!r} failed: {text.splitlines()[0][:300]}",
+        raise StorageError(f"Writing the Delta table {table_label(relpath)!r} failed: {text.splitlines()[0][:300]}",
                            hint="Check the lake location and credentials.") from None
     return int(DeltaTable(uri, storage_options=options).version())
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from lakeml.boundary import public_api
 from lakeml.errors import CorruptMetadataError, LakeMLError, LakePathNotFoundError, ModelError, ModelExistsError
 from lakeml.registry.describe import describe_dict, describe_text
 from lakeml.registry.manifest import Manifest, inspect_onnx, sha256_hex
@@ -127,6 +128,7 @@ def _to_onnx_bytes(source: Any, features: Sequence[str] | None,
                           "estimator/pipeline or a LightGBM model.")
 
 
+@public_api
 class ModelRegistry:
     """``lake.models``: register, look up, list, alias, describe and bind models.
 
@@ -174,7 +176,8 @@ class ModelRegistry:
                 raise ModelExistsError(
                     f"These model bytes are already registered as {mv.ref} (sha256 {digest[:12]}).",
                     hint=f"Use the existing version ('{mv.ref}'), or set an alias on it with "
-                         f"lake.models.set_alias('{name}', {mv.version}, 'champion').")
+                         f"[[lake.models.set_alias('{name}', {mv.version}, 'champion')|lakeml models alias {name} "
+                         f"{mv.version} champion]].")
         version = self._claim_version(name, data)
         manifest = Manifest(
             name=name, version=version, sha256=digest,

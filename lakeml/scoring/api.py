@@ -200,7 +200,7 @@ def _total_null_error(lf: pl.LazyFrame, plan: ScoringPlan) -> NullInputError | N
         if n and not (plan.on_null == "nan" and plan.schema[col].is_float()):
             return NullInputError(f"Input column {col!r} has {n} null value(s); nothing was written.",
                                 hint="Filter or fill them (WHERE col IS NOT NULL / COALESCE), or pass "
-                                     "on_null='propagate' or on_null='nan'.")
+                                     "[[on_null='propagate']] or [[on_null='nan']].")
     return None
 
 

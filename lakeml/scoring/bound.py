@@ -136,5 +136,7 @@ def bound_model(lake: Any, alias: str) -> BoundModel:
     if found is None:
         known = sorted(b.alias for b in _BINDINGS.get(lake, {}).values())
         raise PredictError(f"No model is bound to alias {alias!r}" + (f" (bound: {known})." if known else "."),
-                           hint=f"Bind one first: lake.models.bind('name:version', alias='{alias}').")
+                           hint=f"[[Bind one first: lake.models.bind('name:version', alias='{alias}').|On the "
+                                "command line, score with FROM PREDICT(MODEL = 'name:version', DATA = t) AS p "
+                                "instead.]]")
     return found

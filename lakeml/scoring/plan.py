@@ -149,7 +149,7 @@ def _check_dtype(col: str, dtype: pl.DataType, inp: str, elem: str, auto_cast: b
     raise PredictError(
         f"Column {col!r} has type {dtype} ({sql_name(dtype)}) but model input {inp!r} is tensor({elem}) "
         f"({sql}).",
-        hint=f"Write CAST({col} AS {sql}) in the DATA query, or pass auto_cast=True to cast when no value "
+        hint=f"Write CAST({col} AS {sql}) in the DATA query, or pass [[auto_cast=True]] to cast when no value "
              "changes.")
 
 
@@ -168,8 +168,8 @@ class ScoringPlan:
             raise PredictError(f"on_null={on_null!r} is not a null policy.",
                                hint="Use 'error' (default), 'propagate' or 'nan'.")
         if batch_size < 1:
-            raise PredictError(f"batch_size={batch_size} must be positive.",
-                               hint=f"e.g. batch_size={DEFAULT_BATCH_SIZE}.")
+            raise PredictError(f"[[batch_size|--batch-size]] must be positive, got {batch_size}.",
+                               hint=f"e.g. [[batch_size={DEFAULT_BATCH_SIZE}]].")
         self.manifest = manifest
         self.session = session
         self.on_null = on_null
@@ -229,7 +229,7 @@ class ScoringPlan:
                 f"Model {self.ref} needs input column(s) {missing} that DATA does not have. "
                 f"Available columns: {cols}.",
                 hint="Rename columns in the DATA query to the model's input names (see "
-                     f"`lakeml models show {self.ref}`).")
+                     f"[[lake.models.describe('{self.ref}')|lakeml models show {self.ref}]]).")
         return bindings
 
     def _bind_outputs(self, decls: list[OutputDecl] | None, rename: Callable[[str], str],
@@ -289,7 +289,7 @@ class ScoringPlan:
                           "cannot carry a missing value)")
             raise NullInputError(f"Input column {col!r} has {n} null value(s){extra}; nothing was scored.",
                                hint="Filter or fill them (WHERE col IS NOT NULL / COALESCE), or pass "
-                                    "on_null='propagate' (null outputs) or on_null='nan' (NaN for floats).")
+                                    "[[on_null='propagate']] (null outputs) or [[on_null='nan']] (NaN for floats).")
 
     def score_frame(self, df: pl.DataFrame) -> pl.DataFrame:
         """DATA columns of ``df`` followed by the output columns (one row per row, same order)."""
@@ -383,7 +383,8 @@ class ScoringPlan:
             results = dict(zip(names, [np.asarray(r)[: df.height] for r in raw], strict=True))
         except Exception as exc:
             raise PredictError(f"ONNX Runtime failed scoring model {self.ref}: {str(exc).splitlines()[0][:300]}",
-                               hint="Check the input types and values against `lakeml models show`.") from exc
+                               hint="Check the input types and values against the model's signature "
+                                    "([[lake.models.describe(ref)|lakeml models show REF]]).") from exc
         return pl.DataFrame([self._column(results[o.output], o, df.height) for o in self.outputs])
 
     def _column(self, arr: Any, ob: OutputBinding, n: int) -> pl.Series:

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from lakeml.boundary import first_line
 from lakeml.errors import (
     ColumnNotFoundError,
     CredentialError,
@@ -33,7 +34,7 @@ def wrap_polars_error(exc: BaseException, *, lake: Any, what: str = "running the
     if isinstance(exc, LakeMLError):
         return exc
     text = _redact(lake, str(exc))
-    first = _first_line(text)
+    first = first_line(text)
     if isinstance(exc, pl.exceptions.ColumnNotFoundError):
         name = _quoted_after(first, "column ") or first
         candidates = _valid_columns(text) or _all_columns(frames)
@@ -60,7 +61,7 @@ def wrap_polars_error(exc: BaseException, *, lake: Any, what: str = "running the
         return StorageError(f"Storage failed while {what}: {first}",
                             hint="Check the location, the network and the lake credentials.")
     return SQLError(f"The query failed while {what}: {first}",
-                    hint="Check the query; run lake.sql(...).explain() to see the plan.")
+                    hint="Check the query[[; run lake.sql(...).explain() to see the plan|]].")
 
 
 def _interface_error(first: str, frames: Mapping[str, pl.LazyFrame], aliases: Mapping[str, str]) -> LakeMLError:
@@ -84,13 +85,6 @@ def _interface_error(first: str, frames: Mapping[str, pl.LazyFrame], aliases: Ma
                         hint="See the Polars SQL function list, or compute it with the Python API.")
     return SQLError(f"Polars SQL cannot run this query: {first}",
                     hint="Rewrite that part with SQL Polars supports; see the Polars SQL reference.")
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return text.strip()
 
 
 def _quoted_after(text: str, marker: str) -> str | None:

@@ -39,7 +39,7 @@ def bind_params(tree: exp.Expr, params: Mapping[str, Any] | None) -> exp.Expr:
         key = name if name in given else _case_insensitive(name, lowered)
         if key is None:
             raise SQLError(
-                f"The query uses the parameter @{name} but params has no value for it.",
+                f"The query uses the parameter @{name} but no value was given for it.",
                 hint=_missing_hint(name, given),
             )
         value = given[key]
@@ -59,12 +59,12 @@ def _param_name(node: exp.Expr) -> str:
     if isinstance(node, exp.Placeholder):
         if not node.this:
             raise SQLError("Positional '?' parameters are not supported.",
-                           hint="Name them: WHERE id = @id, with params={'id': ...}.")
+                           hint="Name them: WHERE id = @id, with [[params={'id': ...}|--param id=VALUE]].")
         return str(node.this)
     inner = node.this
     if isinstance(inner, exp.Literal) and not inner.is_string:
         raise SQLError(f"Positional parameters like ${inner.name} are not supported.",
-                       hint="Name them: WHERE id = @id, with params={'id': ...}.")
+                       hint="Name them: WHERE id = @id, with [[params={'id': ...}|--param id=VALUE]].")
     return inner.name if isinstance(inner, exp.Expr) else str(inner)
 
 
@@ -76,10 +76,11 @@ def _case_insensitive(name: str, lowered: dict[str, list[str]]) -> str | None:
 def _missing_hint(name: str, given: dict[str, Any]) -> str:
     suggestion = did_you_mean(name, [str(k) for k in given])
     if suggestion:
-        return f"{suggestion} Pass params={{'{name}': ...}}."
+        return f"{suggestion} Pass [[params={{'{name}': ...}}|--param {name}=VALUE]]."
     if not given:
-        return f"Pass params={{'{name}': ...}} to lake.sql()."
-    return f"Pass params={{'{name}': ...}}; params has: {', '.join(sorted(map(str, given)))}."
+        return f"Pass [[params={{'{name}': ...}} to lake.sql()|--param {name}=VALUE]]."
+    return (f"Pass [[params={{'{name}': ...}}|--param {name}=VALUE]]; the parameters given are: "
+            f"{', '.join(sorted(map(str, given)))}.")
 
 
 def literal(value: Any, *, name: str = "value") -> exp.Expr:

@@ -63,8 +63,9 @@ def _not_a_query(tree: exp.Expr) -> SQLError:
     kind = next((name for cls, name in _WRITE_STATEMENTS.items() if isinstance(tree, cls)), None)
     if kind is not None:
         return SQLError(f"Lake SQL is read-only: {kind} statements are not supported.",
-                        hint="Write tables with lake.write(name, data, mode=...) or "
-                             "lake.write(name, lake.sql('SELECT ...')).")
+                        hint="[[Write tables with lake.write(name, data, mode=...) or "
+                             "lake.write(name, lake.sql('SELECT ...')).|Write tables with lakeml ingest, or "
+                             "lakeml sql 'SELECT ...' --format parquet --output FILE and ingest that file.]]")
     first = tree.sql(dialect=LakeSQL).split()[:1] if not isinstance(tree, exp.Command) else [tree.name]
     word = first[0].upper() if first else type(tree).__name__
     return SQLError(f"Only queries can run in lake SQL; {word!r} statements are not supported.",

@@ -114,7 +114,7 @@ def _model(node: exp.Expr, lake: Any) -> tuple[Manifest, bytes]:
         return mv.manifest, mv.onnx_bytes()
     if isinstance(node, exp.Parameter | exp.Placeholder):
         raise SQLError(f"PREDICT MODEL = {node.sql(dialect=LakeSQL)} is an unbound parameter.",
-                       hint="Pass it in params=, e.g. lake.sql(q, params={'m': 'churn@champion'}).")
+                       hint="Bind it, e.g. [[lake.sql(q, params={'m': 'churn@champion'})|--param m=churn@champion]].")
     if isinstance(node, exp.Subquery):
         value = lake.sql(node.this.sql(dialect=LakeSQL)).collect()
         if value.shape != (1, 1):

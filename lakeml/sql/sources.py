@@ -325,7 +325,8 @@ def _location(lake: Any, text: str) -> Location:
         try:
             return parse_location(text.removesuffix("/**").rstrip("/") or text)
         except ConfigError as exc:
-            raise SQLError(f"Cannot read the location {safe_uri(text)!r}: {exc.message}", hint=exc.hint or "") from exc
+            raise SQLError(f"Cannot read the location {safe_uri(text)!r}: {exc.message_source}",
+                           hint=exc.hint_source or "") from exc
     if Path(text).is_absolute():
         return parse_location(text.removesuffix("/**").rstrip("/") or "/")
     return parse_location(lake.storage.uri(text.removesuffix("/**").rstrip("/")))

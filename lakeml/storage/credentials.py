@@ -5,6 +5,10 @@ Sources, in order: explicit ``storage_options`` given to :func:`lakeml.connect`,
 Microsoft Entra ID through ``azure-identity`` when asked for (``auth="entra"``). With no source, an
 Azure location is refused: lakeml never guesses, so no credential chain runs by surprise (a
 managed-identity probe would call an address off this machine).
+
+Every client lakeml builds fails fast when the storage endpoint cannot be reached: the Azure SDK
+(through adlfs) and object_store (Polars, deltalake) get the timeouts and retry counts below, so an
+unreachable endpoint fails within about ten seconds instead of minutes of silent retries.
 """
 
 from __future__ import annotations
@@ -23,6 +27,15 @@ AuthKind = Literal["account_key", "sas", "connection_string", "entra"]
 
 _STORAGE_SCOPE = "https://storage.azure.com/.default"
 
+CONNECT_TIMEOUT_S = 3
+"""Seconds to wait for a TCP/TLS connection to the storage endpoint."""
+READ_TIMEOUT_S = 20
+"""Seconds to wait for the next bytes of a response from a connected endpoint."""
+RETRIES = 2
+"""Retries after a failed storage request (so three attempts at most)."""
+RETRY_BACKOFF_S = 1
+"""Seconds between retries of the Azure SDK (object_store backs off on its own, from 100 ms)."""
+
 _OPTION_ALIASES = {
     "account_name": "account_name", "azure_storage_account_name": "account_name",
     "account_key": "account_key", "azure_storage_account_key": "account_key", "access_key": "account_key",
@@ -30,6 +43,7 @@ _OPTION_ALIASES = {
     "connection_string": "connection_string", "azure_storage_connection_string": "connection_string",
     "endpoint": "endpoint", "azure_storage_endpoint": "endpoint", "blob_endpoint": "endpoint",
     "allow_http": "allow_http", "auth": "auth",
+    "connect_timeout": "connect_timeout", "timeout": "timeout", "max_retries": "max_retries",
 }
 
 _ENV = {
@@ -76,6 +90,8 @@ class AzureCredentials:
         endpoint: a custom blob endpoint (Azurite, sovereign clouds), or None for the public cloud.
         allow_http: allow a plain-HTTP endpoint (Azurite only).
         origin: where the settings came from ("storage_options" or "environment").
+        connect_timeout, read_timeout, retries: how fast requests to an unreachable or silent endpoint
+            give up (storage options ``connect_timeout``, ``timeout``, ``max_retries`` override them).
     """
 
     kind: AuthKind
@@ -86,6 +102,9 @@ class AzureCredentials:
     endpoint: str | None = None
     allow_http: bool = False
     origin: str = "storage_options"
+    connect_timeout: float = CONNECT_TIMEOUT_S
+    read_timeout: float = READ_TIMEOUT_S
+    retries: int = RETRIES
     _token: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -110,7 +129,31 @@ class AzureCredentials:
             options["endpoint"] = self.endpoint
         if self.allow_http:
             options["allow_http"] = "true"
+        options.update(timeout=f"{self.read_timeout:g}s", connect_timeout=f"{self.connect_timeout:g}s",
+                       max_retries=str(self.retries))
         return options
+
+    @property
+    def blob_endpoint(self) -> str:
+        """The blob endpoint requests go to, for messages (the custom endpoint, else the public cloud's)."""
+        return self.endpoint or f"https://{self.account_name}.blob.core.windows.net"
+
+    def aio_blob_service_client(self, *, account_url: str | None = None, credential: Any = None) -> Any:
+        """An async ``BlobServiceClient`` with lakeml's timeouts and retry policy (for adlfs).
+
+        ``account_url`` and ``credential`` are used for Entra ID sign-in (adlfs's own choice of URL and
+        credential object); the other kinds connect with :meth:`adlfs_options`' connection string.
+        """
+        from azure.storage.blob.aio import BlobServiceClient, LinearRetry
+
+        settings: dict[str, Any] = {
+            "retry_policy": LinearRetry(backoff=RETRY_BACKOFF_S, random_jitter_range=0, retry_total=self.retries),
+            "connection_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+        }
+        if self.kind == "entra":
+            return BlobServiceClient(account_url=account_url or self.blob_endpoint, credential=credential, **settings)
+        return BlobServiceClient.from_connection_string(self.adlfs_options()["connection_string"], **settings)
 
     def adlfs_options(self) -> dict[str, Any]:
         """Keyword arguments for ``adlfs.AzureBlobFileSystem``."""
@@ -198,6 +241,34 @@ def _parse_connection_string(text: str) -> dict[str, str]:
     return fields
 
 
+def _seconds(key: str, value: Any) -> float:
+    text = str(value).strip().lower()
+    try:
+        seconds = float(text[:-1] if text.endswith("s") else text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ConfigError(f"Storage option {key}={value!r} is not a positive number of seconds.",
+                          hint=f"Write e.g. {key}='10s' or {key}=10.")
+    return seconds
+
+
+def _limits(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The timeout and retry settings given as storage options (object_store's names and forms)."""
+    limits: dict[str, Any] = {}
+    if settings.get("connect_timeout") is not None:
+        limits["connect_timeout"] = _seconds("connect_timeout", settings["connect_timeout"])
+    if settings.get("timeout") is not None:
+        limits["read_timeout"] = _seconds("timeout", settings["timeout"])
+    if settings.get("max_retries") is not None:
+        text = str(settings["max_retries"]).strip()
+        if not text.isdigit():
+            raise ConfigError(f"Storage option max_retries={settings['max_retries']!r} is not a whole number.",
+                              hint="Write e.g. max_retries=2.")
+        limits["retries"] = int(text)
+    return limits
+
+
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
@@ -229,11 +300,12 @@ def resolve_azure_credentials(
     auth = str(settings.get("auth", "")).lower() or None
     if auth not in (None, "entra", "key", "sas", "connection_string"):
         raise ConfigError(f"Unknown Azure auth kind '{auth}'.",
-                          hint="Use auth='entra' for Microsoft Entra ID, or give an account key, SAS token "
-                               "or connection string.")
+                          hint="Use [[auth='entra'|LAKEML_AZURE_AUTH=entra]] for Microsoft Entra ID, or give an "
+                               "account key, SAS token or connection string.")
     endpoint = settings.get("endpoint")
     allow_http = _truthy(settings.get("allow_http", False)) or bool(endpoint and str(endpoint).startswith("http://"))
     account = settings.get("account_name") or account_hint
+    limits = _limits(settings)
 
     if settings.get("connection_string"):
         fields = _parse_connection_string(str(settings["connection_string"]))
@@ -248,30 +320,33 @@ def resolve_azure_credentials(
         sas = fields.get("sharedaccesssignature")
         if not key and not sas:
             raise ConfigError("The Azure connection string has neither AccountKey nor SharedAccessSignature.",
-                              hint="Copy the full connection string, or pass account_key / sas_token instead.")
+                              hint="Copy the full connection string, or give an account key or SAS token instead.")
         return AzureCredentials("connection_string", account,
                                 account_key=Secret(key) if key else None, sas_token=Secret(sas) if sas else None,
                                 connection_string=Secret(str(settings["connection_string"])),
-                                endpoint=endpoint, allow_http=allow_http, origin=origin)
+                                endpoint=endpoint, allow_http=allow_http, origin=origin, **limits)
     if not account:
         raise CredentialError(
             "No Azure storage account name is configured for this lake.",
-            hint="Use an abfss://container@ACCOUNT.dfs.core.windows.net/ URI, pass "
-                 "storage_options={'account_name': ...}, or set AZURE_STORAGE_ACCOUNT_NAME.",
+            hint="Use an abfss://container@ACCOUNT.dfs.core.windows.net/ URI, [[pass "
+                 "storage_options={'account_name': ...}, |]]or set AZURE_STORAGE_ACCOUNT_NAME.",
         )
     if settings.get("account_key") and auth in (None, "key"):
         return AzureCredentials("account_key", str(account), account_key=Secret(str(settings["account_key"])),
-                                endpoint=endpoint, allow_http=allow_http, origin=origin)
+                                endpoint=endpoint, allow_http=allow_http, origin=origin, **limits)
     if settings.get("sas_token") and auth in (None, "sas"):
         return AzureCredentials("sas", str(account), sas_token=Secret(str(settings["sas_token"]).lstrip("?")),
-                                endpoint=endpoint, allow_http=allow_http, origin=origin)
+                                endpoint=endpoint, allow_http=allow_http, origin=origin, **limits)
     if auth == "entra":
-        return AzureCredentials("entra", str(account), endpoint=endpoint, allow_http=allow_http, origin=origin)
+        return AzureCredentials("entra", str(account), endpoint=endpoint, allow_http=allow_http, origin=origin,
+                                **limits)
     raise CredentialError(
         f"No credential is configured for Azure storage account '{account}'; lakeml does not guess one.",
-        hint="Pass storage_options with account_key, sas_token or connection_string (or set "
-             "AZURE_STORAGE_ACCOUNT_KEY / AZURE_STORAGE_SAS_TOKEN / AZURE_STORAGE_CONNECTION_STRING), "
-             "or ask for Microsoft Entra ID sign-in with storage_options={'auth': 'entra'} or LAKEML_AZURE_AUTH=entra.",
+        hint="[[Pass storage_options with account_key, sas_token or connection_string (or set "
+             "AZURE_STORAGE_ACCOUNT_KEY / AZURE_STORAGE_SAS_TOKEN / AZURE_STORAGE_CONNECTION_STRING), or ask for "
+             "Microsoft Entra ID sign-in with storage_options={'auth': 'entra'} or LAKEML_AZURE_AUTH=entra.|Set "
+             "AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING, or "
+             "LAKEML_AZURE_AUTH=entra for Microsoft Entra ID sign-in.]]",
     )
 
 

@@ -256,11 +256,15 @@ class AzureStorage(LakeStorage):
         if self._fs is None:
             import adlfs
 
-            self._fs = adlfs.AzureBlobFileSystem(
+            fs = adlfs.AzureBlobFileSystem(
                 **self.credentials.adlfs_options(),
                 skip_instance_cache=True,
                 use_listings_cache=False,
             )
+            # adlfs builds its client with the SDK's default retries (minutes against a dead endpoint)
+            fs.service_client = self.credentials.aio_blob_service_client(
+                account_url=getattr(fs, "account_url", None), credential=fs.credential)
+            self._fs = fs
         return self._fs
 
     @property
@@ -268,7 +272,9 @@ class AzureStorage(LakeStorage):
         return self.credentials.object_store_options()
 
     def polars_options(self) -> dict[str, Any]:
-        return {"storage_options": self.storage_options, "credential_provider": None}
+        # Polars reads max_retries as a number; deltalake (and the string form above) as text
+        options = self.storage_options
+        return {"storage_options": {**options, "max_retries": int(options["max_retries"])}, "credential_provider": None}
 
     def secrets(self) -> builtins.list[str]:
         return self.credentials.secrets()
@@ -376,6 +382,15 @@ def translate_azure_error(exc: BaseException, *, action: str, storage: LakeStora
         return LakePathNotFoundError(
             f"The Azure container '{storage.root.container}' does not exist ({action}).",
             hint="Create it first, e.g. with 'lakeml --lake <uri> init'.",
+        )
+    credentials = getattr(storage, "credentials", None)
+    if credentials is not None and any(s in lowered for s in ("servicerequesterror", "cannot connect", "timeout",
+                                                              "timed out", "connection refused", "name resolution")):
+        return StorageError(
+            f"Azure storage at {credentials.blob_endpoint} could not be reached while trying to {action}: "
+            f"{first_line}",
+            hint="Check the endpoint (AZURE_STORAGE_ENDPOINT or the lake URI's account), the network, and that "
+                 "the storage service is running.",
         )
     return StorageError(f"Azure storage failed to {action}: {first_line}",
                         hint="Check the endpoint, network access and credentials.")

@@ -107,7 +107,7 @@ def parse_location(value: str | Path) -> Location:
         raise ConfigError(
             f"The location {safe_uri(text)!r} carries a query string; a lake URI must not (it could hold a "
             "SAS token).",
-            hint="Pass SAS tokens and keys through storage_options or AZURE_STORAGE_* variables.",
+            hint="Pass SAS tokens and keys through [[storage_options or |]]AZURE_STORAGE_* variables.",
         )
     if scheme == "file":
         return Location("file", Path(parsed.path).resolve().as_posix())

@@ -104,7 +104,7 @@ def test_predict_from_parquet_file_with_on_null(cli_lake) -> None:
     df = training_frame().with_columns(pl.when(pl.col("a") > 1).then(None).otherwise(pl.col("a")).alias("a"))
     df.write_parquet(tmp / "in.parquet")
     code, _o, err = _main(root, "predict", "--model", "pipe", "--data", str(tmp / "in.parquet"), "--output", "s1")
-    assert code == 1 and "null value(s)" in err and "on_null='propagate'" in err
+    assert code == 1 and "null value(s)" in err and "--on-null propagate" in err
     code, _o, err = _main(root, "predict", "--model", "pipe", "--data", str(tmp / "in.parquet"), "--output", "s1",
                           "--on-null", "propagate", "--with", "label bigint")
     assert code == 0, err

@@ -40,7 +40,8 @@ def test_rule_02_missing_input_lists_missing_and_available(scoring_lake: Lake) -
         scoring_lake.predict("pipe", df)
     msg = str(err.value)
     assert "['visits', 'plan']" in msg and "Available columns: ['a', 'b', 'y']" in msg
-    assert "lakeml models show pipe:1" in msg
+    assert "lake.models.describe('pipe:1')" in msg  # the caller's language: Python here, the CLI's below
+    assert "lakeml models show pipe:1" in err.value.one_line("cli")
 
 
 def test_rule_03_extra_columns_pass_through_and_order_does_not_matter(scoring_lake: Lake) -> None:

@@ -16,7 +16,8 @@ SAS = "sv=2024-01-01&ss=b&srt=sco&sp=rwdl&sig=AbCdEf123%2BsecretSig%3D"
 def test_account_key_from_explicit_options():
     creds = resolve_azure_credentials({"account_name": "acct", "account_key": KEY}, env={})
     assert creds.kind == "account_key"
-    assert creds.object_store_options() == {"account_name": "acct", "account_key": KEY}
+    assert creds.object_store_options() == {"account_name": "acct", "account_key": KEY, "timeout": "20s",
+                                            "connect_timeout": "3s", "max_retries": "2"}
     assert KEY in creds.adlfs_options()["connection_string"]
 
 

@@ -71,15 +71,16 @@ def _warm_export() -> None:
 def _check_args(time_budget: float | None, max_trials: int | None, n_jobs: int | None) -> None:
     if time_budget is None and max_trials is None:
         raise ConfigError("AutoML needs a time budget or a trial budget; both are None.",
-                          hint="Pass time_budget=60 (seconds) or max_trials=20.")
+                          hint="Pass [[time_budget=60|--budget 60]] (seconds) or [[max_trials=20]].")
     if time_budget is not None and not time_budget > 0:
-        raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget!r}.",
-                          hint="Pass e.g. time_budget=60.")
+        raise ConfigError(f"[[time_budget|--budget]] must be a positive number of seconds, got {time_budget!r}.",
+                          hint="Pass e.g. [[time_budget=60|--budget 60]].")
     if max_trials is not None and max_trials < 1:
-        raise ConfigError(f"max_trials must be at least 1, got {max_trials!r}.", hint="Pass e.g. max_trials=20.")
+        raise ConfigError(f"[[max_trials|--max-trials]] must be at least 1, got {max_trials!r}.",
+                          hint="Pass e.g. [[max_trials=20]].")
     if n_jobs is not None and n_jobs < 1:
-        raise ConfigError(f"n_jobs must be at least 1, got {n_jobs!r}.",
-                          hint="Pass n_jobs=None to use one worker per core.")
+        raise ConfigError(f"[[n_jobs|--n-jobs]] must be at least 1, got {n_jobs!r}.",
+                          hint="[[Pass n_jobs=None|Leave out --n-jobs]] to use one worker per core.")
 
 
 def _reserve(data: PreparedData) -> Callable[[TrialRecord | None], float]:
@@ -207,10 +208,11 @@ def _no_trial_finished(records: list[TrialRecord], clock: Clock) -> None:
     if records and all(r.status == "failed" for r in records):
         errors = sorted({r.error or "" for r in records})
         raise TrainingError(f"All {len(records)} AutoML trials failed; first error: {errors[0]}",
-                            hint="Check the data types of the feature columns, or restrict families with allowed=.")
+                            hint="Check the data types of the feature columns, or restrict families with "
+                                 "[[allowed=['lightgbm']|--allow lightgbm]].")
     raise TrainingError(
         f"No AutoML trial finished within the time budget ({clock.budget:g} s, "
         f"{clock.elapsed():.1f} s used, {len(records)} trial(s) stopped).",
-        hint="Increase time_budget, or sample the data with a SQL query (e.g. ... USING SAMPLE / LIMIT), "
-             "or pass max_rows=.")
+        hint="Increase [[time_budget|--budget]], or train on fewer rows ([[max_rows=100000|--data "
+             "'SELECT * FROM t LIMIT 100000']]).")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from lakeml.errors import ColumnNotFoundError, LakeMLError, TrainingError, choices_hint
+from lakeml.errors import ColumnNotFoundError, choices_hint
 from lakeml.ml.featurize import FeaturePlan, plan_features, to_pandas
 from lakeml.ml.guardrails import Guardrail, compute_guardrails
 from lakeml.ml.tasks import check_target, prepare_target
@@ -56,14 +56,8 @@ def describe_source(data: Any) -> str:
 
 def _collect(lake: Lake, data: Any, target: str, seed: int, max_rows: int | None,
              notes: list[str]) -> tuple[pl.DataFrame, int]:
-    try:
-        lazy = lake.frame(data)
-        schema = lazy.collect_schema()
-    except LakeMLError:
-        raise
-    except Exception as exc:  # engine errors (Polars) wrapped once here
-        raise TrainingError(f"Could not read the training data: {exc}",
-                            hint="Check the table name or the SQL query.") from exc
+    lazy = lake.frame(data)
+    schema = lazy.collect_schema()  # engine errors are translated at the Lake boundary
     if target not in schema:
         raise ColumnNotFoundError(f"Target column '{target}' is not in the training data.",
                                   hint=choices_hint(target, schema.names(), kind="column"))

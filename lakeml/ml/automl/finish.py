@@ -140,7 +140,8 @@ def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: Wor
     if model is None:
         raise TrainingError(
             f"The final refit of the best model ({best.family}) failed: {why}.",
-            hint="Increase time_budget, or sample the data with a SQL query or max_rows=.")
+            hint="Increase [[time_budget|--budget]], or train on fewer rows ([[max_rows=100000|--data "
+                 "'SELECT * FROM t LIMIT 100000']]).")
     sample = data.frame.select(data.plan.inputs).head(5)
     rows = validation_rows(data.payload())[:PARITY_ROWS]
     timings["refit"] = clock.elapsed() - sum(timings.values())
@@ -159,7 +160,7 @@ def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: Wor
                                   notes)
         if model is None:
             raise TrainingError(f"The final refit of the best model failed: {why}.",
-                                hint="Increase time_budget.")
+                                hint="Increase [[time_budget|--budget]].")
         onnx_bytes, parity = _export(model, sample, data, rows)
     is_ens = len(chosen) > 1
     family = "ensemble" if is_ens else best.family

@@ -103,7 +103,8 @@ class AutoMLResult:
         if not getattr(self.parity, "passed", False):
             raise ModelError(
                 f"The best model of run {self.run_id} failed the ONNX parity check and is not registered.",
-                hint="Rerun AutoML with blocked=['" + self.best_family + "'] or report the parity numbers "
+                hint="Rerun AutoML with [[blocked=['" + self.best_family + "']|--block " + self.best_family + "]] or "
+                     "report the parity numbers "
                      "in the run's trials table.")
         desc = description or (f"AutoML {self.task} on {self.lineage.get('source', '?')}: {self.best_family}, "
                                f"validation {self.metric} {self.best_score:.4g}")
