@@ -15,7 +15,9 @@ token and reports success instead of committing a second time.
 from __future__ import annotations
 
 import json
+import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +100,9 @@ class CommitLog:
             StorageError: the storage failed, and the entry was not found to be committed.
         """
         token = new_token()
-        for _ in range(max(1, retries)):
+        for attempt in range(max(1, retries)):
+            if attempt:
+                _back_off(attempt)
             current = self.latest()
             version = 0 if current is None else current.version + 1
             body = dict(build(current))
@@ -119,6 +123,7 @@ class CommitLog:
         )
 
     def _written_by(self, version: int, token: str) -> bool:
+        """Whether entry ``version`` exists and was committed by the writer holding ``token``."""
         try:
             return self.read(version).get(WRITER_KEY) == token
         except (LakePathNotFoundError, CorruptMetadataError):
@@ -133,3 +138,9 @@ class CommitLog:
             hint=f"lakeml writes log entries once and never edits them: restore this file from a backup, "
                  f"or move it out of the folder to fall back to {older}.",
         )
+
+
+def _back_off(attempt: int) -> None:
+    """Sleep before retry ``attempt``: exponential with full jitter, so writers that keep colliding
+    spread out instead of losing to each other in lockstep (at most a second per retry)."""
+    time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))

@@ -155,16 +155,19 @@ def automl(
     workers = n_jobs or os.cpu_count() or 1
     # Workers start first: they import scikit-learn while this process reads and checks the data.
     with WorkerPool(workers) as pool, tempfile.TemporaryDirectory(prefix="lakeml-automl-") as tmp:
-        # The exporter's imports take seconds on a busy machine; pay them while trials run. Its
-        # outcome is awaited before the export, so a failure there is raised, not lost in the thread.
-        warm_pool = ThreadPoolExecutor(1, thread_name_prefix="lakeml-warm-export")
-        warmed = warm_pool.submit(_warm_export)
-        warm_pool.shutdown(wait=False)
+        # Import what this thread needs before the warm-up thread starts: two threads importing
+        # numpy at once can see it half-initialised ("cannot import name '__cpu_features__'").
         from lakeml.ml.automl.data import prepare
         from lakeml.ml.automl.engine import Search, SearchSettings
         from lakeml.ml.automl.finish import finish
         from lakeml.ml.automl.search import Searcher
         from lakeml.ml.metrics import METRICS, default_metric
+
+        # The exporter's imports take seconds on a busy machine; pay them while trials run. Its
+        # outcome is awaited before the export, so a failure there is raised, not lost in the thread.
+        warm_pool = ThreadPoolExecutor(1, thread_name_prefix="lakeml-warm-export")
+        warmed = warm_pool.submit(_warm_export)
+        warm_pool.shutdown(wait=False)
 
         prepared = prepare(lake, data, target=target, task=task, roles=roles, seed=run_seed, max_rows=max_rows)
         families = _families(prepared.task, allowed, blocked)
