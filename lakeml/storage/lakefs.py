@@ -6,6 +6,7 @@ import builtins
 import contextlib
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import uuid
@@ -366,13 +367,17 @@ class AzureStorage(LakeStorage):
             return int(self.fs.size(self._path(relpath)))
 
 
+_REFUSED = re.compile(r"authenticationfailed|authorizationfailure|\b403\b|signature|clientauthenticationerror"
+                      r"|authorizationpermissionmismatch")
+
+
 def translate_azure_error(exc: BaseException, *, action: str, storage: LakeStorage) -> LakeMLError:
     """Turn an Azure SDK / object_store error into a LakeMLError without leaking secrets."""
     text = storage.redact(f"{type(exc).__name__}: {exc}")
     lowered = text.lower()
     first_line = text.splitlines()[0][:300] if text else type(exc).__name__
-    if any(s in lowered for s in ("authenticationfailed", "authorizationfailure", "403", "signature",
-                                  "clientauthenticationerror", "authorizationpermissionmismatch")):
+    # A status of 403 as a word: a bare "403" also matches ports and request ids ("127.0.0.1:40312").
+    if _REFUSED.search(lowered):
         return CredentialError(
             f"Azure refused the credentials while trying to {action} in {storage.root.uri}.",
             hint="Check the account key / SAS token (and that the SAS allows read, write, list), "

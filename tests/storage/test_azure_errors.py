@@ -54,3 +54,18 @@ def test_missing_container_is_clear(azurite: Azurite):
     assert lake.tables() == []  # an empty (missing) lake just has no tables
     lake.write("t", pl.DataFrame({"a": [1]}))  # writes create the container
     assert lake.tables() == ["t"]
+
+
+@pytest.mark.parametrize("port", [40312, 54033, 4031])
+def test_a_port_with_403_in_it_is_no_refusal(port: int):
+    from lakeml.errors import StorageError
+    from lakeml.storage.lakefs import open_storage, translate_azure_error
+
+    storage = open_storage("az://c/lake", {"account_name": ACCOUNT, "account_key": WRONG_KEY,
+                                           "endpoint": f"http://127.0.0.1:{port}/{ACCOUNT}"})
+    error = translate_azure_error(OSError(f"Cannot connect to host 127.0.0.1:{port}"), action="list 'tables'",
+                                  storage=storage)
+    assert type(error) is StorageError and "could not be reached" in error.message
+    refused = translate_azure_error(OSError("Operation returned an invalid status 403"), action="read",
+                                    storage=storage)
+    assert isinstance(refused, CredentialError)
