@@ -9,7 +9,7 @@ import click
 
 from lakeml.cli.context import get_lake, progress_enabled
 from lakeml.cli.output import render_table, type_name, write_result
-from lakeml.errors import ConfigError
+from lakeml.errors import ConfigError, LakePathNotFoundError
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS
 from lakeml.storage.uri import safe_uri
 
@@ -97,6 +97,10 @@ def register(cli: click.Group) -> None:
         import polars as pl
 
         lake = get_lake(ctx)
+        if lake.storage.root.is_local and not lake.storage.exists(""):
+            raise LakePathNotFoundError(f"There is no lake at {lake.root!r}: the folder does not exist.",
+                                        hint="Check --lake (or LAKEML_LAKE); 'lakeml init' creates an empty lake, "
+                                             "'lakeml ingest FILE TABLE' one with a first table.")
         infos = [lake.catalog.info(name) for name in lake.tables()]
         rows = [{"name": i.name, "format": i.format, "managed": i.managed, "location": i.location} for i in infos]
         if as_json:

@@ -522,6 +522,10 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
                                         hint="Use backend='polars' (the default single-machine engine).")
     settings = config if isinstance(config, LakeConfig) else LakeConfig.from_dict(dict(config or {}))
     storage = open_storage(root if root is not None else default_lake_uri(), storage_options)
+    if storage.root.is_local and Path(storage.root.path).exists() and not Path(storage.root.path).is_dir():
+        raise ConfigError(f"The lake root {storage.root.uri!r} is a file, not a folder.",
+                          hint="Point [[connect(root=...)|--lake]] at a folder (it is created on the first "
+                               "write), or an abfss:// URI.")
     return Lake(storage, config=settings, storage_options=storage_options)
 
 

@@ -148,3 +148,21 @@ def test_demo_csv_to_writes_the_tour_data(workdir: Path):
     assert sorted(p.name for p in (workdir / "data").iterdir()) == ["airlines.csv", "airports.csv", "flights.csv"]
     assert (workdir / "data" / "flights.csv").read_text().count("\n") == 336_777  # header + every flight
     assert not (workdir / "lake").exists()  # the demo itself did not run
+
+
+def test_lake_that_is_a_file_or_missing_is_an_error_not_an_empty_lake(workdir: Path):
+    as_file = run("--lake", "people.csv", "tables", cwd=workdir)
+    assert as_file.returncode == 1 and as_file.stderr.startswith("error: The lake root")
+    assert "is a file, not a folder" in as_file.stderr and "--lake" in as_file.stderr
+    missing = run("--lake", "no-such-lake", "tables", cwd=workdir)
+    assert missing.returncode == 1 and "There is no lake at" in missing.stderr and "lakeml init" in missing.stderr
+    assert not (workdir / "no-such-lake").exists()
+
+
+def test_python_connect_to_a_file_is_refused(workdir: Path):
+    import lakeml
+    from lakeml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is a file, not a folder") as info:
+        lakeml.connect(workdir / "people.csv")
+    assert "connect(root=...)" in str(info.value)
