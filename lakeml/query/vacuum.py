@@ -128,7 +128,8 @@ class _Sweep:
         except Exception as exc:
             raise StorageError(f"Vacuuming the Delta table at {folder!r} failed: "
                                f"{self.storage.redact(str(exc)).splitlines()[0][:300]}",
-                               hint="Check that the table is readable (lake.table(name)).") from exc
+                               hint="Check that the table is readable "
+                                    "([[lake.table(name)|lakeml describe TABLE]]).") from exc
         self.removed.extend(f"{folder}/{f}" for f in files)
 
     def model_folder(self, folder: str) -> None:
