@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from lakeml.boundary import boundary, public_api
-from lakeml.config import DEFAULT_EARLY_STOPPING, DEFAULT_MEMORY_BUDGET, LakeConfig, default_lake_uri
+from lakeml.config import (
+    DEFAULT_EARLY_STOPPING,
+    DEFAULT_MEMORY_BUDGET,
+    LakeConfig,
+    check_backend,
+    default_backend,
+    default_lake_uri,
+)
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
@@ -67,12 +74,16 @@ class Lake:
     """
 
     def __init__(self, storage: LakeStorage, *, config: LakeConfig | None = None,
-                 storage_options: Mapping[str, Any] | None = None) -> None:
+                 storage_options: Mapping[str, Any] | None = None, engine: Any = None) -> None:
         self.storage = storage
         self.config = config or LakeConfig()
         self.catalog = Catalog(storage, dict(storage_options) if storage_options else None,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
+        # None: the Polars engine (this module's own code); else an engine object (lakeml.engines.spark)
+        self.engine = engine
+        if engine is not None:
+            engine.attach(storage)
 
     def __repr__(self) -> str:
         return f"Lake({self.storage.describe()!r})"
@@ -98,6 +109,8 @@ class Lake:
         Raises:
             TableNotFoundError: no such table (the hint suggests the closest name).
         """
+        if self.engine is not None:
+            return self.engine.table(self, name)  # type: ignore[no-any-return]
         return self.catalog.scan(name)
 
     def register_table(self, name: str, uri: str, *, format: str | None = None,
@@ -122,7 +135,7 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        dtypes = dict(frame.collect_schema())
+        dtypes = dict(frame.collect_schema() if self.engine is None else self.engine.schema(frame))
         schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
@@ -134,7 +147,8 @@ class Lake:
         elif info.format == "delta":
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
-            rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            count: Any = frame.select(pl.len()).collect().item() if self.engine is None else frame.count()
+            rows = int(count)
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
                                 dtypes)
 
@@ -159,6 +173,9 @@ class Lake:
                               hint="Write to a new table name, or unregister the external table first.")
         folder = f"{TABLES_DIR}/{table}"
         existing = committed_table_format(self.storage, folder)
+        if self.engine is not None:
+            return self.engine.write(self, folder, data, mode=mode, format=format,  # type: ignore[no-any-return]
+                                     partition_by=partition_by, existing_format=existing)
         return write_table(self.storage, folder, to_lazy(data), mode=mode, format=format, partition_by=partition_by,
                            retries=self.config.commit_retries, existing_format=existing)
 
@@ -228,6 +245,8 @@ class Lake:
             if _SQL_START.match(data) or any(ch.isspace() for ch in data.strip()):
                 return self.sql(data)
             return self.table(data)
+        if self.engine is not None:
+            return self.engine.to_spark(data)  # type: ignore[no-any-return]
         return to_lazy(data)
 
     # -- SQL -------------------------------------------------------------------------------------
@@ -238,6 +257,8 @@ class Lake:
         T-SQL ``OPENROWSET(BULK 'uri', FORMAT = 'PARQUET')`` read lake files; ``TOP n`` works;
         ``@name`` parameters bind from ``params``.
         """
+        if self.engine is not None:
+            return self.engine.sql(self, query, dict(params) if params else None)  # type: ignore[no-any-return]
         from lakeml.sql.engine import execute
 
         return execute(self, query, params=dict(params) if params else None)
@@ -310,6 +331,9 @@ class Lake:
         Example:
             >>> lake.predict("churn@champion", "customers", outputs="label bigint")  # doctest: +SKIP
         """
+        if self.engine is not None:
+            return self.engine.predict(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[no-any-return]
+                                       auto_cast=auto_cast, batch_size=batch_size)
         from lakeml.scoring.api import predict
 
         return predict(self, model, data, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -339,6 +363,10 @@ class Lake:
         Example:
             >>> lake.score("churn@champion", "customers", "churn_scores")  # doctest: +SKIP
         """
+        if self.engine is not None:
+            return self.engine.score(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
+                                     on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
+                                     format=format)
         from lakeml.scoring.api import score
 
         return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -498,7 +526,8 @@ def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None,
 
 @boundary
 def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any] | None = None,
-            config: LakeConfig | Mapping[str, Any] | None = None, backend: str = "polars") -> Lake:
+            config: LakeConfig | Mapping[str, Any] | None = None, backend: str | None = None,
+            spark: Any = None, spark_conf: Mapping[str, Any] | None = None) -> Lake:
     """Open a lake.
 
     Args:
@@ -509,24 +538,32 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
             Entra ID. Without them the ``AZURE_STORAGE_*`` variables are used; an Azure lake with no
             credential source is refused.
         config: engine settings (:class:`lakeml.config.LakeConfig` or a dict of its fields).
-        backend: the execution engine; ``"polars"`` is the single-machine engine.
+        backend: the execution engine: ``"polars"`` (single machine) or ``"spark"``; default
+            ``$LAKEML_BACKEND`` or ``"polars"``. Tables, models and queries are the same on both.
+        spark: with ``backend="spark"``, an existing ``SparkSession`` (a notebook's or a cluster's);
+            without it lakeml starts a local session (``local[*]``) on first use.
+        spark_conf: Spark settings for the session lakeml starts (``{"spark.master": "local[4]"}``).
 
     Example:
         >>> import lakeml
         >>> lake = lakeml.connect("./lake")  # doctest: +SKIP
     """
-    if backend != "polars":
-        from lakeml.errors import UnsupportedOperationError
-
-        raise UnsupportedOperationError(f"The {backend!r} backend is not available in this version of lakeml.",
-                                        hint="Use backend='polars' (the default single-machine engine).")
+    engine_name = check_backend(backend if backend is not None else default_backend())
+    if engine_name != "spark" and (spark is not None or spark_conf):
+        raise ConfigError("spark= and spark_conf= only apply to backend='spark'.",
+                          hint="Pass backend='spark', or drop the Spark arguments.")
     settings = config if isinstance(config, LakeConfig) else LakeConfig.from_dict(dict(config or {}))
     storage = open_storage(root if root is not None else default_lake_uri(), storage_options)
     if storage.root.is_local and Path(storage.root.path).exists() and not Path(storage.root.path).is_dir():
         raise ConfigError(f"The lake root {storage.root.uri!r} is a file, not a folder.",
                           hint="Point [[connect(root=...)|--lake]] at a folder (it is created on the first "
                                "write), or an abfss:// URI.")
-    return Lake(storage, config=settings, storage_options=storage_options)
+    engine = None
+    if engine_name == "spark":
+        from lakeml.engines.spark.engine import SparkEngine
+
+        engine = SparkEngine(spark, spark_conf)
+    return Lake(storage, config=settings, storage_options=storage_options, engine=engine)
 
 
 __all__ = ["Lake", "TableDescription", "choices_hint", "connect"]

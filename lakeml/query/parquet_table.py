@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -156,12 +157,14 @@ def _row_counts(storage: LakeStorage, table: str, files: list[str]) -> list[tupl
 def write_parquet_table(
     storage: LakeStorage,
     table: str,
-    frame: pl.LazyFrame,
+    frame: pl.LazyFrame | None,
     *,
     mode: WriteMode,
     partition_by: tuple[str, ...] = (),
     retries: int = 20,
     extra: dict[str, Any] | None = None,
+    sink: Callable[[str, tuple[str, ...]], None] | None = None,
+    schema: pl.Schema | None = None,
 ) -> TableVersion:
     """Stream ``frame`` into new files, then commit them as the next table version.
 
@@ -169,12 +172,18 @@ def write_parquet_table(
     uncertain (the commit request was sent) leaves them for :func:`lakeml.query.vacuum.vacuum`;
     nothing after the commit deletes what the new version references.
 
+    Another engine writes its own files: ``sink(data_dir, partition_by)`` puts Parquet files (hive
+    folders when partitioned) under the table-relative folder ``data_dir``, and ``schema`` is their
+    schema, already in the table's column order and types when appending; ``frame`` is then None.
+
     Raises:
         TableExistsError: ``mode="error"`` and the table exists.
         SchemaError: appending columns that do not match the table, or a partition column change.
         CommitConflictError: other writers kept winning the race for ``retries`` attempts.
     """
-    schema = frame.collect_schema()
+    if schema is None:
+        assert frame is not None, "write_parquet_table needs a frame or a sink and its schema"
+        schema = frame.collect_schema()
     missing = [c for c in partition_by if c not in schema]
     if missing:
         raise SchemaError(f"Partition column(s) {missing} are not in the data.",
@@ -184,14 +193,21 @@ def write_parquet_table(
         raise _exists(table)
     if mode == "append" and current is not None:
         fit, existing = _check_append(table, current, schema, partition_by), current_schema(current)
-        if fit is not None and existing is not None and list(existing.items()) != list(schema.items()):
+        if (frame is not None and fit is not None and existing is not None
+                and list(existing.items()) != list(schema.items())):
             frame = conform(frame, existing, fit)  # lossless widening, the table's column order
             schema = frame.collect_schema()
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
     try:
-        _sink(storage, frame, storage.uri(table, data_dir), partition_by)
-        files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in storage.list_files(f"{table}/{data_dir}")])
+        if sink is not None:
+            sink(data_dir, partition_by)
+        else:
+            assert frame is not None
+            _sink(storage, frame, storage.uri(table, data_dir), partition_by)
+        written = [f for f in sorted(storage.list_files(f"{table}/{data_dir}")) if f.endswith(".parquet")
+                   and not f.rsplit("/", 1)[-1].startswith((".", "_"))]  # not Spark's _SUCCESS or .crc files
+        files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in written])
         storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
     except BaseException:
         _discard(storage, table, data_dir)

@@ -233,7 +233,7 @@ def _with_schema(name: str, frame: pl.LazyFrame, columns: list[OpenRowsetColumn]
             raise SQLError(f"OPENROWSET WITH column {target!r}: JSON paths are not supported.",
                            hint="Give an ordinal (a number) or match the column by name.")
         if source is not None or positional:
-            available = available if available is not None else frame.collect_schema().names()
+            available = available if available is not None else _column_names(frame)
             ordinal = int(source.name) if source is not None else index
             if not 1 <= ordinal <= len(available):
                 raise ColumnNotFoundError(
@@ -248,15 +248,25 @@ def _with_schema(name: str, frame: pl.LazyFrame, columns: list[OpenRowsetColumn]
     return query.subquery(alias=alias.this if isinstance(alias, exp.TableAlias) else alias)
 
 
+def _column_names(frame: Any) -> list[str]:
+    """Column names of a source frame (a Polars LazyFrame, or another engine's frame)."""
+    return frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else list(frame.columns)
+
+
 # --- scanning ----------------------------------------------------------------------------------
 def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> pl.LazyFrame:
     """A lazy Polars scan of ``locations`` (files, globs or folders) in ``fmt``, with lake credentials.
 
     A folder of the lake holding a lakeml Parquet table (one written by ``Lake.write`` or
     ``Lake.write_path``) reads exactly its committed files, never stale or uncommitted ones.
+    On a lake whose engine reads files itself (Spark), the engine builds its own frame of them.
     """
     for text in locations:
         check_access(lake, _location(lake, text), what="SQL")
+    engine = getattr(lake, "engine", None)
+    if engine is not None:
+        return engine.scan_files(lake, [_location(lake, _https_to_abfss(t)) for t in locations], fmt,  # type: ignore[no-any-return]
+                                 dict(options), folder=[_is_folder(lake, t) for t in locations])
     table = _lakeml_table(lake, locations, fmt)
     if table is not None:
         return table
@@ -296,6 +306,17 @@ def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | N
         return scan_parquet_table(lake.storage, text) if is_parquet_table(lake.storage, text) else None
     except LakeMLError:
         return None  # not a readable lakeml table (e.g. a path outside the lake): read it as files
+
+
+def _is_folder(lake: Any, text: str) -> bool:
+    """Whether a SQL location names a folder (a trailing / or /**, a local directory, an extension-less URI)."""
+    text = _https_to_abfss(text.strip())
+    if text.endswith("/") or text.endswith("/**"):
+        return True
+    location = _location(lake, text)
+    if any(c in location.path for c in "*?["):
+        return False
+    return Path(location.path).is_dir() if location.is_local else posixpath.splitext(location.path)[1] == ""
 
 
 def _resolve(lake: Any, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]:

@@ -1,0 +1,1 @@
+"""Execution engines behind lakeml's layers: one package per engine (Polars, Spark)."""
