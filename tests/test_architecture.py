@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lakeml"
 # layer -> the lakeml layers its modules may import at module level (leaves are always allowed)
 ALLOWED = {
     "storage": set(),
-    "backends": {"storage"},
-    "query": {"backends", "storage"},
+    "engines": {"storage"},
+    "query": {"engines", "storage"},
     "registry": {"storage", "query"},
     "scoring": {"registry", "query", "storage"},
     "ml": {"query", "registry", "scoring", "storage"},
