@@ -12,8 +12,7 @@ DEFAULT_LAKE = "./lake"
 LAKE_ENV_VAR = "LAKEML_LAKE"
 EXTERNAL_ACCESS_ENV_VAR = "LAKEML_EXTERNAL_ACCESS"
 BACKEND_ENV_VAR = "LAKEML_BACKEND"
-#: The execution engines ``connect(backend=...)`` and ``lakeml --backend`` accept.
-BACKENDS: tuple[str, ...] = ("polars", "spark")
+DEFAULT_BACKEND = "polars"
 
 
 DEFAULT_BATCH_SIZE = 65_536
@@ -89,17 +88,7 @@ class LakeConfig:
 
 def default_backend() -> str:
     """The engine used when none is given: ``$LAKEML_BACKEND`` or ``polars`` (the one source of the default)."""
-    text = os.environ.get(BACKEND_ENV_VAR, "").strip().lower()
-    return text or BACKENDS[0]
-
-
-def check_backend(backend: str) -> str:
-    """``backend`` if it names an engine lakeml has; else a ConfigError listing them."""
-    name = str(backend).strip().lower()
-    if name not in BACKENDS:
-        raise ConfigError(f"Unknown backend {backend!r}.",
-                          hint=f"Use one of: {', '.join(BACKENDS)} ([[backend=...|--backend]] or ${BACKEND_ENV_VAR}).")
-    return name
+    return os.environ.get(BACKEND_ENV_VAR, "").strip().lower() or DEFAULT_BACKEND
 
 
 def default_lake_uri() -> str:

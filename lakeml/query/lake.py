@@ -15,10 +15,10 @@ from lakeml.config import (
     DEFAULT_EARLY_STOPPING,
     DEFAULT_MEMORY_BUDGET,
     LakeConfig,
-    check_backend,
     default_backend,
     default_lake_uri,
 )
+from lakeml.engines import load_engine
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
@@ -82,8 +82,6 @@ class Lake:
         self._models: ModelRegistry | None = None
         # None: the Polars engine (this module's own code); else an engine object (lakeml.engines.spark)
         self.engine = engine
-        if engine is not None:
-            engine.attach(storage)
 
     def __repr__(self) -> str:
         return f"Lake({self.storage.describe()!r})"
@@ -110,7 +108,9 @@ class Lake:
             TableNotFoundError: no such table (the hint suggests the closest name).
         """
         if self.engine is not None:
-            return self.engine.table(self, name)  # type: ignore[no-any-return]
+            from lakeml.query.engine_tables import table_request
+
+            return self.engine.scan(table_request(self, name))
         return self.catalog.scan(name)
 
     def register_table(self, name: str, uri: str, *, format: str | None = None,
@@ -135,7 +135,12 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        dtypes = dict(frame.collect_schema() if self.engine is None else self.engine.schema(frame))
+        if self.engine is not None:
+            from lakeml.query.engine_tables import arrow_to_polars_schema
+
+            dtypes = dict(arrow_to_polars_schema(self.engine.schema(frame)))
+        else:
+            dtypes = dict(frame.collect_schema())
         schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
@@ -147,8 +152,7 @@ class Lake:
         elif info.format == "delta":
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
-            count: Any = frame.select(pl.len()).collect().item() if self.engine is None else frame.count()
-            rows = int(count)
+            rows = int(frame.select(pl.len()).collect().item()) if self.engine is None else None
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
                                 dtypes)
 
@@ -174,8 +178,10 @@ class Lake:
         folder = f"{TABLES_DIR}/{table}"
         existing = committed_table_format(self.storage, folder)
         if self.engine is not None:
-            return self.engine.write(self, folder, data, mode=mode, format=format,  # type: ignore[no-any-return]
-                                     partition_by=partition_by, existing_format=existing)
+            from lakeml.query.engine_tables import write_frame
+
+            return write_frame(self, folder, data, mode=mode, format=format, partition_by=partition_by,
+                               existing_format=existing).version
         return write_table(self.storage, folder, to_lazy(data), mode=mode, format=format, partition_by=partition_by,
                            retries=self.config.commit_retries, existing_format=existing)
 
@@ -246,7 +252,7 @@ class Lake:
                 return self.sql(data)
             return self.table(data)
         if self.engine is not None:
-            return self.engine.to_spark(data)  # type: ignore[no-any-return]
+            return self.engine.from_data(data)
         return to_lazy(data)
 
     # -- SQL -------------------------------------------------------------------------------------
@@ -258,7 +264,9 @@ class Lake:
         ``@name`` parameters bind from ``params``.
         """
         if self.engine is not None:
-            return self.engine.sql(self, query, dict(params) if params else None)  # type: ignore[no-any-return]
+            from lakeml.sql.on_engine import execute as execute_on_engine
+
+            return execute_on_engine(self, query, dict(params) if params else None)
         from lakeml.sql.engine import execute
 
         return execute(self, query, params=dict(params) if params else None)
@@ -332,8 +340,10 @@ class Lake:
             >>> lake.predict("churn@champion", "customers", outputs="label bigint")  # doctest: +SKIP
         """
         if self.engine is not None:
-            return self.engine.predict(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[no-any-return]
-                                       auto_cast=auto_cast, batch_size=batch_size)
+            from lakeml.scoring.on_engine import predict as predict_on_engine
+
+            return predict_on_engine(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[no-any-return]
+                                     auto_cast=auto_cast, batch_size=batch_size)
         from lakeml.scoring.api import predict
 
         return predict(self, model, data, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -364,9 +374,11 @@ class Lake:
             >>> lake.score("churn@champion", "customers", "churn_scores")  # doctest: +SKIP
         """
         if self.engine is not None:
-            return self.engine.score(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
-                                     on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
-                                     format=format)
+            from lakeml.scoring.on_engine import score as score_on_engine
+
+            return score_on_engine(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
+                                   on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
+                                   format=format)
         from lakeml.scoring.api import score
 
         return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -548,7 +560,7 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
         >>> import lakeml
         >>> lake = lakeml.connect("./lake")  # doctest: +SKIP
     """
-    engine_name = check_backend(backend if backend is not None else default_backend())
+    engine_name = str(backend if backend is not None else default_backend()).strip().lower()
     if engine_name != "spark" and (spark is not None or spark_conf):
         raise ConfigError("spark= and spark_conf= only apply to backend='spark'.",
                           hint="Pass backend='spark', or drop the Spark arguments.")
@@ -559,10 +571,8 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
                           hint="Point [[connect(root=...)|--lake]] at a folder (it is created on the first "
                                "write), or an abfss:// URI.")
     engine = None
-    if engine_name == "spark":
-        from lakeml.engines.spark.engine import SparkEngine
-
-        engine = SparkEngine(spark, spark_conf)
+    if engine_name != "polars":  # the Polars engine is this layer's own code until it moves behind the boundary
+        engine = load_engine(engine_name, options={"spark": spark, "spark_conf": spark_conf})
     return Lake(storage, config=settings, storage_options=storage_options, engine=engine)
 
 

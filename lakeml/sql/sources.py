@@ -263,10 +263,11 @@ def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> 
     """
     for text in locations:
         check_access(lake, _location(lake, text), what="SQL")
-    engine = getattr(lake, "engine", None)
-    if engine is not None:
-        return engine.scan_files(lake, [_location(lake, _https_to_abfss(t)) for t in locations], fmt,  # type: ignore[no-any-return]
-                                 dict(options), folder=[_is_folder(lake, t) for t in locations])
+    if getattr(lake, "engine", None) is not None:
+        from lakeml.sql.on_engine import scan_files
+
+        return scan_files(lake, [_location(lake, t) for t in locations], fmt,  # type: ignore[no-any-return]
+                          dict(options), folders=[_is_folder(lake, t) for t in locations])
     table = _lakeml_table(lake, locations, fmt)
     if table is not None:
         return table

@@ -1,34 +1,46 @@
-"""The Spark engine: what a lake opened with ``backend="spark"`` runs its tables, SQL, writes and scoring on."""
+"""The Spark engine: lakeml's engine Protocol (:mod:`lakeml.engines.base`) on a Spark session.
+
+Reads exactly the files a scan request lists (a table's committed files, Delta's file list, files
+by URI), runs SQL written in Spark's dialect over frames registered as temporary views, maps Arrow
+batches with ``mapInArrow`` and writes Parquet under the staging folder the caller commits.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
-import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import contextlib
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import polars as pl
+import pyarrow as pa
 
-from lakeml.config import DEFAULT_BATCH_SIZE
-from lakeml.errors import ConfigError, LakeMLError, StorageError, UnsupportedOperationError
-from lakeml.query.names import TABLES_DIR
-from lakeml.storage.uri import Location, safe_uri
+from lakeml import errors
+from lakeml.engines.base import BatchFunction, Capabilities, ScanRequest, WriteMode, unsupported
+from lakeml.engines.spark.types import spark_table, to_arrow_schema, to_spark_schema
+from lakeml.errors import (
+    ColumnNotFoundError,
+    ConfigError,
+    EngineError,
+    LakeMLError,
+    LakePathNotFoundError,
+    SQLError,
+    TableNotFoundError,
+    choices_hint,
+)
+from lakeml.storage.lakefs import LakeStorage
+from lakeml.storage.uri import Location, parse_location, safe_uri
 
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What this engine can do; a conformance test that needs a missing one is marked with the reason."""
-
-    lazy: bool = True
-    distributed: bool = True
-    delta_write_distributed: bool = False  # no delta-spark offline: Delta writes go through the driver
-    csv_inference_like_polars: bool = False  # Spark infers int for small whole numbers, Polars i64
-    reader_options: bool = False  # only the common CSV options map to Spark's reader
-    abfs_without_connector: bool = False
+_CSV_OPTIONS: dict[str, str] = {"has_header": "header", "separator": "sep", "quote_char": "quote",
+                                "null_values": "nullValue", "encoding": "encoding", "comment_prefix": "comment",
+                                "eol_char": "lineSep"}
+_IGNORED_OPTIONS = {"infer_schema_length", "infer_schema", "glob", "hive_partitioning", "try_parse_hive_dates"}
+_FOLDER_GLOB = re.compile(r"^(?P<folder>.*?)/\*\*/\*(?P<ext>\.[A-Za-z0-9]+)$")
+_HIVE_PART = re.compile(r"^[^/=]+=[^/]*$")
+_TIMESTAMPS = "spark.sql.parquet.outputTimestampType"
+# A LakeMLError raised in a Python worker reaches the driver only as text inside Spark's exception.
+_MARK = "__lakeml_error__"
+_MARKED = re.compile(re.escape(_MARK) + r"(\{.*?\})" + re.escape(_MARK), re.DOTALL)
 
 
 class SparkEngine:
@@ -41,7 +53,7 @@ class SparkEngine:
     """
 
     name = "spark"
-    capabilities = Capabilities()
+    sql_dialect = "spark"
 
     def __init__(self, spark: Any = None, spark_conf: Mapping[str, Any] | None = None) -> None:
         from lakeml.engines.spark.runtime import check_session, require_pyspark
@@ -49,22 +61,13 @@ class SparkEngine:
         require_pyspark()
         self._spark = check_session(spark) if spark is not None else None
         self._conf = dict(spark_conf or {})
-        self._owned = spark is None
-        self._storage: Any = None
-        self._creds: Any = None
+        self._accounts: set[str] = set()
         if self._spark is not None:
             for key, value in self._conf.items():
                 self._spark.conf.set(key, str(value))
 
     def __repr__(self) -> str:
-        return f"SparkEngine({'started' if self._spark is not None else 'not started'})"
-
-    def attach(self, storage: Any) -> None:
-        """Remember the lake's storage (its Azure credential goes to Spark when the session starts)."""
-        self._storage = storage
-        self._creds = getattr(storage, "credentials", None)
-        if self._spark is not None:
-            self._configure(self._spark)
+        return f"SparkEngine({'running' if self._spark is not None else 'not started'})"
 
     @property
     def spark(self) -> Any:
@@ -73,188 +76,323 @@ class SparkEngine:
             from lakeml.engines.spark.runtime import start_session
 
             self._spark = start_session(spark_conf=self._conf)
-            self._configure(self._spark)
         return self._spark
 
-    def _configure(self, spark: Any) -> None:
-        if self._creds is not None:
-            from lakeml.engines.spark.abfs import configure
-
-            configure(spark, self._creds)
-
-    # ---- locations --------------------------------------------------------------------------------
-    def to_hadoop(self, location: Location) -> str:
-        """The path Hadoop opens for a lake location."""
-        if location.is_local:
-            # file:// plus the raw path: Hadoop does not percent-decode (hive folders hold '=')
-            return "file://" + str(Path(location.path).resolve())
-        from lakeml.engines.spark.abfs import hadoop_uri
-
-        account = location.account or (self._creds.account_name if self._creds is not None else None)
-        if account is None:
-            raise ConfigError(f"The location {safe_uri(location.uri)!r} names no storage account.",
-                              hint="Write abfss://<container>@<account>.dfs.core.windows.net/<path>.")
-        if self._creds is None or account != self._creds.account_name:
-            self._external_account(account)
-        return hadoop_uri(location, account)
-
-    def _external_account(self, account: str) -> None:
+    @property
+    def capabilities(self) -> Capabilities:
+        """Spark's flags: distributed; Delta is written through the driver (no delta-spark offline);
+        Azure only where the session has Hadoop's ABFS connector (never the pip package's)."""
         from lakeml.engines.spark.abfs import has_abfs
 
-        if not has_abfs(self.spark):
-            raise ConfigError(f"This Spark cannot read Azure storage (account '{account}'): it has no Hadoop ABFS "
-                              "connector (hadoop-azure).",
-                              hint="Run on a cluster that ships hadoop-azure, or use the Polars backend.")
+        azure = self._spark is not None and has_abfs(self._spark)
+        return Capabilities(lazy=True, streaming_writes=True, delta_writes=True, map_batches=True,
+                            sql_functions=True, azure=azure, distributed=True)
 
-    def _files(self, lake: Any) -> Any:
-        from lakeml.engines.spark.scan import SparkFiles
+    # ---- locations --------------------------------------------------------------------------------
+    def hadoop_path(self, uri: str, storage: LakeStorage) -> str:
+        """The path Hadoop opens for a lake URI; an Azure one first gives Spark the lake's credential."""
+        location = parse_location(uri)
+        if location.is_local:
+            return "file://" + location.path  # raw: Hadoop does not percent-decode (hive folders hold '=')
+        return self._azure_path(location, storage)
 
-        return SparkFiles(lake.storage, self.to_hadoop)
+    def _azure_path(self, location: Location, storage: LakeStorage) -> str:
+        from lakeml.engines.spark.abfs import configure, hadoop_uri
+
+        creds = getattr(storage, "credentials", None)
+        account = location.account or (creds.account_name if creds is not None else None)
+        if account is None or creds is None:
+            raise ConfigError(f"The location {safe_uri(location.uri)!r} has no Azure credential for Spark.",
+                              hint="Open the lake with its storage_options, or use the Polars backend.")
+        if account not in self._accounts:
+            configure(self.spark, creds)
+            self._accounts.add(account)
+        return hadoop_uri(location, account)
 
     # ---- reading ----------------------------------------------------------------------------------
-    def table(self, lake: Any, name: str) -> Any:
-        """A Spark DataFrame of a catalog table (its committed files)."""
-        from lakeml.engines.spark.scan import table_frame
-
-        return table_frame(self.spark, self._files(lake), lake, name)
-
-    def scan_files(self, lake: Any, locations: Sequence[Location], fmt: str, options: dict[str, Any], *,
-                   folder: Sequence[bool]) -> Any:
-        """Files named in SQL; a lake folder holding a lakeml table reads exactly its committed files."""
-        from lakeml.engines.spark.scan import check_readable, read_files, version_frame
-        from lakeml.query.parquet_table import latest_version
-
-        root = lake.storage.root
-        if fmt == "parquet" and len(locations) == 1 and root.contains(locations[0]) and folder[0]:
-            rel = locations[0].path[len(root.path):].strip("/")
-            if rel:
-                version = latest_version(lake.storage, rel)
-                if version is not None:
-                    return version_frame(self.spark, self._files(lake), rel, version)
-        frame = read_files(self.spark, self._files(lake), locations, fmt, options, is_dir=any(folder))
-        return check_readable(frame, [loc.uri for loc in locations])
-
-    def sql(self, lake: Any, query: str, params: Mapping[str, Any] | None = None) -> Any:
-        """Run lake SQL; a Spark DataFrame."""
-        from lakeml.engines.spark.sql import execute
-
-        return execute(self, lake, query, params)
-
-    def to_spark(self, data: Any) -> Any:
-        """A Spark DataFrame of ``data`` (a Spark DataFrame, or a Polars, pandas or Arrow frame)."""
-        if hasattr(data, "sparkSession") and hasattr(data, "mapInArrow"):
-            return data
-        from lakeml.engines.spark.sql import frame_from_polars
-        from lakeml.query.frames import to_lazy
-
-        return frame_from_polars(self.spark, to_lazy(data))
-
-    def schema(self, frame: Any) -> pl.Schema:
-        """A Spark DataFrame's schema in Polars types (the one mapping table)."""
-        from lakeml.engines.spark.types import polars_schema
-
-        return polars_schema(frame.schema)
-
-    # ---- writing ----------------------------------------------------------------------------------
-    def write(self, lake: Any, relpath: str, data: Any, *, mode: str, format: str,
-              partition_by: str | list[str] | None, existing_format: str | None) -> int:
-        """Spark writes the files under a fresh token; lakeml's commit log publishes them."""
-        from lakeml.engines.spark.write import write_frame
-
-        return write_frame(self, lake, relpath, self.to_spark(data), mode=mode, format=format,
-                           partition_by=partition_by, existing_format=existing_format).version
-
-    # ---- scoring ----------------------------------------------------------------------------------
-    def batch_size(self, lake: Any, batch_size: int | None = None) -> int:
-        """Rows per ONNX Runtime call."""
-        if batch_size is not None:
-            return int(batch_size)
-        return int(getattr(getattr(lake, "config", None), "batch_size", None) or DEFAULT_BATCH_SIZE)
-
-    def bound(self, lake: Any, alias: str) -> Any:
-        """The model bound to ``alias`` on this lake."""
-        from lakeml.scoring.bound import bound_model
-
-        return bound_model(lake, alias)
-
-    def _scored(self, lake: Any, model: Any, data: Any, *, outputs: Any, on_null: str, auto_cast: bool,
-                batch_size: int | None) -> tuple[Any, Any]:
-        from lakeml.engines.spark.scoring import bind, check_null_counts, map_scored, result_schema
-        from lakeml.engines.spark.types import polars_schema
-        from lakeml.scoring.api import resolve_model
-        from lakeml.scoring.types import parse_outputs
-
-        mv = resolve_model(lake, model)
-        frame = lake.frame(data)
-        schema = polars_schema(frame.schema)
-        spec, plan = bind(mv.manifest, mv.onnx_bytes(), schema, parse_outputs(outputs), on_null=on_null,
-                          auto_cast=auto_cast, batch_size=self.batch_size(lake, batch_size), check_collisions=True)
-        check_null_counts(frame, plan)
-        return map_scored(frame, spec, result_schema(plan, frame, schema)), mv
-
-    def predict(self, lake: Any, model: Any, data: Any, *, outputs: Any = None, on_null: str = "error",
-                auto_cast: bool = False, batch_size: int | None = None) -> Any:
-        """DATA's columns then the outputs, as a (lazy) Spark DataFrame scored by ``mapInArrow``."""
-        return self._scored(lake, model, data, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
-                            batch_size=batch_size)[0]
-
-    def score(self, lake: Any, model: Any, source: Any, target: str, *, outputs: Any = None,
-              on_null: str = "error", auto_cast: bool = False, batch_size: int | None = None, mode: str = "error",
-              format: str = "parquet") -> Any:
-        """Score ``source`` into a lake table (committed by lakeml's log) or a local Parquet file."""
-        from lakeml.engines.spark.scoring import lakeml_error
-        from lakeml.engines.spark.write import write_frame
-        from lakeml.scoring.api import ScoreResult, score_target
-
-        t0 = time.perf_counter()
-        file_target = score_target(target)
-        if file_target is not None and not file_target.is_local:
-            raise UnsupportedOperationError(
-                f"The Spark backend scores into lake tables or local files, not {safe_uri(target)!r}.",
-                hint="Score into a table name, then read its files; or use the Polars backend for a single file.")
-        scored, mv = self._scored(lake, model, source, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
-                                  batch_size=batch_size)
+    def scan(self, request: ScanRequest) -> Any:
+        """A Spark DataFrame over exactly the files of ``request``."""
+        struct = to_spark_schema(request.schema) if request.schema is not None else None
+        if request.format == "delta":
+            return self._delta(request)
+        if not request.sources:
+            return self.spark.createDataFrame([], struct)
         try:
-            if file_target is None:
-                from lakeml.query.formats import committed_table_format
-
-                before = _rows(lake, target)
-                version = write_frame(self, lake, f"{TABLES_DIR}/{target}", scored, mode=mode, format=format,
-                                      partition_by=None,
-                                      existing_format=committed_table_format(lake.storage, f"{TABLES_DIR}/{target}"))
-                rows = version.num_rows - (before if mode == "append" else 0)
-            else:
-                rows = _write_file(self, scored, file_target)
+            frame = self._read(request)
+            frame.schema  # noqa: B018 - resolve now, so a missing location fails at the call that named it
         except LakeMLError:
             raise
         except Exception as exc:
-            found = lakeml_error(exc)
+            where = ", ".join(safe_uri(s) for s in request.sources[:3])
+            raise LakePathNotFoundError(f"Spark cannot read {where}: {first_line(exc, request.storage)}",
+                                        hint="Check the location (a path relative to the lake root, or a URI).",
+                                        ) from exc
+        if request.hive_schema:
+            from pyspark.sql import functions as F
+
+            hive = to_spark_schema(pa.schema(list(request.hive_schema.items())))
+            frame = frame.select([F.col(c).cast(hive[c].dataType).alias(c) if c in request.hive_schema else F.col(c)
+                                  for c in frame.columns])
+        return frame
+
+    def _read(self, request: ScanRequest) -> Any:
+        reader = self.spark.read
+        paths: list[str] = []
+        folder = False
+        for source in request.sources:
+            found = _FOLDER_GLOB.match(source)
+            if found:
+                folder = True
+                reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", f"*{found['ext']}")
+                source = found["folder"]
+            paths.append(self.hadoop_path(source, request.storage))
+        options = dict(request.options)
+        rename = options.pop("with_column_names", None)
+        if request.format == "parquet":
+            unknown = set(options) - _IGNORED_OPTIONS
+            if unknown:
+                unsupported("spark", f"Parquet reader option(s) {sorted(unknown)}",
+                            hint="Read the files without them, and filter or project in SQL.")
+            if request.hive_partitioning and not folder:
+                frame = self._hive_files(reader, paths)
+            else:
+                frame = reader.parquet(*paths)
+        elif request.format == "csv":
+            frame = _csv_reader(reader, options).csv(paths)
+        elif request.format == "ndjson":
+            frame = reader.json(paths)
+        else:
+            unsupported("spark", f"reading {request.format!r} files", hint="Use parquet, csv, ndjson or delta.")
+        if callable(rename):
+            frame = frame.toDF(*rename(list(frame.columns)))
+        return frame
+
+    def _hive_files(self, reader: Any, paths: list[str]) -> Any:
+        # A committed file list spans one data/<token>/ folder per write, each with its own hive folders:
+        # read each base folder on its own (Spark infers partitions per base), then union by name.
+        by_base: dict[str, list[str]] = {}
+        for path in paths:
+            parts = path.split("/")
+            cut = next((i for i, p in enumerate(parts) if _HIVE_PART.match(p)), len(parts) - 1)
+            by_base.setdefault("/".join(parts[:cut]), []).append(path)
+        frames = [reader.option("basePath", base).parquet(*files) for base, files in by_base.items()]
+        frame = frames[0]
+        for other in frames[1:]:
+            frame = frame.unionByName(other, allowMissingColumns=True)
+        return frame
+
+    def _delta(self, request: ScanRequest) -> Any:
+        from deltalake import DeltaTable
+
+        uri = request.sources[0]
+        version = request.options.get("version")
+        options = request.storage.storage_options or None
+        try:
+            table = DeltaTable(uri, storage_options=options, version=int(str(version)) if version is not None else None)
+        except Exception as exc:
+            raise LakePathNotFoundError(f"No Delta table at {safe_uri(uri)}: {first_line(exc, request.storage)}",
+                                        hint="Check the table folder.") from exc
+        schema = pa.schema(table.schema().to_arrow())  # type: ignore[arg-type]
+        struct = to_spark_schema(schema)
+        files = table.file_uris()
+        if not files:
+            return self.spark.createDataFrame([], struct)
+        base = self.hadoop_path(uri, request.storage)
+        reader = self.spark.read.schema(struct).option("basePath", base)
+        return reader.parquet(*[self.hadoop_path(f, request.storage) for f in files]).select(*schema.names)
+
+    def from_arrow(self, table: pa.Table) -> Any:
+        """A Spark DataFrame holding ``table``."""
+        struct = to_spark_schema(table.schema)
+        if table.num_rows == 0:
+            return self.spark.createDataFrame([], struct)
+        return self.spark.createDataFrame(spark_table(table, struct), struct)
+
+    def from_data(self, data: object) -> Any:
+        """A Spark DataFrame from Spark, Polars, pandas or Arrow data."""
+        if self.is_frame(data):
+            return data
+        if isinstance(data, pa.Table):
+            return self.from_arrow(data)
+        if isinstance(data, pa.RecordBatch):
+            return self.from_arrow(pa.Table.from_batches([data]))
+        module = type(data).__module__.split(".")[0]
+        if module == "polars":
+            collected = data.collect() if hasattr(data, "collect") else data
+            return self.from_arrow(collected.to_arrow())  # type: ignore[union-attr]
+        if module == "pandas":
+            return self.from_arrow(pa.Table.from_pandas(data, preserve_index=False))  # type: ignore[arg-type]
+        raise ConfigError(f"The Spark backend cannot use {type(data).__name__} as table data.",
+                          hint="Pass a Spark, Polars or pandas DataFrame or an Arrow table.")
+
+    def is_frame(self, data: object) -> bool:
+        """Whether ``data`` is a Spark DataFrame (classic or Spark Connect)."""
+        return hasattr(data, "sparkSession") and hasattr(data, "mapInArrow")
+
+    # ---- planning ---------------------------------------------------------------------------------
+    def sql(self, query: str, *, frames: Mapping[str, Any]) -> Any:
+        """Run Spark SQL over ``frames``, registered as temporary views for the analysis only.
+
+        The caller names the frames uniquely (views are session-wide); the DataFrame returned keeps
+        its analysed plan after the views are dropped.
+        """
+        for name, frame in frames.items():
+            frame.createOrReplaceTempView(name)
+        try:
+            return self.spark.sql(query)
+        except Exception as exc:
+            raise self.sql_error(exc, frames) from exc
+        finally:
+            for name in frames:
+                self.spark.catalog.dropTempView(name)
+
+    def sql_error(self, exc: Exception, frames: Mapping[str, Any]) -> LakeMLError:
+        """A Spark analysis error as the lakeml error the Polars engine raises for the same mistake."""
+        condition = ""
+        getter = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
+        if callable(getter):
+            condition = str(getter() or "")
+        text = first_line(exc)
+        if condition.startswith("UNRESOLVED_COLUMN"):
+            params: dict[str, Any] = getattr(exc, "getMessageParameters", dict)() or {}
+            column = str(params.get("objectName", "")).split("`.`")[-1].strip("`")
+            available = sorted({c for f in frames.values() for c in f.columns if not c.startswith("__")})
+            return ColumnNotFoundError(f"No column named {column!r} in the query's tables.",
+                                       hint=choices_hint(column, available, kind="column"))
+        if condition.startswith("TABLE_OR_VIEW_NOT_FOUND"):
+            return TableNotFoundError(f"Spark could not resolve a table: {text}", hint="Check the table name.")
+        return SQLError(f"Spark could not run the query: {text}",
+                        hint="Check the query against the tables' columns; some constructs have no Spark SQL form.")
+
+    def schema(self, frame: Any) -> pa.Schema:
+        """The Arrow schema of a Spark DataFrame (no rows read)."""
+        return to_arrow_schema(frame.schema)
+
+    def limit(self, frame: Any, n: int) -> Any:
+        """The first ``n`` rows."""
+        return frame.limit(int(n))
+
+    def map_batches(self, frame: Any, function: BatchFunction, *, schema: pa.Schema) -> Any:
+        """``function`` over the frame's Arrow batches in the Python workers (``mapInArrow``)."""
+        struct = to_spark_schema(schema)
+        return frame.mapInArrow(_BatchMapper(function, to_arrow_schema(struct)), struct)
+
+    # ---- running ----------------------------------------------------------------------------------
+    def collect(self, frame: Any) -> pa.Table:
+        """Every row, as Arrow."""
+        with self.worker_errors():
+            return frame.toArrow()
+
+    def iter_batches(self, frame: Any, *, batch_size: int) -> Iterator[pa.RecordBatch]:
+        """The rows in Arrow batches (Spark collects them to the driver first)."""
+        with self.worker_errors():
+            table = frame.toArrow()
+        yield from table.to_batches(max_chunksize=batch_size)
+
+    def sample(self, frame: Any, *, n: int, seed: int) -> pa.Table:
+        """At most ``n`` rows chosen by a seeded random order (same seed and data, same rows)."""
+        from pyspark.sql import functions as F
+
+        with self.worker_errors():
+            return frame.orderBy(F.rand(seed)).limit(int(n)).toArrow()
+
+    # ---- writing ----------------------------------------------------------------------------------
+    def write_parquet(self, frame: Any, folder: str, *, storage: LakeStorage, partition_by: Sequence[str] = ()) -> None:
+        """Spark's executors write Parquet under ``folder`` (hive folders when partitioned)."""
+        writer = frame.write.mode("error")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        with self.worker_errors(), self._portable_timestamps():
+            writer.parquet(self.hadoop_path(folder, storage))
+
+    def write_delta(self, frame: Any, uri: str, *, storage: LakeStorage, mode: WriteMode,
+                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None) -> None:
+        """Delta through ``deltalake`` from the driver (no jars can be downloaded, so no delta-spark)."""
+        from deltalake import write_deltalake
+
+        with self.worker_errors():
+            table = frame.toArrow()
+        extra: dict[str, Any] = dict(options or {})
+        write_deltalake(uri, table, mode=mode, partition_by=list(partition_by) or None,  # type: ignore[call-overload]
+                        storage_options=storage.storage_options or None, **extra)
+
+    @contextlib.contextmanager
+    def _portable_timestamps(self) -> Iterator[None]:
+        # Polars reads the files too: microsecond timestamps, not Spark's INT96 default.
+        before = self.spark.conf.get(_TIMESTAMPS, None)
+        self.spark.conf.set(_TIMESTAMPS, "TIMESTAMP_MICROS")
+        try:
+            yield
+        finally:
+            if before is not None and before != "TIMESTAMP_MICROS":
+                self.spark.conf.set(_TIMESTAMPS, before)
+
+    @contextlib.contextmanager
+    def worker_errors(self) -> Iterator[None]:
+        """Re-raise a LakeMLError a Python worker raised (e.g. a rule-10 null error) as itself."""
+        try:
+            yield
+        except LakeMLError:
+            raise
+        except Exception as exc:
+            found = worker_error(exc)
             if found is not None:
                 raise found from None
-            raise StorageError(f"Scoring into {safe_uri(target)!r} failed: {str(exc).splitlines()[0][:300]}",
-                               hint="Check the target and retry; nothing was published.") from exc
-        return ScoreResult(rows, time.perf_counter() - t0, target, f"{mv.name}:{mv.version}")
+            if type(exc).__module__.startswith(("pyspark", "py4j")):
+                raise EngineError(f"Spark failed: {first_line(exc)}",
+                                  hint="Rerun with --debug (or look at the exception's cause) for Spark's log.",
+                                  ) from exc
+            raise
 
 
-def _rows(lake: Any, table: str) -> int:
-    from lakeml.query.parquet_table import latest_version
+class _BatchMapper:
+    """What ``mapInArrow`` runs in a worker: the batch function, its output cast to Spark's exact types."""
 
-    version = latest_version(lake.storage, f"{TABLES_DIR}/{table}")
-    return version.num_rows if version is not None else 0
+    def __init__(self, function: BatchFunction, target: pa.Schema) -> None:
+        self.function = function
+        self.target = target
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in batches:
+                out = self.function(batch)
+                yield from spark_table(pa.Table.from_batches([out]), None).cast(self.target).to_batches()
+        except LakeMLError as exc:
+            payload = json.dumps({"kind": type(exc).__name__, "message": exc.message_source,
+                                  "hint": exc.hint_source or ""})
+            raise RuntimeError(f"{_MARK}{payload}{_MARK}") from None
 
 
-def _write_file(engine: SparkEngine, frame: Any, target: Location) -> int:
-    """One local Parquet file: Spark writes a one-file folder next to it, then the file is renamed in."""
-    tmp = Path(f"{target.path}.{uuid.uuid4().hex[:8]}.tmp")
-    os.makedirs(tmp.parent, exist_ok=True)
-    try:
-        frame.coalesce(1).write.parquet(tmp.as_uri())
-        parts = sorted(tmp.glob("part-*.parquet"))
-        if len(parts) != 1:
-            raise StorageError(f"Spark wrote {len(parts)} files for one Parquet file.",
-                               hint="Score into a lake table instead.")
-        rows = int(pl.scan_parquet(parts[0]).select(pl.len()).collect().item())
-        os.replace(parts[0], target.path)
-        return rows
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def worker_error(exc: BaseException) -> LakeMLError | None:
+    """The LakeMLError a worker raised, rebuilt from the text of Spark's exception (None if there is none)."""
+    found = _MARKED.search(str(exc))
+    if found is None:
+        return None
+    data = json.loads(found.group(1))
+    cls = getattr(errors, str(data.get("kind")), None)
+    if not (isinstance(cls, type) and issubclass(cls, LakeMLError)):
+        cls = EngineError
+    return cls(str(data["message"]), hint=str(data.get("hint") or "") or None)
+
+
+def first_line(exc: BaseException, storage: LakeStorage | None = None) -> str:
+    """The first line of an engine error (secrets redacted)."""
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    return storage.redact(text) if storage is not None else text
+
+
+def _csv_reader(reader: Any, options: dict[str, Any]) -> Any:
+    reader = reader.option("inferSchema", "true").option("header", "true")
+    for key, value in options.items():
+        if key in _IGNORED_OPTIONS:
+            continue
+        spark_key = _CSV_OPTIONS.get(key)
+        if spark_key is None:
+            unsupported("spark", f"the CSV reader option {key!r}",
+                        hint=f"Options Spark reads: {', '.join(sorted(_CSV_OPTIONS))}.")
+        if isinstance(value, list):
+            if len(value) != 1:
+                unsupported("spark", "several CSV null markers", hint="Give one null_values string.")
+            value = value[0]
+        reader = reader.option(spark_key, str(value).lower() if isinstance(value, bool) else str(value))
+    return reader

@@ -1,63 +1,67 @@
-"""Both SQL PREDICT forms on Spark: the same rewrite as on Polars, over ``mapInArrow``-scored frames.
+"""Both SQL PREDICT forms on an engine object (Spark today): the Polars path's rewrite over engine frames.
 
-The tree surgery (which columns ``d.*``, ``p.label`` or ``*`` become) is the Polars engine's own
-(:mod:`lakeml.sql.predict`); only the scored frames are Spark DataFrames here.
+The tree surgery (which columns ``d.*``, ``p.label`` or ``*`` become) is :mod:`lakeml.sql.predict`'s
+own; the scored frames come from the engine's ``map_batches`` with the scoring layer's batch function.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
-import sqlglot
 from sqlglot import exp
 
-from lakeml.errors import LakeMLError, PredictError, SQLError
+from lakeml.errors import PredictError, SQLError
 from lakeml.registry.manifest import Manifest
-from lakeml.scoring.types import safe_cast
+from lakeml.scoring.on_engine import RESULT, BatchScorer, arrow_schema, bind, result_schema
+from lakeml.scoring.types import OutputDecl
 from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.nodes import PredictCall, PredictTable
 from lakeml.sql.predict import _cte_sql, _decls, _fix_columns, _inline_manifest, _replace_star
 
 _counter = itertools.count(1)
-_RESULT = "__lakeml_predict"
 
 
-def rewrite(tree: exp.Expr, engine: Any, lake: Any, frames: dict[str, Any]) -> exp.Expr:
-    """Replace every PREDICT in ``tree`` by a scored Spark frame registered in ``frames``."""
+def rewrite(tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> exp.Expr:
+    """Replace every PREDICT in ``tree`` by a scored engine frame registered in ``frames``."""
     for node in reversed(list(tree.find_all(PredictTable))):
-        _rewrite_table(node, tree, engine, lake, frames)
+        _rewrite_table(node, tree, lake, frames)
     for select in reversed(list(tree.find_all(exp.Select))):
         calls = [c for c in select.find_all(PredictCall) if c.find_ancestor(exp.Select) is select]
         if calls:
-            _rewrite_calls(select, calls, tree, engine, lake, frames)
+            _rewrite_calls(select, calls, tree, lake, frames)
     if tree.find(PredictTable, PredictCall) is not None:
         raise SQLError("A PREDICT in this query could not be run (it is in a place PREDICT is not supported).",
                        hint="Use PREDICT in the FROM clause, or as a column expression.")
     return tree
 
 
-def _run(engine: Any, sql: str, frames: dict[str, Any]) -> Any:
-    from lakeml.engines.spark.sql import run
+def _run(lake: Any, sql: str, frames: dict[str, Any]) -> Any:
+    from lakeml.sql.on_engine import run_text
 
-    return run(engine.spark, sqlglot.parse_one(sql, dialect=LakeSQL), dict(frames))
+    return run_text(lake, sql, dict(frames))
 
 
-def _source(name: str, tree: exp.Expr, engine: Any, lake: Any, frames: dict[str, Any]) -> Any:
+def _source(name: str, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> Any:
     cte = _cte_sql(tree, name)
     if cte is not None:
-        return _run(engine, cte, frames)
+        return _run(lake, cte, frames)
     if name in frames:
         return frames[name]
     views = lake._builtin_views()
     if name in views:
-        return engine.to_spark(views[name]())
+        return lake.engine.from_data(views[name]())
     return lake.table(name)
 
 
-def _subquery_source(node: exp.Subquery, tree: exp.Expr, engine: Any, frames: dict[str, Any]) -> Any:
+def _schema(lake: Any, frame: Any) -> pl.Schema:
+    from lakeml.sql.on_engine import polars_schema
+
+    return polars_schema(lake, frame)
+
+
+def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> Any:
     with_ = tree.args.get("with_") or tree.args.get("with")
     ctes: list[exp.Expr] = []
     if with_:
@@ -66,18 +70,18 @@ def _subquery_source(node: exp.Subquery, tree: exp.Expr, engine: Any, frames: di
                 break
             ctes.append(cte)
     head = ("WITH " + ", ".join(c.sql(dialect=LakeSQL) for c in ctes) + " ") if ctes else ""
-    return _run(engine, head + node.this.sql(dialect=LakeSQL), frames)
+    return _run(lake, head + node.this.sql(dialect=LakeSQL), frames)
 
 
-def _model(node: exp.Expr, engine: Any, lake: Any, frames: dict[str, Any]) -> tuple[Manifest, bytes]:
+def _model(node: exp.Expr, lake: Any, frames: dict[str, Any]) -> tuple[Manifest, bytes]:
     if isinstance(node, exp.Subquery):
-        rows = _run(engine, node.this.sql(dialect=LakeSQL), frames).limit(2).collect()
-        if len(rows) != 1 or len(rows[0]) != 1:
-            width = len(rows[0]) if rows else 0
-            raise SQLError(f"The PREDICT MODEL subquery returned {len(rows)} row(s) and {width} column(s); it must "
-                           "return exactly one value.",
+        frame = _run(lake, node.this.sql(dialect=LakeSQL), frames)
+        value = lake.engine.collect(lake.engine.limit(frame, 2))
+        if value.num_rows != 1 or value.num_columns != 1:
+            raise SQLError(f"The PREDICT MODEL subquery returned {value.num_rows} row(s) and {value.num_columns} "
+                           "column(s); it must return exactly one value.",
                            hint="Select one column (model) and filter to one row (name and version).")
-        item = rows[0][0]
+        item = value.column(0)[0].as_py()
         if isinstance(item, bytes | bytearray):
             return _inline_manifest(bytes(item), lake), bytes(item)
         if isinstance(item, str):
@@ -87,9 +91,8 @@ def _model(node: exp.Expr, engine: Any, lake: Any, frames: dict[str, Any]) -> tu
     return polars_model(node, lake)  # a reference string, or the errors for anything else
 
 
-def _rewrite_table(node: PredictTable, tree: exp.Expr, engine: Any, lake: Any, frames: dict[str, Any]) -> None:
-    from lakeml.engines.spark.scoring import bind, map_scored, result_schema
-    from lakeml.engines.spark.types import polars_schema
+def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> None:
+    from lakeml.scoring.api import batch_size_for
 
     runtime = node.args.get("runtime")
     if runtime is not None and runtime.name.upper() != "ONNX":
@@ -105,61 +108,37 @@ def _rewrite_table(node: PredictTable, tree: exp.Expr, engine: Any, lake: Any, f
     data_alias = node.args["data_alias"].name if node.args.get("data_alias") else data_name
     fresh = f"__lakeml_predict_{k}"
     p_alias = table.alias or fresh
-    manifest, data = _model(node.args["model"], engine, lake, frames)
+    manifest, data = _model(node.args["model"], lake, frames)
     if isinstance(data_node, exp.Subquery):
-        source = _subquery_source(data_node, tree, engine, frames)
+        source = _subquery_source(data_node, tree, lake, frames)
     else:
-        source = _source(data_name, tree, engine, lake, frames)
-    schema = polars_schema(source.schema)
+        source = _source(data_name, tree, lake, frames)
+    schema = _schema(lake, source)
     decls = _decls(node)
     outputs = {d.name: f"__p{k}_{d.name}" for d in decls} if decls is not None else {
         o.name: f"__p{k}_{o.name}" for o in manifest.outputs}
     spec, plan = bind(manifest, data, schema, decls, on_null="error", auto_cast=False,
-                      batch_size=engine.batch_size(lake), rename=outputs)
-    frames[fresh] = map_scored(source, spec, result_schema(plan, source, schema))
+                      batch_size=batch_size_for(lake, None), rename=outputs)
+    out = arrow_schema(result_schema(lake, plan, source, schema))
+    frames[fresh] = lake.engine.map_batches(source, BatchScorer(spec), schema=out)
     select = table.find_ancestor(exp.Select)
     table.replace(exp.Table(this=exp.to_identifier(fresh), alias=exp.TableAlias(this=exp.to_identifier(p_alias))))
     if select is not None:
         _fix_columns(select, data_alias, p_alias, list(schema.names()), outputs)
 
 
-class BoundScorer:
-    """``mapInArrow`` function of one bound call: the batch plus one scored column, by argument position."""
-
-    def __init__(self, spec: Any, feed: tuple[tuple[str, str], ...], column: str, dtype: pl.DataType,
-                 alias: str, target: Any) -> None:
-        self.spec, self.feed, self.column, self.dtype = spec, feed, column, dtype
-        self.alias, self.target = alias, target
-
-    def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
-        from lakeml.engines.spark.scoring import marked
-
-        try:
-            plan = self.spec.plan()
-            for batch in batches:
-                frame = pl.from_arrow(batch)
-                assert isinstance(frame, pl.DataFrame)
-                inputs = frame.select([pl.col(c).alias(i) for i, c in self.feed])
-                out = plan.score_frame(inputs).get_column(_RESULT)
-                if out.dtype != self.dtype:
-                    out = safe_cast(out, self.dtype, what=f"PREDICT('{self.alias}') result")
-                yield from frame.with_columns(out.alias(self.column)).to_arrow().cast(self.target).to_batches()
-        except LakeMLError as exc:
-            raise marked(exc) from None
-
-
-def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr, engine: Any, lake: Any,
+def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr, lake: Any,
                    frames: dict[str, Any]) -> None:
-    from lakeml.engines.spark.scoring import bind
-    from lakeml.engines.spark.types import arrow_schema, polars_schema, spark_schema
+    from lakeml.scoring.api import batch_size_for
+    from lakeml.scoring.bound import bound_model
 
     from_ = select.args.get("from_") or select.args.get("from")
     table = from_.this if from_ is not None else None
     if not isinstance(table, exp.Table) or select.args.get("joins") or not table.name:
         raise SQLError("PREDICT('alias', ...) needs a single table, view or CTE in FROM.",
                        hint="Join or filter in a CTE first, then SELECT PREDICT('alias', ...) FROM that CTE.")
-    source = _source(table.name, tree, engine, lake, frames)
-    schema = polars_schema(source.schema)
+    source = _source(table.name, tree, lake, frames)
+    schema = _schema(lake, source)
     names = list(schema.names())
     lower = {n.lower(): n for n in names}
     k = next(_counter)
@@ -167,7 +146,7 @@ def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr,
     frame = source
     current = dict(schema)
     for i, call in enumerate(calls):
-        bound = engine.bound(lake, call.alias_name)
+        bound = bound_model(lake, call.alias_name)
         args = list(call.expressions)
         if len(args) == 1 and isinstance(args[0], exp.Star):
             cols = names
@@ -184,16 +163,13 @@ def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr,
         bound.check_arity(len(cols))
         feed = tuple(zip(bound.inputs, cols, strict=True))
         inputs = pl.Schema({inp: schema[c] for inp, c in feed})
-        from lakeml.scoring.types import OutputDecl
-
         spec, _plan = bind(bound.model.manifest, bound.model.onnx_bytes(), inputs, [OutputDecl(bound.output, None)],
-                           on_null=bound.on_null, auto_cast=bound.auto_cast, batch_size=engine.batch_size(lake),
-                           rename={bound.output: _RESULT}, element=bound.index)
+                           on_null=bound.on_null, auto_cast=bound.auto_cast, batch_size=batch_size_for(lake, None),
+                           rename={bound.output: RESULT}, element=bound.index)
         internal = f"__b{k}_{i}"
         current[internal] = bound.dtype
-        struct = spark_schema(pl.Schema(current))
-        frame = frame.mapInArrow(BoundScorer(spec, feed, internal, bound.dtype, bound.alias, arrow_schema(struct)),
-                                 struct)
+        frame = lake.engine.map_batches(frame, BatchScorer(spec, feed, internal, bound.dtype, bound.alias),
+                                        schema=arrow_schema(pl.Schema(current)))
         new: exp.Expr = exp.column(internal, table=qual)
         if isinstance(call.parent, exp.Select):
             new = exp.alias_(new, "predict")
