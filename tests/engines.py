@@ -19,7 +19,7 @@ def collect(frame: Any) -> pl.DataFrame:
 
 
 def comparable(df: pl.DataFrame) -> pl.DataFrame:
-    """``df`` with each column in the type both engines give it (the Arrow<->Spark map of lakeml.engines.spark.types)."""
+    """``df`` with each column in the type both engines give it (lakeml.engines.spark.types maps them)."""
     from lakeml.engines.spark.types import comparable as arrow_comparable
 
     arrow = df.to_arrow()
