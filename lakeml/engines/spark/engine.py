@@ -236,15 +236,18 @@ class SparkEngine:
         The caller names the frames uniquely (views are session-wide); the DataFrame returned keeps
         its analysed plan after the views are dropped.
         """
+        spark = self.spark  # a session that cannot start is its own error, not a query error
         for name, frame in frames.items():
             frame.createOrReplaceTempView(name)
         try:
-            return self.spark.sql(query)
+            return spark.sql(query)
+        except LakeMLError:
+            raise
         except Exception as exc:
             raise self.sql_error(exc, frames) from exc
         finally:
             for name in frames:
-                self.spark.catalog.dropTempView(name)
+                spark.catalog.dropTempView(name)
 
     def sql_error(self, exc: Exception, frames: Mapping[str, Any]) -> LakeMLError:
         """A Spark analysis error as the lakeml error the Polars engine raises for the same mistake."""
