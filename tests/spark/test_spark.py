@@ -40,7 +40,8 @@ def test_import_lakeml_and_connecting_on_polars_import_no_pyspark(tmp_path: Path
 def test_spark_without_pyspark_is_a_missing_dependency_with_the_pip_line(tmp_path: Path) -> None:
     out = _run("import sys; sys.modules['pyspark'] = None; import lakeml\n"
                "try:\n    lakeml.connect(sys.argv[1], backend='spark')\n"
-               "except lakeml.LakeMLError as e:\n    print(type(e).__name__, '|', e.one_line())", str(tmp_path / "lake"))
+               "except lakeml.LakeMLError as e:\n    print(type(e).__name__, '|', e.one_line())",
+               str(tmp_path / "lake"))
     assert "MissingDependencyError" in out.stdout, out.stderr[-2000:]
     assert "pip install 'lakeml[spark]'" in out.stdout
 
