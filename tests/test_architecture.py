@@ -22,7 +22,7 @@ ALLOWED = {
     "explore": {"query", "storage"},
     "pipeline": {"sql", "ml", "scoring", "query", "registry", "storage"},
 }
-LEAVES = {"errors", "boundary", "config", "redaction", "_deps", "_typing", "_html", "__init__"}
+LEAVES = {"errors", "boundary", "config", "context", "redaction", "_deps", "_typing", "_html", "__init__"}
 
 
 def _module_level_imports(path: Path) -> list[str]:

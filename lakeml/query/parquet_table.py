@@ -22,15 +22,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from lakeml.engines.base import Engine
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
 from lakeml.query.names import table_label
+from lakeml.query.scans import scan_committed
 from lakeml.query.schema_match import AppendFit, conform, fit_append
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
@@ -114,22 +115,14 @@ def read_version(storage: LakeStorage, table: str, version: int) -> TableVersion
     return TableVersion.from_entry(Entry(version, log.read(version)), log)
 
 
-def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion | None = None) -> pl.LazyFrame:
+def scan_parquet_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str,
+                       version: TableVersion | None = None) -> pl.LazyFrame:
     """A lazy scan of exactly the files of the newest (or the given) version."""
     current = version or latest_version(storage, table)
     if current is None:
         raise FileNotFoundError(table)
-    if not current.files:
-        schema = current.arrow_schema()
-        return pl.LazyFrame(schema=pl.DataFrame(schema.empty_table()).schema if schema else None)
     paths = [storage.uri(table, path) for path, _ in current.files]
-    hive_schema = None
-    arrow = current.arrow_schema()
-    if current.partition_by and arrow is not None:
-        full = pl.DataFrame(arrow.empty_table()).schema
-        hive_schema = {c: full[c] for c in current.partition_by if c in full}
-    return pl.scan_parquet(paths, hive_partitioning=bool(current.partition_by), hive_schema=hive_schema,
-                           **storage.polars_options())
+    return scan_committed(engine, storage, paths, partition_by=current.partition_by, schema=current.arrow_schema())
 
 
 def _schema_ipc(schema: pl.Schema) -> str:
@@ -137,34 +130,47 @@ def _schema_ipc(schema: pl.Schema) -> str:
     return base64.b64encode(arrow.serialize().to_pybytes()).decode()
 
 
-def _sink(storage: LakeStorage, frame: pl.LazyFrame, data_uri: str, partition_by: tuple[str, ...]) -> None:
-    opts = storage.polars_options()
-    if partition_by:
-        frame.sink_parquet(pl.PartitionBy(data_uri, key=list(partition_by)), mkdir=True, **opts)
-    else:
-        frame.sink_parquet(f"{data_uri}/part-00000.parquet", mkdir=True, **opts)
+def _frame_schema(engine: Engine[Any], frame: Any) -> pl.Schema:
+    """The column types of a frame of any engine, as Polars types (what the log records)."""
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect_schema()
+    return pl.DataFrame(engine.schema(frame).empty_table()).schema
 
 
-def _row_counts(storage: LakeStorage, table: str, files: list[str]) -> list[tuple[str, int]]:
-    opts = storage.polars_options()
-    out = []
-    for path in files:
-        rows = pl.scan_parquet(storage.uri(table, path), hive_partitioning=False, **opts).select(pl.len())
-        out.append((path, int(rows.collect().item())))
-    return out
+def _conform(engine: Engine[Any], frame: Any, existing: pl.Schema, fit: AppendFit) -> Any:
+    """Appended rows widened into the table's types and column order, on the frame's own engine."""
+    if isinstance(frame, pl.LazyFrame):
+        return conform(frame, existing, fit)
+    return engine.map_batches(frame, _ConformBatch(existing, fit),
+                              schema=pl.DataFrame(schema=existing).to_arrow().schema)
+
+
+class _ConformBatch:
+    """The batch function of :func:`_conform` (picklable: an engine may run it in worker processes)."""
+
+    def __init__(self, existing: pl.Schema, fit: AppendFit) -> None:
+        self.existing, self.fit = existing, fit
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        import pyarrow as pa
+
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        table = conform(frame.lazy(), self.existing, self.fit).collect().to_arrow().combine_chunks()
+        batches = table.to_batches()
+        return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
 
 
 def write_parquet_table(
+    engine: Engine[pl.LazyFrame],
     storage: LakeStorage,
     table: str,
-    frame: pl.LazyFrame | None,
+    frame: pl.LazyFrame,
     *,
     mode: WriteMode,
     partition_by: tuple[str, ...] = (),
     retries: int = 20,
     extra: dict[str, Any] | None = None,
-    sink: Callable[[str, tuple[str, ...]], None] | None = None,
-    schema: pl.Schema | None = None,
 ) -> TableVersion:
     """Stream ``frame`` into new files, then commit them as the next table version.
 
@@ -172,18 +178,12 @@ def write_parquet_table(
     uncertain (the commit request was sent) leaves them for :func:`lakeml.query.vacuum.vacuum`;
     nothing after the commit deletes what the new version references.
 
-    Another engine writes its own files: ``sink(data_dir, partition_by)`` puts Parquet files (hive
-    folders when partitioned) under the table-relative folder ``data_dir``, and ``schema`` is their
-    schema, already in the table's column order and types when appending; ``frame`` is then None.
-
     Raises:
         TableExistsError: ``mode="error"`` and the table exists.
         SchemaError: appending columns that do not match the table, or a partition column change.
         CommitConflictError: other writers kept winning the race for ``retries`` attempts.
     """
-    if schema is None:
-        assert frame is not None, "write_parquet_table needs a frame or a sink and its schema"
-        schema = frame.collect_schema()
+    schema = _frame_schema(engine, frame)
     missing = [c for c in partition_by if c not in schema]
     if missing:
         raise SchemaError(f"Partition column(s) {missing} are not in the data.",
@@ -193,21 +193,14 @@ def write_parquet_table(
         raise _exists(table)
     if mode == "append" and current is not None:
         fit, existing = _check_append(table, current, schema, partition_by), current_schema(current)
-        if (frame is not None and fit is not None and existing is not None
-                and list(existing.items()) != list(schema.items())):
-            frame = conform(frame, existing, fit)  # lossless widening, the table's column order
-            schema = frame.collect_schema()
+        if fit is not None and existing is not None and list(existing.items()) != list(schema.items()):
+            frame = _conform(engine, frame, existing, fit)  # lossless widening, the table's column order
+            schema = existing
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
     try:
-        if sink is not None:
-            sink(data_dir, partition_by)
-        else:
-            assert frame is not None
-            _sink(storage, frame, storage.uri(table, data_dir), partition_by)
-        written = [f for f in sorted(storage.list_files(f"{table}/{data_dir}")) if f.endswith(".parquet")
-                   and not f.rsplit("/", 1)[-1].startswith((".", "_"))]  # not Spark's _SUCCESS or .crc files
-        files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in written])
+        written = engine.write_parquet(frame, f"{table}/{data_dir}", storage=storage, partition_by=partition_by)
+        files = [(f"{data_dir}/{path}", rows) for path, rows in written]
         storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
     except BaseException:
         _discard(storage, table, data_dir)

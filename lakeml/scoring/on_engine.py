@@ -19,7 +19,6 @@ import pyarrow as pa
 from sqlglot import exp
 
 from lakeml.errors import UnsupportedOperationError
-from lakeml.query.engine_tables import arrow_to_polars_schema, one_batch
 from lakeml.registry.manifest import Manifest
 from lakeml.scoring.plan import ScoringPlan
 from lakeml.scoring.session import get_session
@@ -102,6 +101,17 @@ class BatchScorer:
         return one_batch(frame.with_columns(out.alias(self.column)).to_arrow())
 
 
+def arrow_to_polars_schema(schema: pa.Schema) -> pl.Schema:
+    """A Polars schema of the same columns (what scoring binds against)."""
+    return pl.DataFrame(schema.empty_table()).schema
+
+
+def one_batch(table: pa.Table) -> pa.RecordBatch:
+    """A table as a single record batch (what a batch function returns)."""
+    batches = table.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
 def arrow_schema(schema: pl.Schema) -> pa.Schema:
     """The Arrow schema of a Polars schema."""
     return pl.DataFrame(schema=schema).to_arrow().schema
@@ -160,8 +170,6 @@ def score(lake: Any, model: Any, source: Any, target: str, *, outputs: Any = Non
           auto_cast: bool = False, batch_size: int | None = None, mode: str = "error",
           format: str = "parquet") -> Any:
     """Score ``source`` into lake table ``target``; lakeml's log commits what the engine wrote."""
-    from lakeml.query.engine_tables import write_frame
-    from lakeml.query.formats import committed_table_format
     from lakeml.query.names import TABLES_DIR
     from lakeml.query.parquet_table import latest_version
     from lakeml.scoring.api import ScoreResult, score_target
@@ -175,7 +183,7 @@ def score(lake: Any, model: Any, source: Any, target: str, *, outputs: Any = Non
                        batch_size=batch_size)
     folder = f"{TABLES_DIR}/{target}"
     before = latest_version(lake.storage, folder) if mode == "append" else None
-    version = write_frame(lake, folder, frame, mode=mode, format=format, partition_by=None,
-                          existing_format=committed_table_format(lake.storage, folder))
-    rows = version.num_rows - (before.num_rows if before is not None else 0)
+    lake.write(target, frame, mode=mode, format=format)
+    after = latest_version(lake.storage, folder)
+    rows = (after.num_rows if after is not None else 0) - (before.num_rows if before is not None else 0)
     return ScoreResult(rows, time.perf_counter() - t0, target, f"{mv.name}:{mv.version}")

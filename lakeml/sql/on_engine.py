@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -23,9 +23,8 @@ from lakeml.sql.nodes import PredictCall, PredictTable
 from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_query
 from lakeml.sql.sources import rewrite_sources
-from lakeml.storage.uri import Location
 
-__all__ = ["execute", "run", "scan_files"]
+__all__ = ["execute", "run", "run_text"]
 
 _names = itertools.count(1)
 
@@ -78,21 +77,8 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:40]
 
 
-def scan_files(lake: Any, locations: Sequence[Location], fmt: str, options: dict[str, Any], *,
-               folders: Sequence[bool]) -> Any:
-    """Files named in SQL, as an engine frame; a lake folder holding a lakeml table reads its committed files."""
-    from lakeml.query.engine_tables import files_request, lake_table_folder, version_request
-
-    if fmt == "parquet" and len(locations) == 1 and folders[0]:
-        found = lake_table_folder(lake, locations[0])
-        if found is not None:
-            return lake.engine.scan(version_request(lake.storage, *found))
-    storage = lake.storage_for(locations[0].uri) if not locations[0].is_local else lake.storage
-    return lake.engine.scan(files_request(storage, locations, fmt, options, folders=folders))
-
-
 def polars_schema(lake: Any, frame: Any) -> pl.Schema:
     """An engine frame's columns as a Polars schema (what PREDICT binding reads)."""
-    from lakeml.query.engine_tables import arrow_to_polars_schema
+    from lakeml.scoring.on_engine import arrow_to_polars_schema
 
     return arrow_to_polars_schema(lake.engine.schema(frame))

@@ -49,7 +49,7 @@ def _source(name: str, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> Any
         return _run(lake, cte, frames)
     if name in frames:
         return frames[name]
-    views = lake._builtin_views()
+    views = lake.builtin_views()
     if name in views:
         return lake.engine.from_data(views[name]())
     return lake.table(name)

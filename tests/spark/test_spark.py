@@ -17,9 +17,9 @@ import pytest
 import lakeml
 from lakeml.engines.spark.abfs import abfs_settings
 from lakeml.errors import ConfigError, NullInputError, PredictError, SchemaError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from lakeml.storage.credentials import AzureCredentials, Secret
-from tests.engines import collect, same
+from tests.conformance import collect, same
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
 REPO = Path(__file__).resolve().parents[2]

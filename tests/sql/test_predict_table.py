@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from lakeml.errors import LakeMLError, PredictError, SQLError
-from lakeml.query.lake import Lake
-from tests.engines import collect, same
+from lakeml.session import Lake
+from tests.conformance import collect, same
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
 Q = """SELECT d.*, p.label, p.probabilities

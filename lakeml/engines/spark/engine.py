@@ -35,7 +35,7 @@ _CSV_OPTIONS: dict[str, str] = {"has_header": "header", "separator": "sep", "quo
                                 "null_values": "nullValue", "encoding": "encoding", "comment_prefix": "comment",
                                 "eol_char": "lineSep"}
 _IGNORED_OPTIONS = {"infer_schema_length", "infer_schema", "glob", "hive_partitioning", "try_parse_hive_dates"}
-_FOLDER_GLOB = re.compile(r"^(?P<folder>.*?)/\*\*/\*(?P<ext>\.[A-Za-z0-9]+)$")
+_FOLDER_GLOB = re.compile(r"^(?P<folder>.*?)/\*\*/(?P<pattern>[^/]+)$")
 _HIVE_PART = re.compile(r"^[^/=]+=[^/]*$")
 _TIMESTAMPS = "spark.sql.parquet.outputTimestampType"
 # A LakeMLError raised in a Python worker reaches the driver only as text inside Spark's exception.
@@ -127,11 +127,13 @@ class SparkEngine:
             raise LakePathNotFoundError(f"Spark cannot read {where}: {first_line(exc, request.storage)}",
                                         hint="Check the location (a path relative to the lake root, or a URI).",
                                         ) from exc
-        if request.hive_schema:
+        if request.partition_columns and request.schema is not None:
             from pyspark.sql import functions as F
 
-            hive = to_spark_schema(pa.schema(list(request.hive_schema.items())))
-            frame = frame.select([F.col(c).cast(hive[c].dataType).alias(c) if c in request.hive_schema else F.col(c)
+            # hive folder values are text: type them as the table's schema says
+            typed = to_spark_schema(request.schema)
+            parts = set(request.partition_columns) & set(frame.columns)
+            frame = frame.select([F.col(c).cast(typed[c].dataType).alias(c) if c in parts else F.col(c)
                                   for c in frame.columns])
         return frame
 
@@ -143,7 +145,7 @@ class SparkEngine:
             found = _FOLDER_GLOB.match(source)
             if found:
                 folder = True
-                reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", f"*{found['ext']}")
+                reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", found["pattern"])
                 source = found["folder"]
             paths.append(self.hadoop_path(source, request.storage))
         options = dict(request.options)
@@ -300,13 +302,21 @@ class SparkEngine:
             return frame.orderBy(F.rand(seed)).limit(int(n)).toArrow()
 
     # ---- writing ----------------------------------------------------------------------------------
-    def write_parquet(self, frame: Any, folder: str, *, storage: LakeStorage, partition_by: Sequence[str] = ()) -> None:
-        """Spark's executors write Parquet under ``folder`` (hive folders when partitioned)."""
+    def write_parquet(self, frame: Any, folder: str, *, storage: LakeStorage,
+                      partition_by: Sequence[str] = ()) -> list[tuple[str, int]]:
+        """Spark's executors write Parquet under ``folder`` of ``storage`` (hive folders when partitioned);
+        returns each data file (relative to ``folder``) with its row count from the Parquet footer."""
         writer = frame.write.mode("error")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         with self.worker_errors(), self._portable_timestamps():
-            writer.parquet(self.hadoop_path(folder, storage))
+            writer.parquet(self.hadoop_path(storage.uri(folder), storage))
+        written = []
+        for path in sorted(storage.list_files(folder)):
+            if not path.endswith(".parquet") or path.rsplit("/", 1)[-1].startswith((".", "_")):
+                continue  # Spark's _SUCCESS marker and Hadoop's .crc checksum files
+            written.append((path, _parquet_rows(storage, f"{folder}/{path}")))
+        return written
 
     def write_delta(self, frame: Any, uri: str, *, storage: LakeStorage, mode: WriteMode,
                     partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None) -> None:
@@ -376,6 +386,18 @@ def worker_error(exc: BaseException) -> LakeMLError | None:
     if not (isinstance(cls, type) and issubclass(cls, LakeMLError)):
         cls = EngineError
     return cls(str(data["message"]), hint=str(data.get("hint") or "") or None)
+
+
+def _parquet_rows(storage: LakeStorage, relpath: str) -> int:
+    """The row count in a Parquet file's footer."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    location = storage.location(relpath)
+    if location.is_local:
+        return int(pq.read_metadata(location.path).num_rows)
+    return int(pq.read_metadata(io.BytesIO(storage.read_bytes(relpath))).num_rows)
 
 
 def first_line(exc: BaseException, storage: LakeStorage | None = None) -> str:

@@ -1,4 +1,9 @@
-"""The :class:`Lake` session: the user-facing entry point of lakeml."""
+"""The :class:`Lake` session: the user-facing entry point of lakeml, above every layer it drives.
+
+The session wires the layers together (catalog, engine, registry, scoring, SQL, training,
+explore); the layers below take the typed contexts of :mod:`lakeml.context`, never the ``Lake``.
+Imports of the upper layers stay inside the methods so that ``import lakeml`` is cheap.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +24,11 @@ from lakeml.config import (
     default_lake_uri,
 )
 from lakeml.engines import load_engine
+from lakeml.engines.base import Engine
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
 from lakeml.query.formats import committed_table_format
-from lakeml.query.frames import to_lazy
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
@@ -40,6 +45,7 @@ if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
     from lakeml.ml.train import TrainResult
     from lakeml.registry.registry import ModelRegistry, ModelVersion
     from lakeml.scoring.api import ScoreResult
+    from lakeml.scoring.bound import BoundModel
 
 _SQL_START = re.compile(r"^\s*(select|with|from|values|\()", re.IGNORECASE)
 
@@ -74,14 +80,17 @@ class Lake:
     """
 
     def __init__(self, storage: LakeStorage, *, config: LakeConfig | None = None,
-                 storage_options: Mapping[str, Any] | None = None, engine: Any = None) -> None:
+                 storage_options: Mapping[str, Any] | None = None,
+                 engine: Engine[pl.LazyFrame] | None = None) -> None:
         self.storage = storage
         self.config = config or LakeConfig()
-        self.catalog = Catalog(storage, dict(storage_options) if storage_options else None,
+        #: The engine every scan, query and write of this lake runs on.
+        self.engine: Engine[pl.LazyFrame] = engine if engine is not None else load_engine("polars")
+        self.catalog = Catalog(storage, dict(storage_options) if storage_options else None, engine=self.engine,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
-        # None: the Polars engine (this module's own code); else an engine object (lakeml.engines.spark)
-        self.engine = engine
+        #: Models bound with ``lake.models.bind``, by lower-cased alias; they live as long as the lake.
+        self.bound_models: dict[str, BoundModel] = {}
 
     def __repr__(self) -> str:
         return f"Lake({self.storage.describe()!r})"
@@ -107,10 +116,6 @@ class Lake:
         Raises:
             TableNotFoundError: no such table (the hint suggests the closest name).
         """
-        if self.engine is not None:
-            from lakeml.query.engine_tables import table_request
-
-            return self.engine.scan(table_request(self, name))
         return self.catalog.scan(name)
 
     def register_table(self, name: str, uri: str, *, format: str | None = None,
@@ -135,12 +140,7 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        if self.engine is not None:
-            from lakeml.query.engine_tables import arrow_to_polars_schema
-
-            dtypes = dict(arrow_to_polars_schema(self.engine.schema(frame)))
-        else:
-            dtypes = dict(frame.collect_schema())
+        dtypes = dict(frame.collect_schema())
         schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
@@ -152,7 +152,7 @@ class Lake:
         elif info.format == "delta":
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
-            rows = int(frame.select(pl.len()).collect().item()) if self.engine is None else None
+            rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
                                 dtypes)
 
@@ -177,13 +177,8 @@ class Lake:
                               hint="Write to a new table name, or unregister the external table first.")
         folder = f"{TABLES_DIR}/{table}"
         existing = committed_table_format(self.storage, folder)
-        if self.engine is not None:
-            from lakeml.query.engine_tables import write_frame
-
-            return write_frame(self, folder, data, mode=mode, format=format, partition_by=partition_by,
-                               existing_format=existing).version
-        return write_table(self.storage, folder, to_lazy(data), mode=mode, format=format, partition_by=partition_by,
-                           retries=self.config.commit_retries, existing_format=existing)
+        return write_table(self.engine, self.storage, folder, self.engine.from_data(data), mode=mode, format=format,
+                           partition_by=partition_by, retries=self.config.commit_retries, existing_format=existing)
 
     def drop(self, table: str) -> None:
         """Delete a managed table and its files.
@@ -234,14 +229,14 @@ class Lake:
     def write_path(self, relpath: str, data: Any, *, mode: str = "overwrite") -> int:
         """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""
         path = clean_relpath(relpath)
-        return write_table(self.storage, path, to_lazy(data), mode=mode, format="parquet", partition_by=None,
-                           retries=self.config.commit_retries)
+        return write_table(self.engine, self.storage, path, self.engine.from_data(data), mode=mode, format="parquet",
+                           partition_by=None, retries=self.config.commit_retries)
 
     def read_path(self, relpath: str) -> pl.LazyFrame:
         """Read a table written with :meth:`write_path`."""
         path = clean_relpath(relpath)
         try:
-            return scan_parquet_table(self.storage, path)
+            return scan_parquet_table(self.engine, self.storage, path)
         except FileNotFoundError:
             raise TableNotFoundError(f"No lakeml table at {relpath!r}.", hint="Check the path.") from None
 
@@ -251,9 +246,7 @@ class Lake:
             if _SQL_START.match(data) or any(ch.isspace() for ch in data.strip()):
                 return self.sql(data)
             return self.table(data)
-        if self.engine is not None:
-            return self.engine.from_data(data)
-        return to_lazy(data)
+        return self.engine.from_data(data)
 
     # -- SQL -------------------------------------------------------------------------------------
     def sql(self, query: str, *, params: Mapping[str, Any] | None = None) -> pl.LazyFrame:
@@ -263,16 +256,16 @@ class Lake:
         T-SQL ``OPENROWSET(BULK 'uri', FORMAT = 'PARQUET')`` read lake files; ``TOP n`` works;
         ``@name`` parameters bind from ``params``.
         """
-        if self.engine is not None:
+        if self.engine.name != "polars":  # frames live in another engine: query-unique views, PREDICT on it
             from lakeml.sql.on_engine import execute as execute_on_engine
 
-            return execute_on_engine(self, query, dict(params) if params else None)
+            return execute_on_engine(self, query, dict(params) if params else None)  # type: ignore[no-any-return]
         from lakeml.sql.engine import execute
 
         return execute(self, query, params=dict(params) if params else None)
 
-    def _builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
-        # imported here, not at module level: the query layer sits below the registry and ml layers
+    def builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
+        """The built-in views (model and run listings) by name, each built on demand."""
         from lakeml.ml import runs
         from lakeml.registry import views as registry_views
 
@@ -312,8 +305,9 @@ class Lake:
         """The model registry of this lake."""
         if self._models is None:
             from lakeml.registry.registry import ModelRegistry
+            from lakeml.scoring.runtime import ScoringRuntime
 
-            self._models = ModelRegistry(self)
+            self._models = ModelRegistry(self, runtime=ScoringRuntime(self))
         return self._models
 
     def predict(self, model: str | ModelVersion, data: Any, *,
@@ -339,7 +333,7 @@ class Lake:
         Example:
             >>> lake.predict("churn@champion", "customers", outputs="label bigint")  # doctest: +SKIP
         """
-        if self.engine is not None:
+        if self.engine.name != "polars":  # mapInArrow on Spark; a lazy frame of the engine comes back
             from lakeml.scoring.on_engine import predict as predict_on_engine
 
             return predict_on_engine(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[no-any-return]
@@ -373,7 +367,7 @@ class Lake:
         Example:
             >>> lake.score("churn@champion", "customers", "churn_scores")  # doctest: +SKIP
         """
-        if self.engine is not None:
+        if self.engine.name != "polars":
             from lakeml.scoring.on_engine import score as score_on_engine
 
             return score_on_engine(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
@@ -550,8 +544,8 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
             Entra ID. Without them the ``AZURE_STORAGE_*`` variables are used; an Azure lake with no
             credential source is refused.
         config: engine settings (:class:`lakeml.config.LakeConfig` or a dict of its fields).
-        backend: the execution engine: ``"polars"`` (single machine) or ``"spark"``; default
-            ``$LAKEML_BACKEND`` or ``"polars"``. Tables, models and queries are the same on both.
+        backend: the execution engine: ``"polars"`` (this machine) or ``"spark"``; default
+            ``$LAKEML_BACKEND``, else ``"polars"``. Tables, models and queries are the same on both.
         spark: with ``backend="spark"``, an existing ``SparkSession`` (a notebook's or a cluster's);
             without it lakeml starts a local session (``local[*]``) on first use.
         spark_conf: Spark settings for the session lakeml starts (``{"spark.master": "local[4]"}``).
@@ -560,19 +554,18 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
         >>> import lakeml
         >>> lake = lakeml.connect("./lake")  # doctest: +SKIP
     """
-    engine_name = str(backend if backend is not None else default_backend()).strip().lower()
-    if engine_name != "spark" and (spark is not None or spark_conf):
+    name = str(backend if backend is not None else default_backend()).strip().lower()
+    if name != "spark" and (spark is not None or spark_conf):
         raise ConfigError("spark= and spark_conf= only apply to backend='spark'.",
                           hint="Pass backend='spark', or drop the Spark arguments.")
+    options = {"spark": spark, "spark_conf": spark_conf} if name == "spark" else None
+    engine = load_engine(name, options=options)  # the Spark engine (lakeml.engines.spark) loads lazily, here only
     settings = config if isinstance(config, LakeConfig) else LakeConfig.from_dict(dict(config or {}))
     storage = open_storage(root if root is not None else default_lake_uri(), storage_options)
     if storage.root.is_local and Path(storage.root.path).exists() and not Path(storage.root.path).is_dir():
         raise ConfigError(f"The lake root {storage.root.uri!r} is a file, not a folder.",
                           hint="Point [[connect(root=...)|--lake]] at a folder (it is created on the first "
                                "write), or an abfss:// URI.")
-    engine = None
-    if engine_name != "polars":  # the Polars engine is this layer's own code until it moves behind the boundary
-        engine = load_engine(engine_name, options={"spark": spark, "spark_conf": spark_conf})
     return Lake(storage, config=settings, storage_options=storage_options, engine=engine)
 
 
