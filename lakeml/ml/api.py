@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakeml.ml.mllib import is_mllib, train_mllib
 from lakeml.ml.train import TrainResult, train_frame
 from lakeml.registry.context import ModelsContext
 
@@ -29,7 +30,9 @@ def train(lake: ModelsContext, data: Any, *, target: str, model: str = "lightgbm
         data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
         target: the column to predict.
         model: a family from :data:`lakeml.ml.families.FAMILIES` (``lightgbm``, ``random_forest``,
-            ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``).
+            ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``), or on a Spark lake
+            an MLlib family (``mllib.logistic_regression``, ``mllib.linear_regression``,
+            ``mllib.random_forest``, ``mllib.gbt``; see :mod:`lakeml.ml.mllib`).
         params: hyperparameters overriding the family defaults.
         task: ``classification`` or ``regression``; inferred from the target when None.
         roles: featurization overrides, column -> ``numeric`` / ``categorical`` / ``boolean`` /
@@ -49,6 +52,9 @@ def train(lake: ModelsContext, data: Any, *, target: str, model: str = "lightgbm
         >>> result = lake.train("customers", target="churned", model="random_forest")  # doctest: +SKIP
         >>> result.register("churn")  # doctest: +SKIP
     """
+    if is_mllib(model):
+        return train_mllib(lake, data, target=target, model=model, params=params, task=task, roles=roles,
+                           seed=seed, source=_describe_source(lake, data))
     frame = lake.frame(data).collect()  # engine errors are translated at the Lake boundary
     result = train_frame(frame, target=target, model=model, params=params, task=task, roles=roles, seed=seed,
                          n_jobs=-1 if n_jobs is None else n_jobs, source=_describe_source(lake, data))
