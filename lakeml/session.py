@@ -386,7 +386,9 @@ class Lake:
             data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
             target: the column to predict.
             model: a family from :data:`lakeml.ml.families.FAMILIES` (``lightgbm``, ``random_forest``,
-                ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``).
+                ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``); on a Spark lake also
+                ``mllib.logistic_regression``, ``mllib.linear_regression``, ``mllib.random_forest``,
+                ``mllib.gbt`` (see docs/engines.md).
             params: hyperparameters overriding the family defaults.
             task: ``"classification"`` or ``"regression"``; inferred from the target when None.
             roles: featurization overrides, column -> ``numeric`` / ``categorical`` / ``boolean`` /
