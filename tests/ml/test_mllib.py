@@ -58,7 +58,7 @@ def test_mllib_family_trains_exports_and_scores_on_both_engines(
     else:
         assert result.metrics["r2"] > 0.5
     version = result.register("m")
-    assert version.lineage["source"] == "table:train" and version.lineage["engine"] == "spark"
+    assert version.manifest.lineage["source"] == "table:train" and version.manifest.lineage["engine"] == "spark"
 
     # unseen and null categories, null numbers: scored as Spark's transform scores them
     fresh = pl.DataFrame({"x": [0.5, None, -1.0, 2.0], "k": [1, 2, 3, 4], "cat": ["a", None, "zzz", "c"]})

@@ -17,6 +17,8 @@ dropLast=True)`` -> ``VectorAssembler`` -> the estimator. Its ONNX export (onnxm
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,7 +162,8 @@ def to_onnx(model: Any, spark: Any, spec: MLlibSpec, input_types: Mapping[str, s
     initial = [(c, FloatTensorType([None, 1])) for c in spec.numeric]
     initial += [(c, StringTensorType([None, 1])) for c in spec.categorical]
     try:
-        onx = convert_sparkml(model, "lakeml", initial, spark_session=spark, target_opset=ONNX_OPSET)
+        with contextlib.redirect_stdout(io.StringIO()):  # its linear converters pprint their attributes
+            onx = convert_sparkml(model, "lakeml", initial, spark_session=spark, target_opset=ONNX_OPSET)
     except Exception as exc:
         stage = _failing_stage(model, exc)
         raise ModelError(f"Could not export the Spark pipeline to ONNX: stage {stage} has no working "
