@@ -65,7 +65,7 @@ def test_mllib_family_trains_exports_and_scores_on_both_engines(
     spark_lake.write("fresh", fresh)
     native = result.predict_proba(fresh)[:, 1] if task == "classification" else result.predict(fresh)
     column = "probabilities" if task == "classification" else "variable"
-    query = f"SELECT p.{column} FROM PREDICT(MODEL = 'm', DATA = fresh AS d) AS p"
+    query = f"SELECT p.k, p.{column} FROM PREDICT(MODEL = 'm', DATA = fresh AS d) AS p ORDER BY p.k"
     polars_rows = lakeml.connect(root).sql(query).collect().get_column(column).to_list()
     spark_rows = pl.from_arrow(spark_lake.engine.collect(spark_lake.sql(query)))
     assert isinstance(spark_rows, pl.DataFrame)
