@@ -305,9 +305,8 @@ class Lake:
         """The model registry of this lake."""
         if self._models is None:
             from lakeml.registry.registry import ModelRegistry
-            from lakeml.scoring.runtime import ScoringRuntime
 
-            self._models = ModelRegistry(self, runtime=ScoringRuntime(self))
+            self._models = ModelRegistry(self, runtime=_ModelRuntime(self))
         return self._models
 
     def predict(self, model: str | ModelVersion, data: Any, *,
@@ -519,6 +518,31 @@ class Lake:
 
         return chart(self, query, kind=kind, x=x, y=y, output=output, title=title, bins=bins,
                      max_points=max_points, max_bars=max_bars)
+
+
+class _ModelRuntime:
+    """What the registry needs from the layers above it, wired here (the registry imports neither).
+
+    Implements :class:`lakeml.registry.registry.ModelRuntime` for one lake.
+    """
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def check_loadable(self, onnx: bytes) -> None:
+        from lakeml.scoring.session import new_session
+
+        new_session(onnx, threads=1)
+
+    def to_onnx(self, model: object, *, sample: pl.DataFrame | None, n_features: int | None) -> bytes:
+        from lakeml.ml import onnx_export
+
+        return onnx_export.to_onnx(model, sample=sample, n_features=n_features)
+
+    def bind(self, mv: ModelVersion, *, alias: str, return_type: str | None, output: str | None) -> BoundModel:
+        from lakeml.scoring.bound import bind_model
+
+        return bind_model(self._lake, mv, alias=alias, return_type=return_type, output=output)
 
 
 def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None, tuple[str, ...], int | None]:
