@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import polars as pl
 import pytest
 
@@ -166,3 +167,28 @@ def test_bound_models_are_functions_in_spark_sql(spark_scoring: Lake, tmp_path: 
     got = collect(spark_scoring.sql("SELECT id, PREDICT('churn', a, b) AS score FROM cust ORDER BY id"))
     ref = lakeml.connect(tmp_path / "lake").predict("churn", "cust", outputs="probabilities array(real, 2)")
     assert got["score"].to_list() == [float(p[1]) for p in ref.sort("id")["probabilities"].to_list()]
+
+
+def test_cli_backend_option_and_environment_choose_the_engine(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lakeml.cli.context import CliState
+    from lakeml.cli.main import cli
+
+    seen: list[str] = []
+
+    @cli.command("_engine_name", hidden=True)
+    @click.pass_context
+    def _engine_name(ctx: click.Context) -> None:
+        seen.append(ctx.find_object(CliState).lake().engine.name)
+
+    try:
+        root = str(tmp_path / "lake")
+        assert CliRunner().invoke(cli, ["--lake", root, "--backend", "spark", "_engine_name"]).exit_code == 0
+        assert CliRunner().invoke(cli, ["--lake", root, "_engine_name"], env={"LAKEML_BACKEND": "spark"}).exit_code == 0
+        assert CliRunner().invoke(cli, ["--lake", root, "_engine_name"]).exit_code == 0
+        bad = CliRunner().invoke(cli, ["--lake", root, "--backend", "duck", "_engine_name"])
+    finally:
+        cli.commands.pop("_engine_name")
+    assert seen == ["spark", "spark", "polars"]
+    assert bad.exit_code == 2 and "'duck' is not one of 'polars', 'spark'" in bad.output
