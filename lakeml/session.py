@@ -33,7 +33,7 @@ from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
 from lakeml.query.writer import write_table
-from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
+from lakeml.storage.lakefs import LakeStorage, clean_relpath, new_token, open_storage
 from lakeml.storage.uri import parse_location
 
 if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
@@ -140,7 +140,10 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        dtypes = dict(frame.collect_schema())
+        if isinstance(frame, pl.LazyFrame):
+            dtypes = dict(frame.collect_schema())
+        else:  # another engine's frame: its Arrow schema, shown in Polars type names
+            dtypes = dict(pl.DataFrame(self.engine.schema(frame).empty_table()).schema)
         schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
@@ -152,7 +155,12 @@ class Lake:
         elif info.format == "delta":
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
-            rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            if isinstance(frame, pl.LazyFrame):
+                rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            else:
+                view = f"__lakeml_count_{new_token()}"
+                counted = self.engine.sql(f"SELECT COUNT(*) AS n FROM {view}", frames={view: frame})
+                rows = int(self.engine.collect(counted).column(0)[0].as_py())
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
                                 dtypes)
 

@@ -110,6 +110,8 @@ def test_writes_commit_through_the_log_and_polars_reads_them(spark_session: obje
     got = polars_lake.table("t").collect()
     assert sorted(got["id"].to_list()) == [1, 2, 3, 11, 13] and polars_lake.describe("t").partition_by == ("g",)
     assert same(lake.table("t"), polars_lake.table("t").select("id", "x", "g"), ordered=False)
+    described = lake.describe("t")
+    assert (described.num_rows, described.partition_by, described.schema["id"]) == (5, ("g",), "Int64")
     assert lake.write("t", pl.DataFrame({"id": [7], "g": ["z"], "x": [1.0]}), mode="overwrite") == 2
     assert collect(lake.table("t"))["id"].to_list() == [7]
     with pytest.raises(SchemaError, match="Cannot append"):
