@@ -194,3 +194,16 @@ def test_cli_backend_option_and_environment_choose_the_engine(tmp_path: Path) ->
         cli.commands.pop("_engine_name")
     assert seen == ["spark", "spark", "polars"]
     assert bad.exit_code == 2 and "'duck' is not one of 'polars', 'spark'" in bad.output
+
+
+@pytest.mark.engine_gap("spark", "azure", reason="the pip pyspark has no hadoop-azure connector and lakeml "
+                                                 "downloads no jars; clusters that ship it read abfss:// lakes")
+def test_an_azure_lake_writes_and_reads_on_every_engine(engine: str, azurite: object,
+                                                        request: pytest.FixtureRequest) -> None:
+    container = azurite.new_container()  # type: ignore[attr-defined]
+    extra = {"backend": "spark", "spark": request.getfixturevalue("spark_session")} if engine == "spark" else {}
+    lake = lakeml.connect(f"abfss://{container}@devstoreaccount1.dfs.core.windows.net/lake",
+                          storage_options=azurite.storage_options(), **extra)  # type: ignore[attr-defined]
+    data = pl.DataFrame({"a": [1, 2, 3]})
+    lake.write("t", data)
+    assert same(lake.table("t"), data, ordered=False)
