@@ -207,3 +207,13 @@ def test_an_azure_lake_writes_and_reads_on_every_engine(engine: str, azurite: ob
     data = pl.DataFrame({"a": [1, 2, 3]})
     lake.write("t", data)
     assert same(lake.table("t"), data, ordered=False)
+
+
+@pytest.mark.spark
+def test_registered_external_files_read_on_spark(spark_session: object, tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    pl.DataFrame({"a": [1, 2]}).write_parquet(files / "one.parquet")
+    lake = lakeml.connect(tmp_path / "lake", backend="spark", spark=spark_session)
+    lake.register_table("ext", str(files / "*.parquet"), format="parquet")
+    assert collect(lake.sql("SELECT SUM(a) AS s FROM ext"))["s"].to_list() == [3]
