@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from lakeml.errors import LakeMLError, SchemaError, StorageError, TableExistsError
-from lakeml.query.merge import incoming_keys
+from lakeml.query.merge import incoming_keys, require_key_columns
 from lakeml.query.names import table_label
 from lakeml.query.parquet_table import WriteMode
 from lakeml.query.schema_match import conform, fit_append
@@ -63,6 +63,7 @@ def merge_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, keys
 
     A table that does not exist is created with the rows.
     """
+    require_key_columns(frame, keys, relpath)
     if not exists:
         incoming_keys(frame, keys, relpath)
         try:

@@ -59,11 +59,7 @@ def check_keys(keys: Sequence[str] | str | None) -> list[str]:
 
 def incoming_keys(frame: pl.LazyFrame, keys: list[str], table: str) -> pl.DataFrame:
     """The key columns of the incoming rows; duplicate or null keys are an error (the merge is undefined)."""
-    schema = frame.collect_schema()
-    missing = [k for k in keys if k not in schema]
-    if missing:
-        raise SchemaError(f"Merge key column(s) {missing} are not in the data for {table_label(table)!r}.",
-                          hint=f"The data has columns: {list(schema)}.")
+    require_key_columns(frame, keys, table)
     found = frame.select(keys).collect()
     nulls = [k for k in keys if found[k].null_count()]
     if nulls:
@@ -79,6 +75,15 @@ def incoming_keys(frame: pl.LazyFrame, keys: list[str], table: str) -> pl.DataFr
     return found
 
 
+def require_key_columns(frame: pl.LazyFrame, keys: list[str], table: str) -> None:
+    """Raise a SchemaError when the incoming data lacks a key column."""
+    schema = frame.collect_schema()
+    missing = [k for k in keys if k not in schema]
+    if missing:
+        raise SchemaError(f"Merge key column(s) {missing} are not in the data for {table_label(table)!r}.",
+                          hint=f"The data has columns: {list(schema)}.")
+
+
 def merge_parquet_table(storage: LakeStorage, table: str, frame: pl.LazyFrame, *, keys: list[str],
                         partition_by: tuple[str, ...] = (), retries: int = 20,
                         transaction: Transaction | None = None) -> WriteResult:
@@ -91,6 +96,7 @@ def merge_parquet_table(storage: LakeStorage, table: str, frame: pl.LazyFrame, *
         SchemaError: duplicate or null incoming keys, missing key columns, columns that do not fit.
         CommitConflictError: other writers kept committing first for ``retries`` attempts.
     """
+    require_key_columns(frame, keys, table)
     log = table_log(storage, table)
     for _ in range(max(1, retries)):
         current = latest_version(storage, table)
