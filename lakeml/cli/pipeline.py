@@ -27,7 +27,7 @@ def pipeline() -> None:
 @pipeline.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate_cmd(file: str) -> None:
-    """Check a pipeline file and list every problem with its JSON path (exit 1 if any)."""
+    """Check the pipeline FILE (JSON or YAML) and list every problem with its JSON path (exit 1 if any)."""
     from lakeml.pipeline.load import load_pipeline
 
     try:

@@ -181,3 +181,14 @@ def test_python_activity_refuses_non_json_results(lake, clock, tmp_path):
     (tmp_path / "s.py").write_text("def main(lake):\n    return {'x': object()}\n")
     result = run(lake, clock, act("py", "Python", script=str(tmp_path / "s.py")))
     assert result.status == "Failed" and "JSON" in result.activities[0]["error"]["message"]
+
+
+def test_script_writes_tables_with_sql(lake, clock):
+    lake.write("src", pl.DataFrame({"a": [1, 2, 3, 4]}))
+    result = run(lake, clock, act("s", "Script", sql=[
+        "CREATE OR REPLACE TABLE big AS SELECT a FROM src WHERE a > 1",
+        "INSERT INTO big SELECT a FROM src WHERE a = 1",
+        "DROP TABLE IF EXISTS nothing_here"]))
+    assert result.status == "Succeeded", result.message
+    assert result.output("s")["rowsAffected"][:2] == [3, 1]
+    assert lake.table("big").select(pl.len()).collect().item() == 4
