@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import ConfigError, SchemaError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from lakeml.query.parquet_table import latest_version
 
 FORMATS = ["parquet", "delta"]

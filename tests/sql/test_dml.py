@@ -19,7 +19,7 @@ from lakeml.errors import (
     TableExistsError,
     TableNotFoundError,
 )
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from lakeml.query.parquet_table import latest_version
 
 FORMATS = ["parquet", "delta"]
