@@ -124,3 +124,21 @@ def test_delta_commit_carries_a_txn_action_and_the_metadata(lake: Lake):
     info = table.history(1)[0]
     assert json.loads(info["lakeml.transaction"]) == {"appId": "copy", "version": 3,
                                                      "metadata": {"watermark": "2024-03"}}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_concurrent_runs_of_the_same_transaction_commit_it_once(lake: Lake, fmt: str):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    lake.write("t", _batch(0), format=fmt)
+    barrier = Barrier(4)
+
+    def run(_: int) -> WriteResult:
+        barrier.wait()
+        return lake.write("t", _batch(100, 50), mode="append", format=fmt, transaction=Transaction("copy", 1))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(4)))
+    assert sum(r.committed for r in results) == 1
+    assert lake.table("t").collect().height == 53

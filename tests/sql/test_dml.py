@@ -103,6 +103,8 @@ def test_insert_select_values_columns_and_ctes(src: Lake, fmt: str):
     assert run(src, "WITH c AS (SELECT 14 AS id, 'n' AS name) INSERT INTO t SELECT * FROM c") == 1
     assert rows(src, "t") == [(1, "a"), (2, "b"), (3, "c"), (10, "j"), (11, None), (12, "k"), (13, None),
                               (14, "n")]
+    assert run(src, "INSERT OVERWRITE TABLE t SELECT id, name FROM src WHERE id = 2") == 1
+    assert rows(src, "t") == [(2, "b")] and src.describe("t").format == fmt
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
