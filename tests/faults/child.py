@@ -24,8 +24,8 @@ from typing import Any
 import polars as pl
 
 import lakeml
-from lakeml.query.lake import Lake
 from lakeml.query.transactions import Transaction
+from lakeml.session import Lake
 from lakeml.storage import lakefs
 
 ROWS = 200_000

@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 import lakeml
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.azurite import ACCOUNT, Azurite
 from tests.faults.child import TXN_OPS, TXN_ROWS, load_marker, rows
 from tests.faults.test_kills import EXTRA_TRIALS, POINTS, SEED, World, _run_child
