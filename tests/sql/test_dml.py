@@ -260,3 +260,13 @@ def test_the_cli_runs_statements_and_prints_rows_affected(tmp_path: Path):
     assert inserted.returncode == 0 and inserted.stdout.strip() == '[{"rows_affected":1}]'
     bad = cli("INSERT INTO nope VALUES (1)")
     assert bad.returncode == 1 and "no table named 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_data_arguments_never_run_a_writing_statement(lake: Lake):
+    lake.write("src", pl.DataFrame({"id": [1, 2], "y": [0.5, 1.5]}))
+    with pytest.raises(SQLError, match="not a statement that writes"):
+        lake.profile("DROP TABLE src")
+    with pytest.raises(SQLError, match="not a statement that writes"):
+        lake.frame("SELECT id INTO copy FROM src")
+    assert lake.tables() == ["src"]
+    assert lake.frame("SELECT id AS \"update\" FROM src").collect().height == 2
