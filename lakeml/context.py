@@ -73,8 +73,8 @@ class LakeContext(StorageContext, Protocol[FrameT_co]):
     def write(self, table: str, data: object, *, mode: str = "error", format: str = "parquet",
               partition_by: str | list[str] | None = None, keys: Sequence[str] | str | None = None,
               transaction: Transaction | None = None) -> WriteResult:
-        """Write data to a managed table as one commit (``mode``: error, append, overwrite or merge by
-        ``keys``; ``format``: parquet or delta), optionally with a transaction marker."""
+        """Write data to a managed table atomically (``mode``: error, append, overwrite or merge by
+        ``keys``; ``format``: parquet or delta), optionally with a transaction marker in the same commit."""
         ...
 
     def last_transaction(self, table: str, app_id: str) -> Transaction | None:
