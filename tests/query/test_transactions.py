@@ -64,12 +64,14 @@ def test_no_table_has_no_transaction(lake: Lake):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_first_write_with_mode_error_is_a_no_op_on_rerun(lake: Lake, fmt: str):
+def test_a_first_write_with_mode_error_is_a_no_op_on_rerun(any_lake: Lake, fmt: str):
     # A rerun of a load that created the table must not fail with "already exists".
     marker = Transaction("load", 0)
-    assert lake.write("t", _batch(0), format=fmt, transaction=marker).committed
-    rerun = lake.write("t", _batch(0), format=fmt, transaction=marker)
-    assert not rerun.committed and lake.table("t").collect().height == 3
+    assert any_lake.write("t", _batch(0), format=fmt, transaction=marker).committed
+    rerun = any_lake.write("t", _batch(0), format=fmt, transaction=marker)
+    assert not rerun.committed and any_lake.table("t").collect().height == 3
+    merged = any_lake.write("m", _batch(0), mode="merge", keys="id", format=fmt, transaction=marker)
+    assert merged.committed and any_lake.last_transaction("m", "load") == marker
 
 
 def test_write_result_is_frozen_and_reports_rows(lake: Lake):
