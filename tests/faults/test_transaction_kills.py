@@ -8,8 +8,8 @@ does. Whatever the kill left, the table must then hold every row of the load exa
 rows a merge updated must carry the new values, the marker must be committed with its watermark,
 and a third run must be a no-op (see docs/lake.md, "Transaction markers").
 
-The default run is a short seeded subset; ``FAULT_TRIALS=N`` adds N random trials (as in
-test_kills.py).
+The default run is a short seeded subset; ``FAULT_TRIALS=N`` adds N/3 random trials here (at least
+one), on top of the N of test_kills.py (``make faults``: 100).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tests.faults.child import TXN_OPS, TXN_ROWS, load_marker, rows
 from tests.faults.test_kills import EXTRA_TRIALS, POINTS, SEED, World, _run_child
 
 OPS = sorted(TXN_OPS)
+TRIALS = max(1, EXTRA_TRIALS // 3) if EXTRA_TRIALS else 0
 UPDATED = 1000  # rows of the seed data a merge load updates (child.load_rows)
 
 
@@ -114,7 +115,7 @@ def test_kill_a_transactional_load_then_rerun_it_on_azurite(azure_world: World, 
 def test_many_random_kills_of_transactional_loads(local_world: World, azure_world: World):
     rng = random.Random(f"{SEED}-txn")
     outcomes = []
-    for n in range(EXTRA_TRIALS):
+    for n in range(TRIALS):
         world = local_world if n % 3 else azure_world
         op = OPS[n % len(OPS)]
         outcomes.append(_trial(world, op, kill_after=rng.uniform(0, 1.3 * _duration(world, op))))
