@@ -136,8 +136,7 @@ class Pipelines:
 
     def create(self, source: str | Path | Mapping[str, Any]) -> Pipeline:
         """Validate a definition and store it in the lake (replacing one of the same name)."""
-        pipeline = self.load(source) if not isinstance(source, str) or Path(source).expanduser().is_file() \
-            else load_pipeline(source)
+        pipeline = load_pipeline(source) if isinstance(source, str | Path) else self.load(source)
         store.save(self.storage, pipeline)
         return pipeline
 
