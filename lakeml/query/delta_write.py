@@ -20,6 +20,7 @@ from lakeml.query.names import table_label
 from lakeml.query.parquet_table import WriteMode
 from lakeml.query.schema_match import conform, fit_append
 from lakeml.query.transactions import DELTA_METADATA_KEY, Transaction, WriteResult, already_committed
+from lakeml.storage.commitlog import back_off
 from lakeml.storage.lakefs import LakeStorage, new_token
 
 if TYPE_CHECKING:
@@ -61,10 +62,13 @@ def write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode
 
 
 def merge_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, keys: list[str],
-                partition_by: tuple[str, ...], transaction: Transaction | None, exists: bool) -> WriteResult:
+                partition_by: tuple[str, ...], transaction: Transaction | None, exists: bool,
+                retries: int = 20) -> WriteResult:
     """Upsert ``frame`` into the Delta table at ``relpath`` by ``keys`` with Delta's MERGE (one commit).
 
-    A table that does not exist is created with the rows.
+    A table that does not exist is created with the rows. When another writer commits first (Delta
+    refuses a merge whose files changed meanwhile), the merge runs again on the newer version, up
+    to ``retries`` times.
     """
     require_key_columns(frame, keys, relpath)
     if not exists:
@@ -75,6 +79,7 @@ def merge_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, keys
         except TableExistsError:
             pass  # created by another writer meanwhile: merge into it
     from deltalake import DeltaTable
+    from deltalake.exceptions import CommitFailedError
 
     uri, options = storage.uri(relpath), storage.storage_options or None
     done = _covered(uri, options, transaction)
@@ -87,25 +92,32 @@ def merge_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, keys
                           hint="Select and cast the columns to match the table.")
     frame = conform(frame, table_schema, fit)
     new_keys = incoming_keys(frame, keys, relpath)
-    current = DeltaTable(uri, storage_options=options)
     if new_keys.height == 0:
         if transaction is None:
-            return WriteResult(int(current.version()), committed=False, rows_inserted=0)
+            return WriteResult(int(DeltaTable(uri, storage_options=options).version()), committed=False,
+                               rows_inserted=0)
         # deltalake makes no commit for a merge of no rows; an empty append carries the marker
         return write_delta(storage, relpath, frame, mode="append", partition_by=(), transaction=transaction)
-    token = f"lakeml-write-{new_token()}"
+    source = frame.collect().to_arrow()
     predicate = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
-    try:
-        metrics = (current.merge(frame.collect().to_arrow(), predicate, source_alias="s", target_alias="t",
-                                 commit_properties=_commit_properties(token, transaction))
-                   .when_matched_update_all().when_not_matched_insert_all().execute())
-    except Exception as exc:
-        if _committed(uri, options, token):
-            return _result(uri, options, token, transaction)
-        done = _covered(uri, options, transaction)  # a concurrent run of the same unit won (Delta refuses ours)
-        if done is not None:
-            return done
-        raise _delta_error(relpath, storage.redact(str(exc))) from None
+    for attempt in range(max(1, retries)):
+        token = f"lakeml-write-{new_token()}"
+        try:
+            metrics = (DeltaTable(uri, storage_options=options)
+                       .merge(source, predicate, source_alias="s", target_alias="t",
+                              commit_properties=_commit_properties(token, transaction))
+                       .when_matched_update_all().when_not_matched_insert_all().execute())
+            break
+        except Exception as exc:
+            if _committed(uri, options, token):
+                return _result(uri, options, token, transaction)
+            done = _covered(uri, options, transaction)  # a concurrent run of the same unit won (Delta refuses ours)
+            if done is not None:
+                return done
+            if isinstance(exc, CommitFailedError) and attempt + 1 < retries:
+                back_off(attempt + 1)  # another writer committed first: merge again into the newer version
+                continue
+            raise _delta_error(relpath, storage.redact(str(exc))) from None
     version = _version_of(uri, options, token)
     if version is None:  # deltalake skips the commit of a merge that changes nothing
         return WriteResult(int(DeltaTable(uri, storage_options=options).version()), committed=False, rows_inserted=0)

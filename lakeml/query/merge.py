@@ -36,7 +36,7 @@ from lakeml.query.parquet_table import (
 )
 from lakeml.query.schema_match import conform, fit_append
 from lakeml.query.transactions import Transaction, WriteResult
-from lakeml.storage.commitlog import Entry
+from lakeml.storage.commitlog import Entry, back_off
 from lakeml.storage.lakefs import LakeStorage, new_token
 
 _FILE = "__lakeml_merge_file__"
@@ -98,7 +98,9 @@ def merge_parquet_table(storage: LakeStorage, table: str, frame: pl.LazyFrame, *
     """
     require_key_columns(frame, keys, table)
     log = table_log(storage, table)
-    for _ in range(max(1, retries)):
+    for attempt in range(max(1, retries)):
+        if attempt:
+            back_off(attempt)  # merges that keep colliding spread out
         current = latest_version(storage, table)
         done = covered_by(current, transaction, log)
         if done is not None:

@@ -62,7 +62,7 @@ def write_table(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode
                           hint="Write with [[format='parquet']], or use another table name.")
     if checked == "merge":
         return merge_delta(storage, relpath, frame, keys=key_names, partition_by=parts, transaction=transaction,
-                           exists=existing_format == "delta")
+                           exists=existing_format == "delta", retries=retries)
     return write_delta(storage, relpath, frame, mode=checked, partition_by=parts, transaction=transaction)
 
 
