@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from lakeml.engines.base import Engine
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
 from lakeml.query.names import table_label
+from lakeml.query.scans import scan_committed
 from lakeml.query.schema_match import AppendFit, conform, fit_append
-from lakeml.query.transactions import TRANSACTIONS_KEY, Transaction, WriteResult, already_committed
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
+from lakeml.storage.transactions import TRANSACTIONS_KEY, Transaction, WriteResult, already_committed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -121,8 +123,8 @@ def read_version(storage: LakeStorage, table: str, version: int) -> TableVersion
     return TableVersion.from_entry(Entry(version, log.read(version)), log)
 
 
-def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion | None = None, *,
-                       include_file_paths: str | None = None) -> pl.LazyFrame:
+def scan_parquet_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str,
+                       version: TableVersion | None = None, *, include_file_paths: str | None = None) -> pl.LazyFrame:
     """A lazy scan of exactly the files of the newest (or the given) version.
 
     ``include_file_paths`` names a column that holds each row's file URI (as ``storage.uri`` builds it).
@@ -130,17 +132,10 @@ def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion |
     current = version or latest_version(storage, table)
     if current is None:
         raise FileNotFoundError(table)
-    if not current.files:
-        schema = current.arrow_schema()
-        return pl.LazyFrame(schema=pl.DataFrame(schema.empty_table()).schema if schema else None)
     paths = [storage.uri(table, path) for path, _ in current.files]
-    hive_schema = None
-    arrow = current.arrow_schema()
-    if current.partition_by and arrow is not None:
-        full = pl.DataFrame(arrow.empty_table()).schema
-        hive_schema = {c: full[c] for c in current.partition_by if c in full}
-    return pl.scan_parquet(paths, hive_partitioning=bool(current.partition_by), hive_schema=hive_schema,
-                           include_file_paths=include_file_paths, **storage.polars_options())
+    options = {"include_file_paths": include_file_paths} if include_file_paths else None
+    return scan_committed(engine, storage, paths, partition_by=current.partition_by, schema=current.arrow_schema(),
+                          options=options)
 
 
 def _schema_ipc(schema: pl.Schema) -> str:
@@ -148,24 +143,8 @@ def _schema_ipc(schema: pl.Schema) -> str:
     return base64.b64encode(arrow.serialize().to_pybytes()).decode()
 
 
-def _sink(storage: LakeStorage, frame: pl.LazyFrame, data_uri: str, partition_by: tuple[str, ...]) -> None:
-    opts = storage.polars_options()
-    if partition_by:
-        frame.sink_parquet(pl.PartitionBy(data_uri, key=list(partition_by)), mkdir=True, **opts)
-    else:
-        frame.sink_parquet(f"{data_uri}/part-00000.parquet", mkdir=True, **opts)
-
-
-def _row_counts(storage: LakeStorage, table: str, files: list[str]) -> list[tuple[str, int]]:
-    opts = storage.polars_options()
-    out = []
-    for path in files:
-        rows = pl.scan_parquet(storage.uri(table, path), hive_partitioning=False, **opts).select(pl.len())
-        out.append((path, int(rows.collect().item())))
-    return out
-
-
 def write_parquet_table(
+    engine: Engine[pl.LazyFrame],
     storage: LakeStorage,
     table: str,
     frame: pl.LazyFrame,
@@ -208,7 +187,7 @@ def write_parquet_table(
             schema = frame.collect_schema()
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
-    files = sink_files(storage, table, frame, data_dir, partition_by)
+    files = sink_files(engine, storage, table, frame, data_dir, partition_by)
     previous: list[TableVersion | None] = [None]
 
     def build(head: Entry | None) -> dict[str, Any]:
@@ -242,15 +221,14 @@ def write_parquet_table(
     return WriteResult(committed.version, rows_inserted=sum(rows for _, rows in files), transaction=transaction)
 
 
-def sink_files(storage: LakeStorage, table: str, frame: pl.LazyFrame, data_dir: str,
+def sink_files(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str, frame: pl.LazyFrame, data_dir: str,
                partition_by: tuple[str, ...]) -> list[tuple[str, int]]:
-    """Write ``frame`` as the files of one write under ``data_dir``, durably; returns (path, rows) pairs.
-
-    A failure removes what was written.
+    """Write ``frame`` on ``engine`` as the files of one write under ``data_dir``, durably; returns
+    (path relative to the table folder, rows) pairs. A failure removes what was written.
     """
     try:
-        _sink(storage, frame, storage.uri(table, data_dir), partition_by)
-        files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in storage.list_files(f"{table}/{data_dir}")])
+        written = engine.write_parquet(frame, f"{table}/{data_dir}", storage=storage, partition_by=partition_by)
+        files = [(f"{data_dir}/{path}", rows) for path, rows in written]
         storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
     except BaseException:
         discard_write(storage, table, data_dir)
