@@ -238,7 +238,7 @@ class Lake:
         T-SQL ``OPENROWSET(BULK 'uri', FORMAT = 'PARQUET')`` read lake files; ``TOP n`` works;
         ``@name`` parameters bind from ``params``.
         """
-        from lakeml.sql.engine import execute
+        from lakeml.sql.fastpath import execute
 
         return execute(self, query, params=dict(params) if params else None)
 

@@ -1,0 +1,128 @@
+"""The SQL fast path: which texts skip sqlglot, and that they give the full path's results and errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from lakeml.errors import ColumnNotFoundError, SQLError, TableNotFoundError
+from lakeml.query.lake import Lake
+from lakeml.sql import engine, fastpath
+from lakeml.sql._keywords import DIALECT_KEYWORDS
+from lakeml.sql.dialect import LakeSQL
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from tpch import QUERIES, TABLES, generate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_keyword_snapshot_matches_the_installed_sqlglot() -> None:
+    live = {k for k in LakeSQL.Tokenizer.KEYWORDS if re.fullmatch(r"[A-Z_][A-Z0-9_]*", k)}
+    assert set(DIALECT_KEYWORDS) == live
+
+
+@pytest.mark.parametrize(("query", "tables"), [
+    ("SELECT a, SUM(b) AS s FROM t JOIN u ON t.k = u.k GROUP BY a", {"t", "u"}),
+    ("SELECT * FROM t AS x, u y WHERE x.a = y.a", {"t", "u"}),
+    ('SELECT * FROM "My Table"', {"My Table"}),
+    ("WITH c AS (SELECT a FROM t) SELECT * FROM c JOIN u ON c.a = u.a", {"t", "u"}),
+    ("SELECT EXTRACT(YEAR FROM d) AS y FROM t", {"t"}),
+    ("SELECT a FROM t WHERE a IN (SELECT b FROM u) AND d >= DATE '1994-01-01' + INTERVAL '3' MONTH", {"t", "u"}),
+    ("SELECT a FROM (SELECT a FROM t) AS s, u", {"t", "u"}),
+])
+def test_plain_sql_names_its_tables(query: str, tables: set[str]) -> None:
+    assert fastpath.plain_tables(query) == tables
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT TOP 5 a FROM t",
+    "SELECT a FROM t WHERE b = @b",
+    "SELECT a FROM t WHERE b = :b",
+    "SELECT a FROM t WHERE b = ?",
+    "SELECT PREDICT('m', a) AS p FROM t",
+    "SELECT * FROM OPENROWSET(BULK 'x.parquet', FORMAT = 'PARQUET') AS r",
+    "SELECT * FROM read_parquet('x.parquet')",
+    "SELECT * FROM dbo.t",
+    "SELECT * FROM s.t",
+    "SELECT * FROM c.s.t",
+    "SELECT a FROM t -- a comment",
+    "SELECT a /* a comment */ FROM t",
+    "SELECT a::int FROM t",
+    "SELECT CAST(a AS FLOAT) FROM t",
+    "SELECT N'text' FROM t",
+    "SELECT a FROM t QUALIFY a > 1",
+    "SELECT ROW_NUMBER() OVER (ORDER BY a) FROM t",
+    "SELECT LOG10(a) FROM t",
+    "SELECT ISNULL(a, 0) FROM t",
+    "SELECT a // 2 FROM t",
+    "SELECT 0x1F FROM t",
+    "SELECT a FROM t; SELECT b FROM u",
+    "SELECT (a FROM t",
+    "INSERT INTO t VALUES (1)",
+    "SELECT a FROM t WHERE b = 'unterminated",
+])
+def test_lake_forms_and_anything_unsure_take_the_full_path(query: str) -> None:
+    assert fastpath.plain_tables(query) is None
+
+
+@pytest.fixture(scope="module")
+def tpch_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    import lakeml
+
+    base = tmp_path_factory.mktemp("tpch")
+    files = generate(base / "data", scale=0.001)
+    lake = lakeml.connect(base / "lake")
+    for name in TABLES:
+        lake.register_table(name, str(files[name]), format="parquet")
+    return lake
+
+
+def _close(left: pl.DataFrame, right: pl.DataFrame) -> None:
+    # Float sums may differ in the last bits: Polars adds in parallel, in any order.
+    assert_frame_equal(left, right, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_tpch_queries_take_the_fast_path_with_the_full_paths_results(tpch_lake: Lake, name: str) -> None:
+    query = QUERIES[name]
+    fast = fastpath.run_plain(tpch_lake, query)
+    assert fast is not None
+    _close(fast.collect(), engine.execute(tpch_lake, query).collect())
+    _close(tpch_lake.sql(query).collect(), engine.execute(tpch_lake, query).collect())
+
+
+def test_plain_sql_fails_with_the_lake_errors(tpch_lake: Lake) -> None:
+    with pytest.raises(TableNotFoundError, match="nation") as table_error:
+        tpch_lake.sql("SELECT * FROM natoin")
+    assert "nation" in (table_error.value.hint or "")
+    with pytest.raises(ColumnNotFoundError, match="n_nmae"):
+        tpch_lake.sql("SELECT n_nmae FROM nation")
+    with pytest.raises(SQLError, match="schema"):
+        tpch_lake.sql("SELECT * FROM sales.nation")
+
+
+def test_a_cte_named_like_a_table_hides_it(tpch_lake: Lake) -> None:
+    query = "WITH nation AS (SELECT r_name AS n_name FROM region) SELECT n_name FROM nation ORDER BY n_name"
+    assert fastpath.run_plain(tpch_lake, query) is not None
+    assert tpch_lake.sql(query).collect()["n_name"].to_list() == sorted(
+        tpch_lake.table("region").collect()["r_name"].to_list())
+
+
+def test_builtin_views_still_answer(tpch_lake: Lake) -> None:
+    assert fastpath.run_plain(tpch_lake, "SELECT COUNT(*) AS n FROM models") is None
+    assert tpch_lake.sql("SELECT COUNT(*) AS n FROM models").collect()["n"].to_list() == [0]
+
+
+def test_a_plain_first_query_does_not_import_sqlglot(tpch_lake: Lake) -> None:
+    script = ("import sys, lakeml; lake = lakeml.connect(sys.argv[1]); "
+              "lake.sql('SELECT COUNT(*) AS n FROM nation').collect(); print('sqlglot' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script, tpch_lake.root], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
