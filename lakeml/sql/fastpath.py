@@ -29,6 +29,7 @@ import polars as pl
 
 from lakeml.errors import LakeMLError
 from lakeml.sql._keywords import DIALECT_KEYWORDS
+from lakeml.sql.tables import table_frame
 
 __all__ = ["execute", "plain_tables", "run_plain"]
 
@@ -85,7 +86,7 @@ def run_plain(lake: Any, query: str) -> pl.LazyFrame | None:
     frames: dict[str, pl.LazyFrame] = {}
     for name in names:
         try:
-            frames[name] = lake.table(name)
+            frames[name] = table_frame(lake, name)
         except LakeMLError:
             return None
     try:

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from lakeml.errors import ColumnNotFoundError, SQLError, TableNotFoundError
+from lakeml.errors import ColumnNotFoundError, LakeMLError, SQLError, TableNotFoundError
 from lakeml.query.lake import Lake
-from lakeml.sql import engine, fastpath
+from lakeml.sql import engine, fastpath, tables
 from lakeml.sql._keywords import DIALECT_KEYWORDS
 from lakeml.sql.dialect import LakeSQL
 
@@ -126,3 +126,65 @@ def test_a_plain_first_query_does_not_import_sqlglot(tpch_lake: Lake) -> None:
     out = subprocess.run([sys.executable, "-c", script, tpch_lake.root], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+# --- table scans reused between queries (lakeml/sql/tables.py) ----------------------------------------
+def _ids(lake: Lake, table: str) -> list[int]:
+    return sorted(lake.sql(f"SELECT id FROM {table}").collect()["id"].to_list())
+
+
+def test_a_managed_table_is_read_anew_after_each_commit(lake: Lake) -> None:
+    lake.write("t", pl.DataFrame({"id": [1, 2]}))
+    assert _ids(lake, "t") == [1, 2]
+    assert tables.table_frame(lake, "t") is tables.table_frame(lake, "t")  # unchanged: the scan is reused
+    lake.write("t", pl.DataFrame({"id": [3]}), mode="append")
+    assert _ids(lake, "t") == [1, 2, 3]
+    lake.write("t", pl.DataFrame({"id": [9]}), mode="overwrite")
+    assert _ids(lake, "t") == [9]
+    lake.drop("t")
+    with pytest.raises(TableNotFoundError):
+        lake.sql("SELECT id FROM t")
+    lake.write("t", pl.DataFrame({"id": [5]}))  # a new table under the old name, its log starting over
+    assert _ids(lake, "t") == [5]
+
+
+def test_an_external_file_is_read_anew_when_it_changes_or_is_re_pointed(lake: Lake, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pl.DataFrame({"id": [1]}).write_parquet(first)
+    pl.DataFrame({"id": [7, 8]}).write_parquet(second)
+    lake.register_table("ext", str(first), format="parquet")
+    assert _ids(lake, "ext") == [1]
+    pl.DataFrame({"id": [1, 2, 3]}).write_parquet(first)
+    assert _ids(lake, "ext") == [1, 2, 3]
+    lake.register_table("ext", str(second), format="parquet", replace=True)
+    assert _ids(lake, "ext") == [7, 8]
+    first.unlink()
+    lake.register_table("gone", str(second), format="parquet")
+    second.unlink()
+    with pytest.raises(LakeMLError, match="gone"):
+        lake.sql("SELECT id FROM gone")
+
+
+def test_a_folder_table_sees_new_files(lake: Lake, tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pl.DataFrame({"id": [1]}).write_parquet(folder / "p1.parquet")
+    lake.register_table("dir", str(folder), format="parquet")
+    assert _ids(lake, "dir") == [1]
+    pl.DataFrame({"id": [2]}).write_parquet(folder / "p2.parquet")
+    assert _ids(lake, "dir") == [1, 2]
+
+
+def test_the_scan_cache_does_not_keep_a_lake_alive(tmp_path: Path) -> None:
+    import gc
+    import weakref
+
+    import lakeml
+
+    lake = lakeml.connect(tmp_path / "lake")
+    lake.write("t", pl.DataFrame({"id": [1]}))
+    assert _ids(lake, "t") == [1]
+    ref = weakref.ref(lake)
+    del lake
+    gc.collect()
+    assert ref() is None
