@@ -188,3 +188,27 @@ def test_the_scan_cache_does_not_keep_a_lake_alive(tmp_path: Path) -> None:
     del lake
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT a / b AS q, a % b AS m, -a AS n, s || 'x' AS c, a <> b AS ne, a != b AS ne2 FROM t",
+    "SELECT a FROM t WHERE a NOT IN (1, 2) AND b NOT BETWEEN 10 AND 11 AND s NOT LIKE 'x%' ORDER BY a",
+    "SELECT d + INTERVAL '2' DAY AS d2, d - INTERVAL '1' MONTH AS d3, d + INTERVAL '3 days' AS d4 FROM t ORDER BY a",
+    "SELECT SUBSTRING(s, 2) AS s1, SUBSTRING(s, 1, 2) AS s2, EXTRACT(MONTH FROM d) AS m FROM t ORDER BY a",
+    "SELECT 1e5 AS a, 1. AS b, .5 AS c, 1.50 AS d, 2E-3 AS e, 9223372036854775807 AS big FROM t LIMIT 1",
+    "SELECT ROUND(b / 3.0, 2) AS r, ROUND(b / 3.0) AS r0, ABS(-a) AS ab, COALESCE(NULL, a) AS co, UPPER(s) AS u,"
+    " LOWER(s) AS lo FROM t ORDER BY a",
+    "SELECT DISTINCT a FROM t UNION SELECT a + 10 FROM t UNION ALL SELECT a FROM t ORDER BY 1 DESC LIMIT 5 OFFSET 1",
+    "SELECT CASE a WHEN 1 THEN 'one' ELSE 'many' END AS w, CASE WHEN b > 10 THEN b END AS v FROM t AS x ORDER BY a",
+    "SELECT a, COUNT(*) AS n, COUNT(DISTINCT b) AS nb FROM t GROUP BY a HAVING COUNT(*) >= 1 ORDER BY a",
+    "SELECT x.a FROM t AS x FULL OUTER JOIN t y ON x.a = y.b CROSS JOIN t z ORDER BY 1",
+    "SELECT 'it''s' AS q, 'a\\b' AS r, \"a\" AS \"Odd \"\"name\"\"\" FROM t ORDER BY a",
+])
+def test_plain_sql_means_the_same_on_both_paths(lake: Lake, query: str) -> None:
+    import datetime as dt
+
+    lake.write("t", pl.DataFrame({"a": [1, 2, 3], "b": [10, 11, 12], "s": ["xa", "yb", "zc"],
+                                  "d": [dt.date(2024, 1, 31), dt.date(2024, 2, 29), dt.date(2024, 3, 1)]}))
+    fast = fastpath.run_plain(lake, query)
+    assert fast is not None
+    assert_frame_equal(fast.collect(), engine.execute(lake, query).collect())
