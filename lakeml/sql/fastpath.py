@@ -23,13 +23,17 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from lakeml.errors import LakeMLError
 from lakeml.sql._keywords import DIALECT_KEYWORDS
 from lakeml.sql.tables import table_frame
+
+if TYPE_CHECKING:
+    from lakeml.context import LakeContext
+    from lakeml.scoring.bound import ScoringContext
 
 __all__ = ["execute", "plain_tables", "run_plain"]
 
@@ -61,7 +65,7 @@ _TABLE_INTRO = frozenset({"FROM", "JOIN"})
 _CLAUSES = frozenset({"WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "OFFSET", "UNION", "ON", "SELECT"})
 
 
-def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> pl.LazyFrame:
+def execute(lake: ScoringContext, query: str, params: Mapping[str, Any] | None = None) -> pl.LazyFrame:
     """Run a lake SQL query lazily (what ``Lake.sql`` calls): the fast path when it applies, else
     :func:`lakeml.sql.engine.execute` (same arguments, same result, same errors).
     """
@@ -74,12 +78,14 @@ def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> p
     return execute_full(lake, query, params)
 
 
-def run_plain(lake: Any, query: str) -> pl.LazyFrame | None:
+def run_plain(lake: LakeContext[pl.LazyFrame], query: str) -> pl.LazyFrame | None:
     """Plan ``query`` straight in Polars SQL when it is plain; None when the full path must run.
 
     The full path also runs when planning fails here (an unknown table or column, a built-in
     view, a syntax error): it raises the lake's own error for it, with its hints.
     """
+    if lake.engine.sql_dialect != "polars":
+        return None  # the user's text goes to the engine as written: only Polars SQL reads it as LakeSQL does
     names = plain_tables(query)
     if names is None:
         return None
@@ -90,11 +96,9 @@ def run_plain(lake: Any, query: str) -> pl.LazyFrame | None:
         except LakeMLError:
             return None
     try:
-        frame = pl.SQLContext(frames=frames, register_globals=False).execute(query, eager=False)
-        frame.collect_schema()  # resolve now, as the full path does
+        return lake.engine.sql(query, frames=frames)  # resolves the schema now, as the full path does
     except Exception:
         return None
-    return frame
 
 
 @functools.lru_cache(maxsize=1024)

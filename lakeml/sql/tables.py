@@ -16,9 +16,12 @@ import os
 import stat
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from lakeml.context import LakeContext
 
 __all__ = ["table_frame"]
 
@@ -33,12 +36,12 @@ _CACHE: weakref.WeakKeyDictionary[Any, dict[str, tuple[tuple[str, ...], Token, p
 _LOCK = threading.Lock()
 
 
-def table_frame(lake: Any, name: str) -> pl.LazyFrame:
+def table_frame(lake: LakeContext[pl.LazyFrame], name: str) -> pl.LazyFrame:
     """``lake.table(name)``, reusing the scan of an earlier call while the table's files are unchanged."""
     catalog = getattr(lake, "catalog", None)
     root = _local_root(lake)
     if catalog is None or root is None:
-        return lake.table(name)  # type: ignore[no-any-return]
+        return lake.table(name)
     with _LOCK:
         cached = _CACHE.get(catalog, {}).get(name)
     if cached is not None:
@@ -57,10 +60,10 @@ def table_frame(lake: Any, name: str) -> pl.LazyFrame:
     if table_paths is not None and table_token is not None and None not in table_token:
         with _LOCK:
             _CACHE.setdefault(catalog, {})[name] = (catalog_paths + table_paths, catalog_token + table_token, frame)
-    return frame  # type: ignore[no-any-return]
+    return frame
 
 
-def _local_root(lake: Any) -> str | None:
+def _local_root(lake: LakeContext[pl.LazyFrame]) -> str | None:
     storage = getattr(lake, "storage", None)
     root = getattr(storage, "root", None)
     if root is None or not getattr(root, "is_local", False):

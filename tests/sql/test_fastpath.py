@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from lakeml.errors import ColumnNotFoundError, LakeMLError, SQLError, TableNotFoundError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from lakeml.sql import engine, fastpath, tables
 from lakeml.sql._keywords import DIALECT_KEYWORDS
 from lakeml.sql.dialect import LakeSQL
