@@ -7,7 +7,7 @@ Queries: Q1 filter + group-by (TPC-H Q1 shape), Q2 join + filter + group-by.
 Measured:
 - warm: in one process, each query ``--reps`` times after one warm-up, engines interleaved rep by
   rep (lakeml and raw Polars alternate, so machine noise hits both alike); lakeml runs twice, with
-  its parse cache (``lakeml``) and with it emptied before every call (``lakeml_uncached``); Spark
+  its SQL caches (``lakeml``) and with them emptied before every call (``lakeml_uncached``); Spark
   warm runs in its own process after its session is up.
 - end to end: a fresh process per engine that imports, connects/starts, runs Q1 and Q2 once and
   exits (``--e2e-reps`` times), with its peak RSS.
@@ -136,7 +136,7 @@ def lakeml_runner(paths: dict[str, Path]) -> Any:
 
 
 def lakeml_uncached_runner(paths: dict[str, Path]) -> Any:
-    """Lake.sql with its parse cache emptied before every call: the layer's cost for new query text."""
+    """Lake.sql with its SQL caches emptied before every call: the layer's cost for new query text."""
     import lakeml
 
     lake = lakeml.connect(paths["lake"])
@@ -532,7 +532,8 @@ def report(args: argparse.Namespace, warm: dict[str, Any], spark: dict[str, Any]
         "Warm: median of the reps after one warm-up, lakeml and raw Polars SQL interleaved; "
         "`*_paired` is the median of per-rep ratios (lakeml and Polars run back to back), "
         "`*_best_rep` compares the fastest reps (least disturbed by other load). `lakeml_uncached` empties "
-        "lakeml's parse cache before every call (the cost for query text it has not seen); `lakeml` reuses it. "
+        "lakeml's SQL caches (parsed trees, fast-path table lists) before every call (the cost for query "
+        "text it has not seen); `lakeml` reuses them. "
         "Spark ratios are quoted separately warm (`spark_over_lakeml_warm_*`, session already up) and end to "
         "end (`spark_over_lakeml_end_to_end`, session start included).",
         table, ratio_table, target_table,
