@@ -290,7 +290,7 @@ class Lake:
         ``MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN
         INSERT *``. They return a one-row frame with the Int64 column ``rows_affected`` (docs/lake.md).
         """
-        from lakeml.sql.engine import execute
+        from lakeml.sql.fastpath import execute
 
         return execute(self, query, params=dict(params) if params else None)
 
