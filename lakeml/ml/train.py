@@ -244,6 +244,16 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
+def default_params(family: Family, info: TargetInfo, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters ``lake.train`` fits ``family`` with: the caller's, plus balanced class weights
+    when the rarest class has under 10% of the rows and the caller did not choose."""
+    merged = dict(params or {})
+    if (info.task == "classification" and info.minority_share < IMBALANCE_SHARE and family.supports_class_weight
+            and "class_weight" not in merged):
+        merged["class_weight"] = "balanced"
+    return merged
+
+
 def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
                 params: dict[str, Any] | None = None, task: str | None = None,
                 roles: dict[str, str] | None = None, seed: int = 0, n_jobs: int | None = None,
@@ -267,13 +277,10 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
     check_features(plan)
     X = to_pandas(data, plan)
     y = prepare_target(data.get_column(target), info.task)
-    merged = dict(params or {})
+    merged = default_params(family, info, params)
     classes: np.ndarray | None = None
     if info.task == "classification":
         classes = np.unique(y)
-        if (info.minority_share < IMBALANCE_SHARE and family.supports_class_weight
-                and "class_weight" not in merged):
-            merged["class_weight"] = "balanced"
     splits = choose_validation(len(y), info.task, y, seed)
     t1 = time.perf_counter()
     metrics = evaluate(plan, family, merged, X, y, splits, task=info.task, classes=classes, seed=seed,
@@ -299,5 +306,5 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
     )
 
 
-__all__ = ["TrainResult", "data_fingerprint", "evaluate", "export_with_parity", "fit_pipeline",
+__all__ = ["TrainResult", "data_fingerprint", "default_params", "evaluate", "export_with_parity", "fit_pipeline",
            "train_frame"]
