@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from lakeml.ml.automl.engine import Progress, TrialRecord
     from lakeml.ml.automl.result import AutoMLResult
     from lakeml.ml.guardrails import Guardrail
-    from lakeml.query.lake import Lake
+    from lakeml.registry.context import ModelsContext
 
 
 def _families(task: str, allowed: Sequence[str] | None, blocked: Sequence[str] | None) -> list[str]:
@@ -122,7 +122,7 @@ def _reserve(data: PreparedData, budget: float | None, n_jobs: int) -> Callable[
 
 
 def automl(
-    lake: Lake,
+    lake: ModelsContext,
     data: Any,
     *,
     target: str,
