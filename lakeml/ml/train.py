@@ -28,7 +28,7 @@ from lakeml.errors import ConfigError, LakeMLError, ModelError, TrainingError
 if TYPE_CHECKING:
     from lakeml.registry.context import ModelsContext
     from lakeml.registry.registry import ModelVersion
-from lakeml.ml.families import Family, get_family
+from lakeml.ml.families import Family, get_family, resolve_jobs
 from lakeml.ml.featurize import (
     FeaturePlan,
     build_featurizer,
@@ -61,12 +61,13 @@ def data_fingerprint(frame: pl.DataFrame) -> str:
 
 
 def cpu_limit(n_jobs: int | None) -> AbstractContextManager[Any]:
-    """Cap OpenMP/BLAS threads at ``n_jobs`` (HistGradientBoosting has no n_jobs of its own)."""
-    if n_jobs is None or n_jobs < 1:
+    """Cap OpenMP/BLAS threads at ``n_jobs`` (-1: the idle cores; HistGradientBoosting has no n_jobs
+    of its own, and OpenMP threads beyond the idle cores slow a fit down, see ``idle_cores``)."""
+    if n_jobs is None:
         return nullcontext()
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=n_jobs)
+    return threadpool_limits(limits=resolve_jobs(n_jobs))
 
 
 def fit_pipeline(plan: FeaturePlan, family: Family, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,

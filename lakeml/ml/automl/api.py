@@ -139,6 +139,7 @@ def automl(
     early_stopping: int | None = DEFAULT_EARLY_STOPPING,
     max_rows: int | None = 1_000_000,
     progress: Callable[[Progress], None] | None = None,
+    started_at: float | None = None,
 ) -> AutoMLResult:
     """Search model families and hyperparameters for the best model of ``target``, within a budget.
 
@@ -160,6 +161,8 @@ def automl(
         early_stopping: stop after this many trials in a row without improvement (None: never).
         max_rows: sample at most this many rows in the query layer (None: use all rows).
         progress: called with a :class:`~lakeml.ml.automl.engine.Progress` after every trial.
+        started_at: when the budget started, on the ``time.monotonic()`` scale (default: now). The
+            CLI passes its process start, so its budget covers the whole command.
 
     Returns:
         An :class:`~lakeml.ml.automl.result.AutoMLResult`; call ``.register(name)`` to register the best model.
@@ -169,7 +172,7 @@ def automl(
         TrainingError: no rows, a constant or single-class target, or no trial finished in time.
         ConfigError: bad budget, metric or family names.
     """
-    clock = Clock(time_budget)
+    clock = Clock(time_budget, started_at)
     _check_args(time_budget, max_trials, n_jobs)
     run_seed = int(seed) if seed is not None else secrets.randbelow(2**31 - 1)
     workers = n_jobs or os.cpu_count() or 1

@@ -87,6 +87,8 @@ class SearchSettings:
     payload: dict[str, Any] | None = None
 
 
+#: Seconds the quick baseline may take even when the budget is spent before the search starts.
+BASELINE_MIN_S = 3.0
 #: Trials in a row without improvement on a sample that make the search move to the next sample.
 GROW_PATIENCE = 6
 #: Share of the search time left when a sample was reached that the sample may use before growing.
@@ -188,7 +190,9 @@ class Search:
             return "max_trials reached"
         if self.s.early_stopping is not None and self._since_best >= self.s.early_stopping:
             return f"early stopping: {self._since_best} trials without improvement"
-        if time.monotonic() >= self._trial_deadline():
+        if time.monotonic() >= self._trial_deadline() and (self._asked > 0 or not self.s.n_cheap):
+            # the quick baseline always runs: a model at all beats none, even when reading the data
+            # used up the budget (a loaded machine)
             return "time budget"
         return ""
 
@@ -221,7 +225,7 @@ class Search:
 
     def _inline_ok(self) -> bool:
         return (not self.s.deterministic and self.s.payload is not None and self._asked < self.s.n_cheap
-                and self.pool.ready() == 0 and not self._queue and not self._why_stop())
+                and (self.pool.ready() == 0 or self._asked == 0) and not self._queue and not self._why_stop())
 
     def _run_inline(self) -> None:
         """Run the next cheap starting point in this process (a quick baseline while workers start).
@@ -249,8 +253,10 @@ class Search:
         started = time.monotonic()
         thread = threading.Thread(target=work, name="lakeml-automl-baseline", daemon=True)
         thread.start()
-        thread.join(timeout=max(0.0, min(self._trial_deadline(), started + (self.s.per_trial_cap or math.inf))
-                                - time.monotonic()))
+        deadline = min(self._trial_deadline(), started + (self.s.per_trial_cap or math.inf))
+        if self._asked == 1:
+            deadline = max(deadline, started + BASELINE_MIN_S)  # the baseline gets a few seconds in any case
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
         seconds = time.monotonic() - started
         if thread.is_alive():
             result = JobResult(suggestion.trial_id, timed_out=True, seconds=seconds)

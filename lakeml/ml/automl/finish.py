@@ -18,6 +18,7 @@ from lakeml.ml.automl.engine import Clock, TrialRecord
 from lakeml.ml.automl.result import AutoMLResult
 from lakeml.ml.automl.trial import refit, validation_rows
 from lakeml.ml.automl.workers import Job, WorkerPool
+from lakeml.ml.families import idle_cores
 from lakeml.ml.guardrails import guardrails_frame
 from lakeml.ml.importance import column_importances
 from lakeml.ml.metrics import compute_metrics
@@ -143,7 +144,8 @@ def finish(lake: ModelsContext, data: PreparedData, records: list[TrialRecord], 
            settings: dict[str, Any], timings: dict[str, float]) -> AutoMLResult:
     """Pick the final model (single or ensemble), refit it, export and prove it, write the run tables."""
     notes = list(data.notes)
-    n_jobs = int(settings.get("n_jobs") or 1)
+    # The refit runs alone: it may use every core the run was given that is idle (see idle_cores).
+    n_jobs = min(int(settings.get("n_jobs") or 1), idle_cores())
     ranked = _ranked(records, greater)
     best = ranked[0]
     chosen: list[TrialRecord] = [best]
