@@ -87,8 +87,6 @@ class SearchSettings:
     payload: dict[str, Any] | None = None
 
 
-#: Seconds the quick baseline may take even when the budget is spent before the search starts.
-BASELINE_MIN_S = 3.0
 #: Trials in a row without improvement on a sample that make the search move to the next sample.
 GROW_PATIENCE = 6
 #: Share of the search time left when a sample was reached that the sample may use before growing.
@@ -231,7 +229,8 @@ class Search:
         """Run the next cheap starting point in this process (a quick baseline while workers start).
 
         It runs in a daemon thread that is abandoned (its result ignored) if it passes the trial
-        deadline: a thread cannot be killed, but the search need not wait for it.
+        deadline: a thread cannot be killed, but the search need not wait for it. The first one,
+        the quick baseline, is always waited for.
         """
         suggestion = self.searcher.ask()
         self._asked += 1
@@ -255,8 +254,11 @@ class Search:
         thread.start()
         deadline = min(self._trial_deadline(), started + (self.s.per_trial_cap or math.inf))
         if self._asked == 1:
-            deadline = max(deadline, started + BASELINE_MIN_S)  # the baseline gets a few seconds in any case
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            # The quick baseline (the cheapest configuration on the first sample) is waited for:
+            # every run yields a model. It takes well under a second on an idle machine; only on
+            # an overloaded one can it push the run past its budget.
+            deadline = math.inf
+        thread.join(timeout=None if math.isinf(deadline) else max(0.0, deadline - time.monotonic()))
         seconds = time.monotonic() - started
         if thread.is_alive():
             result = JobResult(suggestion.trial_id, timed_out=True, seconds=seconds)

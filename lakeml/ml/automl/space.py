@@ -84,7 +84,7 @@ class FamilySpace:
 
 
 _BALANCE = Param("class_weight", "choice", choices=(None, "balanced"), start=None, task="classification")
-_FOREST_CHEAP = {"n_estimators": 8}
+_FOREST_CHEAP = {"n_estimators": 8, "min_samples_leaf": 16}
 _TREES_COMMON = (
     Param("n_estimators", "int_log", 8, 512, start=100),
     Param("max_features", "float", 0.1, 1.0, start=0.6),
