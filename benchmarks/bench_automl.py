@@ -312,9 +312,11 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     reruns: dict[str, Any] = {}
     load = {"start": _load_average()}
+    # Split by split over every dataset, so partial results (written after every pair of runs)
+    # cover all datasets.
     for budget in args.budgets:
-        for name in args.datasets:
-            for seed in range(args.splits):
+        for seed in range(args.splits):
+            for name in args.datasets:
                 for tool in ("lakeml", "flaml"):
                     rows.append(run(tool, name, seed, budget))
                 report(args, rows, reruns, {**load, "end": _load_average()}, complete=False)
