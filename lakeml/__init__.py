@@ -23,7 +23,7 @@ def __getattr__(name: str) -> object:
 
         return getattr(_lake, name)
     if name in ("Transaction", "WriteResult"):
-        import lakeml.query.transactions as _transactions
+        import lakeml.storage.transactions as _transactions
 
         return getattr(_transactions, name)
     raise AttributeError(f"module 'lakeml' has no attribute {name!r}")

@@ -5,23 +5,22 @@ needs, so the session can sit above every layer it drives. Layers above the regi
 :class:`LakeContext` with what they add (``lakeml.registry.context.ModelsContext`` adds the
 registry, ``lakeml.scoring.bound.ScoringContext`` the bound models).
 
-``FrameT_co`` is the engine's lazy frame type: today's layers take ``LakeContext[pl.LazyFrame]``.
+``FrameT`` is the engine's lazy frame type: today's layers take ``LakeContext[pl.LazyFrame]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
+
+from lakeml.engines.base import Engine, FrameT
 
 if TYPE_CHECKING:
     from lakeml.config import LakeConfig
-    from lakeml.query.transactions import Transaction, WriteResult
     from lakeml.storage.lakefs import LakeStorage
+    from lakeml.storage.transactions import Transaction, WriteResult
 
-__all__ = ["FrameT_co", "LakeContext", "StorageContext"]
-
-#: The engine's lazy frame type (a Polars ``LazyFrame``, a Spark ``DataFrame``).
-FrameT_co = TypeVar("FrameT_co", covariant=True)
+__all__ = ["LakeContext", "StorageContext"]
 
 
 class StorageContext(Protocol):
@@ -47,26 +46,31 @@ class StorageContext(Protocol):
         ...
 
 
-class LakeContext(StorageContext, Protocol[FrameT_co]):
-    """Tables, SQL and writes of a lake, with frames of the engine's type ``FrameT_co``."""
+class LakeContext(StorageContext, Protocol[FrameT]):
+    """Tables, SQL and writes of a lake, with frames of the engine's type ``FrameT``."""
+
+    @property
+    def engine(self) -> Engine[FrameT]:
+        """The engine the lake runs on."""
+        ...
 
     def tables(self) -> list[str]:
         """Names of every catalog table, sorted."""
         ...
 
-    def table(self, name: str) -> FrameT_co:
+    def table(self, name: str) -> FrameT:
         """A lazy scan of a catalog table (``TableNotFoundError`` with a did-you-mean otherwise)."""
         ...
 
-    def sql(self, query: str, *, params: Mapping[str, object] | None = None) -> FrameT_co:
+    def sql(self, query: str, *, params: Mapping[str, object] | None = None) -> FrameT:
         """Run a LakeSQL query lazily."""
         ...
 
-    def frame(self, data: object) -> FrameT_co:
+    def frame(self, data: object) -> FrameT:
         """Resolve a table name, SQL text or user frame into a lazy frame."""
         ...
 
-    def builtin_views(self) -> Mapping[str, Callable[[], FrameT_co]]:
+    def builtin_views(self) -> Mapping[str, Callable[[], FrameT]]:
         """The lake's built-in views (model and run listings) by name, each built on demand."""
         ...
 
@@ -89,6 +93,6 @@ class LakeContext(StorageContext, Protocol[FrameT_co]):
         """Write a lakeml Parquet table at a path under the root; returns the committed version."""
         ...
 
-    def read_path(self, relpath: str) -> FrameT_co:
+    def read_path(self, relpath: str) -> FrameT:
         """Read a table written with :meth:`write_path`."""
         ...

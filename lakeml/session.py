@@ -16,18 +16,25 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from lakeml.boundary import boundary, public_api
-from lakeml.config import DEFAULT_EARLY_STOPPING, DEFAULT_MEMORY_BUDGET, LakeConfig, default_lake_uri
+from lakeml.config import (
+    DEFAULT_EARLY_STOPPING,
+    DEFAULT_MEMORY_BUDGET,
+    LakeConfig,
+    default_backend,
+    default_lake_uri,
+)
+from lakeml.engines import load_engine
+from lakeml.engines.base import Engine
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
 from lakeml.query.formats import committed_table_format
-from lakeml.query.frames import to_lazy
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
-from lakeml.query.transactions import Transaction, WriteResult
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
 from lakeml.query.writer import last_transaction, write_table
-from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
+from lakeml.storage.lakefs import LakeStorage, clean_relpath, new_token, open_storage
+from lakeml.storage.transactions import Transaction, WriteResult
 from lakeml.storage.uri import parse_location
 
 if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
@@ -75,10 +82,13 @@ class Lake:
     """
 
     def __init__(self, storage: LakeStorage, *, config: LakeConfig | None = None,
-                 storage_options: Mapping[str, Any] | None = None) -> None:
+                 storage_options: Mapping[str, Any] | None = None,
+                 engine: Engine[pl.LazyFrame] | None = None) -> None:
         self.storage = storage
         self.config = config or LakeConfig()
-        self.catalog = Catalog(storage, dict(storage_options) if storage_options else None,
+        #: The engine every scan, query and write of this lake runs on.
+        self.engine: Engine[pl.LazyFrame] = engine if engine is not None else load_engine("polars")
+        self.catalog = Catalog(storage, dict(storage_options) if storage_options else None, engine=self.engine,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
         self._pipelines: Pipelines | None = None
@@ -133,7 +143,10 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        dtypes = dict(frame.collect_schema())
+        if isinstance(frame, pl.LazyFrame):
+            dtypes = dict(frame.collect_schema())
+        else:  # another engine's frame: its Arrow schema, shown in Polars type names
+            dtypes = dict(pl.DataFrame(self.engine.schema(frame).empty_table()).schema)
         schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
@@ -145,7 +158,12 @@ class Lake:
         elif info.format == "delta":
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
-            rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            if isinstance(frame, pl.LazyFrame):
+                rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            else:
+                view = f"__lakeml_count_{new_token()}"
+                counted = self.engine.sql(f"SELECT COUNT(*) AS n FROM {view}", frames={view: frame})
+                rows = int(self.engine.collect(counted).column(0)[0].as_py())
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
                                 dtypes)
 
@@ -164,13 +182,13 @@ class Lake:
             format: ``"parquet"`` or ``"delta"``.
             partition_by: column(s) for hive-style partition folders.
             keys: the key column(s) of ``mode="merge"``.
-            transaction: a :class:`~lakeml.query.transactions.Transaction` committed in the same
+            transaction: a :class:`~lakeml.storage.transactions.Transaction` committed in the same
                 commit as the rows (Delta: an app transaction ``txn`` plus the metadata in the
                 commit info). If its ``app_id`` already committed this version or a higher one,
                 nothing is written and the result has ``committed=False``.
 
         Returns:
-            A frozen :class:`~lakeml.query.transactions.WriteResult`: ``version`` (the committed
+            A frozen :class:`~lakeml.storage.transactions.WriteResult`: ``version`` (the committed
             table version, or the current one for a no-op), ``committed``, ``rows_inserted``,
             ``rows_updated``, ``rows_affected`` and ``transaction``.
 
@@ -188,9 +206,9 @@ class Lake:
                               hint="Write to a new table name, or unregister the external table first.")
         folder = f"{TABLES_DIR}/{table}"
         existing = committed_table_format(self.storage, folder)
-        return write_table(self.storage, folder, to_lazy(data), mode=mode, format=format, partition_by=partition_by,
-                           retries=self.config.commit_retries, existing_format=existing, keys=keys,
-                           transaction=transaction)
+        return write_table(self.engine, self.storage, folder, self.engine.from_data(data), mode=mode, format=format,
+                           partition_by=partition_by, retries=self.config.commit_retries, existing_format=existing,
+                           keys=keys, transaction=transaction)
 
     def last_transaction(self, table: str, app_id: str) -> Transaction | None:
         """The newest committed transaction marker of ``app_id`` on a managed table, with its metadata.
@@ -252,14 +270,14 @@ class Lake:
     def write_path(self, relpath: str, data: Any, *, mode: str = "overwrite") -> int:
         """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""
         path = clean_relpath(relpath)
-        return write_table(self.storage, path, to_lazy(data), mode=mode, format="parquet", partition_by=None,
-                           retries=self.config.commit_retries).version
+        return write_table(self.engine, self.storage, path, self.engine.from_data(data), mode=mode, format="parquet",
+                           partition_by=None, retries=self.config.commit_retries).version
 
     def read_path(self, relpath: str) -> pl.LazyFrame:
         """Read a table written with :meth:`write_path`."""
         path = clean_relpath(relpath)
         try:
-            return scan_parquet_table(self.storage, path)
+            return scan_parquet_table(self.engine, self.storage, path)
         except FileNotFoundError:
             raise TableNotFoundError(f"No lakeml table at {relpath!r}.", hint="Check the path.") from None
 
@@ -272,7 +290,7 @@ class Lake:
                 refuse_writes(data)
                 return self.sql(data)
             return self.table(data)
-        return to_lazy(data)
+        return self.engine.from_data(data)
 
     # -- SQL -------------------------------------------------------------------------------------
     def sql(self, query: str, *, params: Mapping[str, Any] | None = None) -> pl.LazyFrame:
@@ -288,7 +306,11 @@ class Lake:
         ``MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN
         INSERT *``. They return a one-row frame with the Int64 column ``rows_affected`` (docs/lake.md).
         """
-        from lakeml.sql.engine import execute
+        if self.engine.name != "polars":  # frames live in another engine: query-unique views, PREDICT on it
+            from lakeml.sql.on_engine import execute as execute_on_engine
+
+            return execute_on_engine(self, query, dict(params) if params else None)  # type: ignore[no-any-return]
+        from lakeml.sql.fastpath import execute
 
         return execute(self, query, params=dict(params) if params else None)
 
@@ -343,9 +365,8 @@ class Lake:
         """The model registry of this lake."""
         if self._models is None:
             from lakeml.registry.registry import ModelRegistry
-            from lakeml.scoring.runtime import ScoringRuntime
 
-            self._models = ModelRegistry(self, runtime=ScoringRuntime(self))
+            self._models = ModelRegistry(self, runtime=_ModelRuntime(self))
         return self._models
 
     def predict(self, model: str | ModelVersion, data: Any, *,
@@ -371,6 +392,11 @@ class Lake:
         Example:
             >>> lake.predict("churn@champion", "customers", outputs="label bigint")  # doctest: +SKIP
         """
+        if self.engine.name != "polars":  # mapInArrow on Spark; a lazy frame of the engine comes back
+            from lakeml.scoring.on_engine import predict as predict_on_engine
+
+            return predict_on_engine(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[no-any-return]
+                                     auto_cast=auto_cast, batch_size=batch_size)
         from lakeml.scoring.api import predict
 
         return predict(self, model, data, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -400,6 +426,12 @@ class Lake:
         Example:
             >>> lake.score("churn@champion", "customers", "churn_scores")  # doctest: +SKIP
         """
+        if self.engine.name != "polars":
+            from lakeml.scoring.on_engine import score as score_on_engine
+
+            return score_on_engine(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
+                                   on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
+                                   format=format)
         from lakeml.scoring.api import score
 
         return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -548,6 +580,31 @@ class Lake:
                      max_points=max_points, max_bars=max_bars)
 
 
+class _ModelRuntime:
+    """What the registry needs from the layers above it, wired here (the registry imports neither).
+
+    Implements :class:`lakeml.registry.registry.ModelRuntime` for one lake.
+    """
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def check_loadable(self, onnx: bytes) -> None:
+        from lakeml.scoring.session import new_session
+
+        new_session(onnx, threads=1)
+
+    def to_onnx(self, model: object, *, sample: pl.DataFrame | None, n_features: int | None) -> bytes:
+        from lakeml.ml import onnx_export
+
+        return onnx_export.to_onnx(model, sample=sample, n_features=n_features)
+
+    def bind(self, mv: ModelVersion, *, alias: str, return_type: str | None, output: str | None) -> BoundModel:
+        from lakeml.scoring.bound import bind_model
+
+        return bind_model(self._lake, mv, alias=alias, return_type=return_type, output=output)
+
+
 def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None, tuple[str, ...], int | None]:
     from deltalake import DeltaTable
 
@@ -559,7 +616,8 @@ def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None,
 
 @boundary
 def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any] | None = None,
-            config: LakeConfig | Mapping[str, Any] | None = None, backend: str = "polars") -> Lake:
+            config: LakeConfig | Mapping[str, Any] | None = None, backend: str | None = None,
+            spark: Any = None, spark_conf: Mapping[str, Any] | None = None) -> Lake:
     """Open a lake.
 
     Args:
@@ -570,24 +628,29 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
             Entra ID. Without them the ``AZURE_STORAGE_*`` variables are used; an Azure lake with no
             credential source is refused.
         config: engine settings (:class:`lakeml.config.LakeConfig` or a dict of its fields).
-        backend: the execution engine; ``"polars"`` is the single-machine engine.
+        backend: the execution engine: ``"polars"`` (this machine) or ``"spark"``; default
+            ``$LAKEML_BACKEND``, else ``"polars"``. Tables, models and queries are the same on both.
+        spark: with ``backend="spark"``, an existing ``SparkSession`` (a notebook's or a cluster's);
+            without it lakeml starts a local session (``local[*]``) on first use.
+        spark_conf: Spark settings for the session lakeml starts (``{"spark.master": "local[4]"}``).
 
     Example:
         >>> import lakeml
         >>> lake = lakeml.connect("./lake")  # doctest: +SKIP
     """
-    if backend != "polars":
-        from lakeml.errors import UnsupportedOperationError
-
-        raise UnsupportedOperationError(f"The {backend!r} backend is not available in this version of lakeml.",
-                                        hint="Use backend='polars' (the default single-machine engine).")
+    name = str(backend if backend is not None else default_backend()).strip().lower()
+    if name != "spark" and (spark is not None or spark_conf):
+        raise ConfigError("spark= and spark_conf= only apply to backend='spark'.",
+                          hint="Pass backend='spark', or drop the Spark arguments.")
+    options = {"spark": spark, "spark_conf": spark_conf} if name == "spark" else None
+    engine = load_engine(name, options=options)  # the Spark engine (lakeml.engines.spark) loads lazily, here only
     settings = config if isinstance(config, LakeConfig) else LakeConfig.from_dict(dict(config or {}))
     storage = open_storage(root if root is not None else default_lake_uri(), storage_options)
     if storage.root.is_local and Path(storage.root.path).exists() and not Path(storage.root.path).is_dir():
         raise ConfigError(f"The lake root {storage.root.uri!r} is a file, not a folder.",
                           hint="Point [[connect(root=...)|--lake]] at a folder (it is created on the first "
                                "write), or an abfss:// URI.")
-    return Lake(storage, config=settings, storage_options=storage_options)
+    return Lake(storage, config=settings, storage_options=storage_options, engine=engine)
 
 
 __all__ = ["Lake", "TableDescription", "choices_hint", "connect"]

@@ -73,8 +73,8 @@ class ScanRequest:
         options: reader options by their lakeml names (today the Polars reader keywords, e.g.
             ``separator``, ``has_header``, ``n_rows``); an engine refuses one it cannot honour.
         hive_partitioning: read ``key=value`` folders as columns (None: the engine's default).
-        hive_schema: the partition columns' types as Arrow types, for a committed file list.
-        schema: the frame's Arrow schema when ``sources`` is empty (a table whose version has no files).
+        partition_columns: for a committed file list, the partition columns, typed as in ``schema``.
+        schema: a committed table's Arrow schema (the frame's schema when ``sources`` is empty).
     """
 
     sources: tuple[str, ...]
@@ -82,7 +82,7 @@ class ScanRequest:
     storage: LakeStorage
     options: Mapping[str, object] = field(default_factory=dict)
     hive_partitioning: bool | None = None
-    hive_schema: Mapping[str, pa.DataType] | None = None
+    partition_columns: tuple[str, ...] = ()
     schema: pa.Schema | None = None
 
 
@@ -111,9 +111,8 @@ class Engine(Protocol[FrameT]):
     def scan(self, request: ScanRequest) -> FrameT:
         """A lazy frame over the files of ``request``.
 
-        Raises:
-            LakePathNotFoundError, CredentialError, DataFormatError: the files cannot be read
-                (wrapped from the engine's own error, with the location shown without secrets).
+        The engine's exception for unreadable files propagates: the caller wraps it once, with the
+        location it was asked for (``lakeml.query.formats.read_error``, the SQL layer's errors).
         """
         ...
 
@@ -176,21 +175,25 @@ class Engine(Protocol[FrameT]):
 
     # -- writing --------------------------------------------------------------------------------
     def write_parquet(self, frame: FrameT, folder: str, *, storage: LakeStorage,
-                      partition_by: Sequence[str] = ()) -> None:
-        """Write ``frame`` as Parquet files under the folder URI ``folder`` (a fresh staging token).
+                      partition_by: Sequence[str] = ()) -> list[tuple[str, int]]:
+        """Write ``frame`` as Parquet files under ``folder`` of ``storage`` (a fresh staging token).
 
-        Partitioned writes make hive ``key=value`` sub-folders. The files are not part of any table
-        until the caller commits their list to the table's log; a failed write leaves only files
-        under ``folder``, which the caller removes.
+        Partitioned writes make hive ``key=value`` sub-folders. Returns each file written, as a path
+        relative to ``folder``, with its row count. The files are not part of any table until the
+        caller commits their list to the table's log; a failed write leaves only files under
+        ``folder``, which the caller removes.
         """
         ...
 
     def write_delta(self, frame: FrameT, uri: str, *, storage: LakeStorage, mode: WriteMode,
-                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None) -> None:
+                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None,
+                    snapshot: object | None = None) -> None:
         """Write ``frame`` to the Delta table at ``uri`` and commit it (Delta's log is the commit).
 
-        ``options`` are ``deltalake`` write options (e.g. ``commit_properties``). The engine's
-        exception propagates; the table layer turns it into a lakeml error.
+        ``options`` are ``deltalake`` write options (e.g. ``commit_properties``). ``snapshot``, a
+        ``deltalake.DeltaTable`` of ``uri``, makes the commit build on that version, so Delta's
+        conflict check covers every commit since (a transactional write checked its marker on it).
+        The engine's exception propagates; the table layer turns it into a lakeml error.
         """
         ...
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from lakeml.engines.base import Engine
 from lakeml.errors import CommitConflictError, ConfigError, SchemaError, TableExistsError
 from lakeml.query.names import table_label
 from lakeml.query.parquet_table import (
@@ -35,9 +36,9 @@ from lakeml.query.parquet_table import (
     write_parquet_table,
 )
 from lakeml.query.schema_match import conform, fit_append
-from lakeml.query.transactions import Transaction, WriteResult
-from lakeml.storage.commitlog import Entry
+from lakeml.storage.commitlog import Entry, back_off
 from lakeml.storage.lakefs import LakeStorage, new_token
+from lakeml.storage.transactions import Transaction, WriteResult
 
 _FILE = "__lakeml_merge_file__"
 
@@ -84,7 +85,8 @@ def require_key_columns(frame: pl.LazyFrame, keys: list[str], table: str) -> Non
                           hint=f"The data has columns: {list(schema)}.")
 
 
-def merge_parquet_table(storage: LakeStorage, table: str, frame: pl.LazyFrame, *, keys: list[str],
+def merge_parquet_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str, frame: pl.LazyFrame, *,
+                        keys: list[str],
                         partition_by: tuple[str, ...] = (), retries: int = 20,
                         transaction: Transaction | None = None) -> WriteResult:
     """Upsert ``frame`` into the Parquet table ``table`` by ``keys``, as one commit (see the module doc).
@@ -98,7 +100,9 @@ def merge_parquet_table(storage: LakeStorage, table: str, frame: pl.LazyFrame, *
     """
     require_key_columns(frame, keys, table)
     log = table_log(storage, table)
-    for _ in range(max(1, retries)):
+    for attempt in range(max(1, retries)):
+        if attempt:
+            back_off(attempt)  # merges that keep colliding spread out
         current = latest_version(storage, table)
         done = covered_by(current, transaction, log)
         if done is not None:
@@ -106,12 +110,12 @@ def merge_parquet_table(storage: LakeStorage, table: str, frame: pl.LazyFrame, *
         if current is None:
             incoming_keys(frame, keys, table)
             try:
-                return write_parquet_table(storage, table, frame, mode="error", partition_by=partition_by,
+                return write_parquet_table(engine, storage, table, frame, mode="error", partition_by=partition_by,
                                            retries=retries, transaction=transaction)
             except TableExistsError:
                 continue  # created by another writer meanwhile: merge into it
         try:
-            return _merge_once(storage, table, frame, current, keys=keys, partition_by=partition_by,
+            return _merge_once(engine, storage, table, frame, current, keys=keys, partition_by=partition_by,
                                retries=retries, transaction=transaction)
         except _Stale:
             continue
@@ -120,8 +124,9 @@ def merge_parquet_table(storage: LakeStorage, table: str, frame: pl.LazyFrame, *
                               hint="Retry the merge; raise commit_retries in the lake settings for busy tables.")
 
 
-def _merge_once(storage: LakeStorage, table: str, frame: pl.LazyFrame, current: TableVersion, *, keys: list[str],
-                partition_by: tuple[str, ...], retries: int, transaction: Transaction | None) -> WriteResult:
+def _merge_once(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str, frame: pl.LazyFrame,
+                current: TableVersion, *, keys: list[str], partition_by: tuple[str, ...], retries: int,
+                transaction: Transaction | None) -> WriteResult:
     existing = current_schema(current)
     if partition_by and partition_by != current.partition_by:
         raise SchemaError(f"Table {table_label(table)!r} is partitioned by {list(current.partition_by)}, "
@@ -135,16 +140,16 @@ def _merge_once(storage: LakeStorage, table: str, frame: pl.LazyFrame, current: 
     new_keys = incoming_keys(frame, keys, table)
     if new_keys.height == 0 and transaction is None:
         return WriteResult(current.version, committed=False, rows_inserted=0)
-    affected, updated = _matches(storage, table, current, new_keys, keys)
+    affected, updated = _matches(engine, storage, table, current, new_keys, keys)
     files: list[tuple[str, int]] = []
     data_dir = f"{DATA_DIR}/{new_token()}"
     if new_keys.height:
         columns = list(existing) if existing is not None else list(frame.collect_schema())
-        kept = (scan_parquet_table(storage, table, current, include_file_paths=_FILE)
+        kept = (scan_parquet_table(engine, storage, table, current, include_file_paths=_FILE)
                 .filter(pl.col(_FILE).is_in(sorted(affected)))
                 .join(new_keys.lazy(), on=keys, how="anti").select(columns)) if affected else None
         rows = frame if kept is None else pl.concat([kept, frame.select(columns)], how="vertical")
-        files = sink_files(storage, table, rows, data_dir, current.partition_by)
+        files = sink_files(engine, storage, table, rows, data_dir, current.partition_by)
     log = table_log(storage, table)
 
     def build(head: Entry | None) -> dict[str, Any]:
@@ -174,11 +179,11 @@ def _merge_once(storage: LakeStorage, table: str, frame: pl.LazyFrame, current: 
                        transaction=transaction)
 
 
-def _matches(storage: LakeStorage, table: str, current: TableVersion, new_keys: pl.DataFrame,
-             keys: list[str]) -> tuple[set[str], int]:
+def _matches(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str, current: TableVersion,
+             new_keys: pl.DataFrame, keys: list[str]) -> tuple[set[str], int]:
     """The URIs of the table files holding an incoming key, and how many incoming keys matched."""
     if not current.files or new_keys.height == 0:
         return set(), 0
-    hits = (scan_parquet_table(storage, table, current, include_file_paths=_FILE).select([*keys, _FILE])
+    hits = (scan_parquet_table(engine, storage, table, current, include_file_paths=_FILE).select([*keys, _FILE])
             .join(new_keys.lazy(), on=keys, how="inner").collect())
     return set(hits[_FILE].unique().to_list()), hits.select(keys).unique().height

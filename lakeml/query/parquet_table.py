@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from lakeml.engines.base import Engine
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
 from lakeml.query.names import table_label
+from lakeml.query.scans import scan_committed
 from lakeml.query.schema_match import AppendFit, conform, fit_append
-from lakeml.query.transactions import TRANSACTIONS_KEY, Transaction, WriteResult, already_committed
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
+from lakeml.storage.transactions import TRANSACTIONS_KEY, Transaction, WriteResult, already_committed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -121,8 +123,8 @@ def read_version(storage: LakeStorage, table: str, version: int) -> TableVersion
     return TableVersion.from_entry(Entry(version, log.read(version)), log)
 
 
-def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion | None = None, *,
-                       include_file_paths: str | None = None) -> pl.LazyFrame:
+def scan_parquet_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str,
+                       version: TableVersion | None = None, *, include_file_paths: str | None = None) -> pl.LazyFrame:
     """A lazy scan of exactly the files of the newest (or the given) version.
 
     ``include_file_paths`` names a column that holds each row's file URI (as ``storage.uri`` builds it).
@@ -130,17 +132,10 @@ def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion |
     current = version or latest_version(storage, table)
     if current is None:
         raise FileNotFoundError(table)
-    if not current.files:
-        schema = current.arrow_schema()
-        return pl.LazyFrame(schema=pl.DataFrame(schema.empty_table()).schema if schema else None)
     paths = [storage.uri(table, path) for path, _ in current.files]
-    hive_schema = None
-    arrow = current.arrow_schema()
-    if current.partition_by and arrow is not None:
-        full = pl.DataFrame(arrow.empty_table()).schema
-        hive_schema = {c: full[c] for c in current.partition_by if c in full}
-    return pl.scan_parquet(paths, hive_partitioning=bool(current.partition_by), hive_schema=hive_schema,
-                           include_file_paths=include_file_paths, **storage.polars_options())
+    options = {"include_file_paths": include_file_paths} if include_file_paths else None
+    return scan_committed(engine, storage, paths, partition_by=current.partition_by, schema=current.arrow_schema(),
+                          options=options)
 
 
 def _schema_ipc(schema: pl.Schema) -> str:
@@ -148,24 +143,39 @@ def _schema_ipc(schema: pl.Schema) -> str:
     return base64.b64encode(arrow.serialize().to_pybytes()).decode()
 
 
-def _sink(storage: LakeStorage, frame: pl.LazyFrame, data_uri: str, partition_by: tuple[str, ...]) -> None:
-    opts = storage.polars_options()
-    if partition_by:
-        frame.sink_parquet(pl.PartitionBy(data_uri, key=list(partition_by)), mkdir=True, **opts)
-    else:
-        frame.sink_parquet(f"{data_uri}/part-00000.parquet", mkdir=True, **opts)
+def _frame_schema(engine: Engine[Any], frame: Any) -> pl.Schema:
+    """The column types of a frame of any engine, as Polars types (what the log records)."""
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect_schema()
+    return pl.DataFrame(engine.schema(frame).empty_table()).schema
 
 
-def _row_counts(storage: LakeStorage, table: str, files: list[str]) -> list[tuple[str, int]]:
-    opts = storage.polars_options()
-    out = []
-    for path in files:
-        rows = pl.scan_parquet(storage.uri(table, path), hive_partitioning=False, **opts).select(pl.len())
-        out.append((path, int(rows.collect().item())))
-    return out
+def _conform(engine: Engine[Any], frame: Any, existing: pl.Schema, fit: AppendFit) -> Any:
+    """Appended rows widened into the table's types and column order, on the frame's own engine."""
+    if isinstance(frame, pl.LazyFrame):
+        return conform(frame, existing, fit)
+    return engine.map_batches(frame, _ConformBatch(existing, fit),
+                              schema=pl.DataFrame(schema=existing).to_arrow().schema)
+
+
+class _ConformBatch:
+    """The batch function of :func:`_conform` (picklable: an engine may run it in worker processes)."""
+
+    def __init__(self, existing: pl.Schema, fit: AppendFit) -> None:
+        self.existing, self.fit = existing, fit
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        import pyarrow as pa
+
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        table = conform(frame.lazy(), self.existing, self.fit).collect().to_arrow().combine_chunks()
+        batches = table.to_batches()
+        return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
 
 
 def write_parquet_table(
+    engine: Engine[pl.LazyFrame],
     storage: LakeStorage,
     table: str,
     frame: pl.LazyFrame,
@@ -189,7 +199,7 @@ def write_parquet_table(
         SchemaError: appending columns that do not match the table, or a partition column change.
         CommitConflictError: other writers kept winning the race for ``retries`` attempts.
     """
-    schema = frame.collect_schema()
+    schema = _frame_schema(engine, frame)
     missing = [c for c in partition_by if c not in schema]
     if missing:
         raise SchemaError(f"Partition column(s) {missing} are not in the data.",
@@ -204,11 +214,11 @@ def write_parquet_table(
     if mode == "append" and current is not None:
         fit, existing = _check_append(table, current, schema, partition_by), current_schema(current)
         if fit is not None and existing is not None and list(existing.items()) != list(schema.items()):
-            frame = conform(frame, existing, fit)  # lossless widening, the table's column order
-            schema = frame.collect_schema()
+            frame = _conform(engine, frame, existing, fit)  # lossless widening, the table's column order
+            schema = existing
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
-    files = sink_files(storage, table, frame, data_dir, partition_by)
+    files = sink_files(engine, storage, table, frame, data_dir, partition_by)
     previous: list[TableVersion | None] = [None]
 
     def build(head: Entry | None) -> dict[str, Any]:
@@ -242,15 +252,14 @@ def write_parquet_table(
     return WriteResult(committed.version, rows_inserted=sum(rows for _, rows in files), transaction=transaction)
 
 
-def sink_files(storage: LakeStorage, table: str, frame: pl.LazyFrame, data_dir: str,
+def sink_files(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str, frame: pl.LazyFrame, data_dir: str,
                partition_by: tuple[str, ...]) -> list[tuple[str, int]]:
-    """Write ``frame`` as the files of one write under ``data_dir``, durably; returns (path, rows) pairs.
-
-    A failure removes what was written.
+    """Write ``frame`` on ``engine`` as the files of one write under ``data_dir``, durably; returns
+    (path relative to the table folder, rows) pairs. A failure removes what was written.
     """
     try:
-        _sink(storage, frame, storage.uri(table, data_dir), partition_by)
-        files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in storage.list_files(f"{table}/{data_dir}")])
+        written = engine.write_parquet(frame, f"{table}/{data_dir}", storage=storage, partition_by=partition_by)
+        files = [(f"{data_dir}/{path}", rows) for path, rows in written]
         storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
     except BaseException:
         discard_write(storage, table, data_dir)

@@ -7,14 +7,15 @@ from typing import Any, Literal
 
 import polars as pl
 
+from lakeml.engines.base import Engine
 from lakeml.errors import ConfigError, SchemaError
 from lakeml.query.delta_write import delta_last_transaction, merge_delta, write_delta
 from lakeml.query.formats import committed_table_format
 from lakeml.query.merge import check_keys, merge_parquet_table
 from lakeml.query.names import table_label
 from lakeml.query.parquet_table import WriteMode, latest_version, table_log, write_parquet_table
-from lakeml.query.transactions import Transaction, WriteResult, check_transaction
 from lakeml.storage.lakefs import LakeStorage
+from lakeml.storage.transactions import Transaction, WriteResult, check_transaction
 
 MODES: tuple[str, ...] = ("error", "append", "overwrite", "merge")
 WriteFormat = Literal["parquet", "delta"]
@@ -27,8 +28,8 @@ def check_mode(mode: str) -> WriteMode | Literal["merge"]:
     return mode  # type: ignore[return-value]
 
 
-def write_table(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode: str, format: str,
-                partition_by: str | list[str] | tuple[str, ...] | None, retries: int,
+def write_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *,
+                mode: str, format: str, partition_by: str | list[str] | tuple[str, ...] | None, retries: int,
                 existing_format: str | None = None, extra: dict[str, Any] | None = None,
                 keys: Sequence[str] | str | None = None, transaction: Transaction | None = None) -> WriteResult:
     """Write ``frame`` to the table folder ``relpath`` as one commit; see :class:`WriteResult`."""
@@ -53,17 +54,17 @@ def write_table(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode
                               hint="Overwrite it with [[format='delta']], or drop it first "
                                    "([[lake.drop(table)|lakeml drop TABLE]]).")
         if checked == "merge":
-            return merge_parquet_table(storage, relpath, frame, keys=key_names, partition_by=parts, retries=retries,
-                                       transaction=transaction)
-        return write_parquet_table(storage, relpath, frame, mode=checked, partition_by=parts, retries=retries,
+            return merge_parquet_table(engine, storage, relpath, frame, keys=key_names, partition_by=parts,
+                                       retries=retries, transaction=transaction)
+        return write_parquet_table(engine, storage, relpath, frame, mode=checked, partition_by=parts, retries=retries,
                                    extra=extra, transaction=transaction)
     if existing_format == "parquet":
         raise SchemaError(f"Table {table_label(relpath)!r} is a Parquet table, not Delta.",
                           hint="Write with [[format='parquet']], or use another table name.")
     if checked == "merge":
-        return merge_delta(storage, relpath, frame, keys=key_names, partition_by=parts, transaction=transaction,
-                           exists=existing_format == "delta")
-    return write_delta(storage, relpath, frame, mode=checked, partition_by=parts, transaction=transaction)
+        return merge_delta(engine, storage, relpath, frame, keys=key_names, partition_by=parts, transaction=transaction,
+                           exists=existing_format == "delta", retries=retries)
+    return write_delta(engine, storage, relpath, frame, mode=checked, partition_by=parts, transaction=transaction)
 
 
 def last_transaction(storage: LakeStorage, relpath: str, app_id: str) -> Transaction | None:

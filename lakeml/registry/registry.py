@@ -92,7 +92,7 @@ class ModelVersion:
         return data
 
 
-def _to_onnx_bytes(source: Any, features: Sequence[str] | None,
+def _to_onnx_bytes(runtime: ModelRuntime, source: Any, features: Sequence[str] | None,
                    sample: Any = None) -> tuple[bytes, list[str] | None]:
     """Turn a register() source into ONNX bytes (and features learnt from an estimator)."""
     if isinstance(source, bytes | bytearray | memoryview):
@@ -112,12 +112,9 @@ def _to_onnx_bytes(source: Any, features: Sequence[str] | None,
     if type(source).__name__ == "ModelProto":
         return source.SerializeToString(), None
     if hasattr(source, "fit") or hasattr(source, "booster_") or type(source).__name__ == "Booster":
-        from lakeml.ml import onnx_export  # lazy: the ML layer owns conversion
-
         sample_df = pl.from_pandas(sample) if type(sample).__name__ == "DataFrame" and not isinstance(
             sample, pl.DataFrame) else sample
-        data = onnx_export.to_onnx(source, sample=sample_df,
-                                   n_features=len(features) if features is not None else None)
+        data = runtime.to_onnx(source, sample=sample_df, n_features=len(features) if features is not None else None)
         named = getattr(source, "feature_names_in_", None)
         inputs, _o, _v, _p = inspect_onnx(data)
         packed = len(inputs) == 1 and inputs[0].width != 1
@@ -148,10 +145,14 @@ class Binding(Protocol):
 
 
 class ModelRuntime(Protocol):
-    """What the registry needs from the scoring layer, handed in by the session (the registry sits below it)."""
+    """What the registry needs from the layers above it (scoring, ML), handed in by the session."""
 
     def check_loadable(self, onnx: bytes) -> None:
         """Raise a lakeml error if ONNX Runtime cannot load ``onnx``."""
+        ...
+
+    def to_onnx(self, model: object, *, sample: pl.DataFrame | None, n_features: int | None) -> bytes:
+        """Convert a fitted scikit-learn / LightGBM model to ONNX bytes."""
         ...
 
     def bind(self, mv: ModelVersion, *, alias: str, return_type: str | None, output: str | None) -> Binding:
@@ -197,7 +198,7 @@ class ModelRegistry:
             ModelExistsError: the same bytes are already registered under ``name``.
         """
         validate_model_name(name)
-        data, learnt = _to_onnx_bytes(source, features, sample)
+        data, learnt = _to_onnx_bytes(self._runtime, source, features, sample)
         feats = list(features) if features is not None else learnt
         inputs, outputs, opset, producer = inspect_onnx(data)
         self._runtime.check_loadable(data)

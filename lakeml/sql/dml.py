@@ -28,7 +28,6 @@ from sqlglot import exp
 
 from lakeml.errors import (
     ColumnNotFoundError,
-    LakeMLError,
     SchemaError,
     SQLError,
     SQLSyntaxError,
@@ -37,16 +36,15 @@ from lakeml.errors import (
     choices_hint,
 )
 from lakeml.query.dtypes import SQL_TYPES, sql_name, sql_type
-from lakeml.query.formats import committed_table_format
-from lakeml.query.names import TABLES_DIR, validate_name
-from lakeml.query.schema_match import widens
 from lakeml.sql.dialect import LakeSQL
+from lakeml.sql.dml_common import run_query, sql_widens, table_format, table_name, table_names
+from lakeml.sql.merge_sql import run_merge
 from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_statement
 
 if TYPE_CHECKING:
-    from lakeml.query.transactions import WriteResult
-    from lakeml.scoring.bound import ScoringContext as Writer  # what lake SQL runs against (engine.py)
+    from lakeml.sql.dml_common import Writer
+    from lakeml.storage.transactions import WriteResult
 
 __all__ = ["ROWS_AFFECTED", "execute_dml"]
 
@@ -96,8 +94,6 @@ def _run(lake: Writer, tree: exp.Expr) -> int:
     if isinstance(tree, exp.Drop):
         return _drop(lake, tree)
     if isinstance(tree, exp.Merge):
-        from lakeml.sql.merge_sql import run_merge  # the MERGE form checks are long; only MERGE needs them
-
         return run_merge(lake, tree)
     if isinstance(tree, exp.Command):  # sqlglot could not read the statement's structure
         word = tree.name.upper() or "this"
@@ -112,48 +108,6 @@ def _run(lake: Writer, tree: exp.Expr) -> int:
 
 
 # -- names ------------------------------------------------------------------------------------------
-def table_name(table: exp.Expr, statement: str) -> str:
-    """The lake table name of a statement's target (``dbo.t`` means ``t``)."""
-    if isinstance(table, exp.Schema):
-        table = table.this
-    if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
-        raise SQLError(f"{statement} needs a table name as its target, not {table.sql(dialect=LakeSQL)!r}.",
-                       hint="Name a lake table, e.g. t or dbo.t.")
-    db, catalog = table.text("db"), table.text("catalog")
-    if catalog or (db and db.lower() not in _SCHEMAS):
-        qualified = ".".join(p for p in (catalog, db, table.name) if p)
-        raise SQLError(f"The table name {qualified!r} has a schema; lake tables have one-part names.",
-                       hint=f"Write {table.name} (the schema 'dbo' is accepted and ignored).")
-    return table.name
-
-
-def table_format(lake: Writer, name: str) -> str | None:
-    """The format of managed table ``name``, None when it does not exist (an external table is an error)."""
-    validate_name(name)
-    fmt = committed_table_format(lake.storage, f"{TABLES_DIR}/{name}")
-    if fmt is not None:
-        return fmt
-    if name in _names(lake):  # a catalog name without a managed table: a registered external table
-        raise SQLError(f"{name!r} is a registered external table; lake SQL only writes managed tables.",
-                       hint="Write to a new table name, e.g. CREATE TABLE t2 AS SELECT * FROM "
-                            f"{name}.")
-    return None
-
-
-def run_query(lake: Writer, query: exp.Expr) -> pl.LazyFrame:
-    """The rows of a statement's query part, through the ordinary lake SQL path."""
-    from lakeml.sql.engine import execute
-
-    if isinstance(query, exp.Subquery) and not query.alias:
-        query = query.this
-    if isinstance(query, exp.Values):  # lake SQL runs queries; VALUES becomes a SELECT from it
-        rows = query.expressions
-        width = len(rows[0].expressions) if rows and isinstance(rows[0], exp.Tuple) else 1
-        names = ", ".join(f"column_{i}" for i in range(width))
-        return execute(lake, f"SELECT * FROM ({query.sql(dialect=LakeSQL)}) AS _values({names})")
-    return execute(lake, query.sql(dialect=LakeSQL))
-
-
 def _as_query(node: exp.Expr | None, statement: str) -> exp.Expr:
     inner = node.this if isinstance(node, exp.Subquery) and not node.alias else node
     if not isinstance(inner, exp.Query | exp.Values):
@@ -279,7 +233,7 @@ def _insert(lake: Writer, tree: exp.Insert) -> int:
     fmt = table_format(lake, name)
     if fmt is None:
         raise TableNotFoundError(f"INSERT INTO {name}: no table named {name!r} in the lake.",
-                                 hint=choices_hint(name, _names(lake), kind="table")
+                                 hint=choices_hint(name, table_names(lake), kind="table")
                                  + f" Create it with CREATE TABLE {name} AS SELECT ...")
     columns = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
     source = tree.expression
@@ -368,19 +322,6 @@ def _convert(values: pl.Series, dtype: pl.DataType) -> pl.Series:
     return converted
 
 
-def sql_widens(source: pl.DataType, target: pl.DataType) -> bool:
-    """Lossless widening, plus decimal to float: SQL's implicit numeric conversion (``1.5`` is a decimal literal)."""
-    return widens(source, target) or (isinstance(source, pl.Decimal) and target.is_float())
-
-
-def conform_decimals(frame: pl.LazyFrame, table: pl.Schema) -> pl.LazyFrame:
-    """Cast decimal columns of ``frame`` whose table column is a float (what :func:`sql_widens` adds)."""
-    schema = frame.collect_schema()
-    casts = [pl.col(c).cast(table[c]) for c, dtype in schema.items()
-             if c in table and isinstance(dtype, pl.Decimal) and table[c].is_float()]
-    return frame.with_columns(casts) if casts else frame
-
-
 # -- DROP TABLE -----------------------------------------------------------------------------------------
 def _drop(lake: Writer, tree: exp.Drop) -> int:
     kind = str(tree.args.get("kind") or "").upper()
@@ -395,17 +336,10 @@ def _drop(lake: Writer, tree: exp.Drop) -> int:
         if tree.args.get("exists"):
             return 0
         raise TableNotFoundError(f"DROP TABLE {name}: no table named {name!r} in the lake.",
-                                 hint=choices_hint(name, _names(lake), kind="table")
+                                 hint=choices_hint(name, table_names(lake), kind="table")
                                  + f" Write DROP TABLE IF EXISTS {name} to accept a missing table.")
     lake.drop(name)
     return 0
-
-
-def _names(lake: Writer) -> list[str]:
-    try:
-        return list(lake.tables())
-    except LakeMLError:
-        return []
 
 
 def _shown(value: Any) -> str:

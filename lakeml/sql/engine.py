@@ -61,9 +61,7 @@ def execute(lake: ScoringContext, query: str, params: Mapping[str, Any] | None =
         return written
     sql, frames, aliases = prepare(lake, query, params)
     try:
-        context = pl.SQLContext(frames=frames, register_globals=False)
-        frame = context.execute(sql, eager=False)
-        frame.collect_schema()  # resolve now: unknown columns fail at lake.sql() time
+        frame = lake.engine.sql(sql, frames=frames)  # resolves now: unknown columns fail at lake.sql() time
     except Exception as exc:
         raise wrap_polars_error(exc, lake=lake, frames=frames, aliases=aliases) from exc
     return frame

@@ -17,10 +17,10 @@ from sqlglot import exp
 
 from lakeml.errors import SchemaError, SQLError, TableNotFoundError, choices_hint
 from lakeml.sql.dialect import LakeSQL
-from lakeml.sql.dml import conform_decimals, run_query, table_format, table_name
+from lakeml.sql.dml_common import conform_decimals, run_query, table_format, table_name, table_names
 
 if TYPE_CHECKING:
-    from lakeml.sql.dml import Writer
+    from lakeml.sql.dml_common import Writer
 
 __all__ = ["run_merge"]
 
@@ -35,7 +35,7 @@ def run_merge(lake: Writer, tree: exp.Merge) -> int:
     fmt = table_format(lake, name)
     if fmt is None:
         raise TableNotFoundError(f"MERGE INTO {name}: no table named {name!r} in the lake.",
-                                 hint=choices_hint(name, list(lake.tables()), kind="table")
+                                 hint=choices_hint(name, table_names(lake), kind="table")
                                  + f" Create it first: CREATE TABLE {name} AS SELECT ...")
     target_alias = target.alias_or_name
     using = tree.args.get("using")

@@ -67,7 +67,7 @@ def _cte_sql(tree: exp.Expr, name: str) -> str | None:
 def _source(name: str, tree: exp.Expr, lake: ScoringContext, frames: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
     cte = _cte_sql(tree, name)
     if cte is not None:
-        return lake.sql(cte) if not _frames_only(frames, cte) else pl.SQLContext(frames).execute(cte)
+        return lake.sql(cte) if not _frames_only(frames, cte) else lake.engine.sql(cte, frames=frames)
     if name in frames:
         return frames[name]
     views = lake.builtin_views()
@@ -93,8 +93,7 @@ def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: ScoringContext,
     if not _frames_only(frames, sql):
         return lake.sql(sql)
     try:
-        source = pl.SQLContext(frames, register_globals=False).execute(sql, eager=False)
-        source.collect_schema()
+        source = lake.engine.sql(sql, frames=frames)
     except Exception as exc:
         raise wrap_polars_error(exc, lake=lake, what="reading the PREDICT DATA query", frames=frames) from exc
     return source

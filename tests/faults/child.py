@@ -24,9 +24,9 @@ from typing import Any
 import polars as pl
 
 import lakeml
-from lakeml.query.transactions import Transaction
 from lakeml.session import Lake
 from lakeml.storage import lakefs
+from lakeml.storage.transactions import Transaction
 
 ROWS = 200_000
 TXN_ROWS = 50_000  # rows of one transactional load: kills still land inside the write, trials run faster

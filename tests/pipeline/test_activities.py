@@ -192,3 +192,12 @@ def test_script_writes_tables_with_sql(lake, clock):
     assert result.status == "Succeeded", result.message
     assert result.output("s")["rowsAffected"][:2] == [3, 1]
     assert lake.table("big").select(pl.len()).collect().item() == 4
+
+
+def test_copy_from_a_delta_folder(lake, clock, tmp_path):
+    lake.write("d", pl.DataFrame({"k": [1, 2, 3]}), format="delta")
+    location = lake.catalog.info("d").location
+    result = run(lake, clock, act("c", "Copy", source={"path": location, "format": "delta"},
+                                  sink={"table": "copied", "mode": "overwrite"}))
+    assert result.status == "Succeeded", result.message
+    assert sorted(lake.table("copied").collect()["k"].to_list()) == [1, 2, 3]

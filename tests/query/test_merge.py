@@ -111,3 +111,23 @@ def test_parquet_merge_keeps_the_partitioning(lake: Lake):
     got = lake.table("t").sort("id").collect().select("id", "p", "v").rows()
     assert got == [(1, 0, "a"), (2, 1, "B"), (3, 0, "c"), (4, 1, "d"), (5, 0, "e")]
     assert lake.sql("SELECT COUNT(*) AS n FROM t WHERE p = 0").collect().item() == 3
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_concurrent_merges_lose_no_update_and_duplicate_no_key(lake: Lake, fmt: str):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    lake.write("t", pl.DataFrame({"id": list(range(8)), "v": ["old"] * 8}), format=fmt)
+    barrier = Barrier(4)
+
+    def merge(n: int) -> None:  # each writer updates two existing keys and adds one new key
+        barrier.wait()
+        lake.write("t", pl.DataFrame({"id": [2 * n, 2 * n + 1, 100 + n], "v": [f"w{n}"] * 3}), mode="merge",
+                   keys="id", format=fmt)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(merge, range(4)))
+    got = dict(lake.table("t").collect().iter_rows())
+    assert got == {**{2 * n + i: f"w{n}" for n in range(4) for i in (0, 1)}, **{100 + n: f"w{n}" for n in range(4)}}
+    assert lake.table("t").collect().height == 12

@@ -35,8 +35,9 @@ def _source_frame(ctx: ActivityContext, source: dict[str, Any]) -> pl.LazyFrame:
     nulls = [given] if isinstance(given, str) else list(given or [])
     location = resolve_path(ctx, path)
     if fmt == "delta":
-        storage = lake.storage_for(location)
-        return pl.scan_delta(location, storage_options=storage.storage_options or None)
+        from lakeml.query.formats import scan_uri
+
+        return scan_uri(lake.engine, lake.storage_for(location), location, "delta", is_dir=True)
     from lakeml.query.ingest import read_numbers, scan_source
 
     frame, found_fmt, _ = scan_source(lake, location, format=fmt, schema=schema, options=options, null_values=nulls)
