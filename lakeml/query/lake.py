@@ -245,9 +245,10 @@ class Lake:
     def _builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
         # imported here, not at module level: the query layer sits below the registry and ml layers
         from lakeml.ml import runs
+        from lakeml.pipeline.triggers import runs as trigger_runs
         from lakeml.registry import views as registry_views
 
-        return {**registry_views.views(self), **runs.views(self)}
+        return {**registry_views.views(self), **runs.views(self), **trigger_runs.views(self.storage)}
 
     # -- ingest ------------------------------------------------------------------------------------
     def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
