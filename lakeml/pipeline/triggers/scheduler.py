@@ -27,7 +27,7 @@ from lakeml.pipeline.triggers.clock import Clock, SystemClock
 from lakeml.pipeline.triggers.definition import Recurrence, StorageEvent, Trigger, TumblingWindow
 from lakeml.pipeline.triggers.events import new_files
 from lakeml.pipeline.triggers.fire import RunOutcome, RunPipeline, TriggerFire
-from lakeml.pipeline.triggers.schedule import next_occurrence
+from lakeml.pipeline.triggers.schedule import next_occurrence, occurrences
 from lakeml.pipeline.triggers.state import (
     CANCELLED,
     FAILED,
@@ -291,7 +291,11 @@ class Scheduler:
         due = self._next_due[trigger.name]
         if due is None or due > now:
             return []
-        self._next_due[trigger.name] = next_occurrence(rec, now, inclusive=False)  # missed ones are skipped
+        for moment in occurrences(rec, due):  # woken late (a suspended machine): only the latest one fires
+            if moment > now:
+                break
+            due = moment
+        self._next_due[trigger.name] = next_occurrence(rec, now, inclusive=False)
         key = stamp(due)
         record = {"trigger": trigger.name, "triggerType": trigger.cloud_type, "invokedBy": "serve",
                   "scheduledTime": iso(due), "windowStart": None, "windowEnd": None}
