@@ -19,8 +19,9 @@ from lakeml.query.formats import committed_table_format
 from lakeml.query.frames import to_lazy
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
+from lakeml.query.transactions import Transaction, WriteResult
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
-from lakeml.query.writer import write_table
+from lakeml.query.writer import last_transaction, write_table
 from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
 from lakeml.storage.uri import parse_location
 
@@ -139,18 +140,36 @@ class Lake:
                                 dtypes)
 
     def write(self, table: str, data: Any, *, mode: str = "error", format: str = "parquet",
-              partition_by: str | list[str] | None = None) -> int:
-        """Write data to a managed table, atomically; returns the committed version.
+              partition_by: str | list[str] | None = None, keys: Sequence[str] | str | None = None,
+              transaction: Transaction | None = None) -> WriteResult:
+        """Write data to a managed table as one atomic commit.
 
         Args:
             table: table name (created under ``<root>/tables/``).
             data: a Polars LazyFrame/DataFrame, pandas DataFrame or pyarrow Table. LazyFrames stream.
-            mode: ``"error"`` (refuse if it exists), ``"append"`` or ``"overwrite"``.
+            mode: ``"error"`` (refuse if it exists), ``"append"``, ``"overwrite"``, or ``"merge"``:
+                upsert by ``keys`` (table rows whose keys match an incoming row are replaced by it, the
+                other incoming rows are appended; a missing table is created). Incoming keys must be
+                unique and not null.
             format: ``"parquet"`` or ``"delta"``.
             partition_by: column(s) for hive-style partition folders.
+            keys: the key column(s) of ``mode="merge"``.
+            transaction: a :class:`~lakeml.query.transactions.Transaction` committed in the same
+                commit as the rows (Delta: an app transaction ``txn`` plus the metadata in the
+                commit info). If its ``app_id`` already committed this version or a higher one,
+                nothing is written and the result has ``committed=False``.
+
+        Returns:
+            A frozen :class:`~lakeml.query.transactions.WriteResult`: ``version`` (the committed
+            table version, or the current one for a no-op), ``committed``, ``rows_inserted``,
+            ``rows_updated``, ``rows_affected`` and ``transaction``.
 
         Raises:
-            TableExistsError, SchemaError, ConfigError, StorageError.
+            TableExistsError, SchemaError (also for duplicate or null merge keys), ConfigError, StorageError.
+
+        Example:
+            >>> lake.write("flights", new_rows, mode="merge", keys=["flight_id"],
+            ...            transaction=Transaction("copy_flights", 7, {"watermark": "2024-03-01"}))  # doctest: +SKIP
         """
         validate_name(table)
         registered = self.catalog.registered()
@@ -160,7 +179,19 @@ class Lake:
         folder = f"{TABLES_DIR}/{table}"
         existing = committed_table_format(self.storage, folder)
         return write_table(self.storage, folder, to_lazy(data), mode=mode, format=format, partition_by=partition_by,
-                           retries=self.config.commit_retries, existing_format=existing)
+                           retries=self.config.commit_retries, existing_format=existing, keys=keys,
+                           transaction=transaction)
+
+    def last_transaction(self, table: str, app_id: str) -> Transaction | None:
+        """The newest committed transaction marker of ``app_id`` on a managed table, with its metadata.
+
+        Returns None when the table does not exist or ``app_id`` never committed to it.
+
+        Example:
+            >>> lake.last_transaction("flights", "copy_flights").metadata["watermark"]  # doctest: +SKIP
+        """
+        validate_name(table)
+        return last_transaction(self.storage, f"{TABLES_DIR}/{table}", app_id)
 
     def drop(self, table: str) -> None:
         """Delete a managed table and its files.
@@ -212,7 +243,7 @@ class Lake:
         """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""
         path = clean_relpath(relpath)
         return write_table(self.storage, path, to_lazy(data), mode=mode, format="parquet", partition_by=None,
-                           retries=self.config.commit_retries)
+                           retries=self.config.commit_retries).version
 
     def read_path(self, relpath: str) -> pl.LazyFrame:
         """Read a table written with :meth:`write_path`."""

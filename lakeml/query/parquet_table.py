@@ -31,6 +31,7 @@ import polars as pl
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
 from lakeml.query.names import table_label
 from lakeml.query.schema_match import AppendFit, conform, fit_append
+from lakeml.query.transactions import TRANSACTIONS_KEY, Transaction, WriteResult, already_committed
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
 
@@ -54,6 +55,7 @@ class TableVersion:
     partition_by: tuple[str, ...] = ()
     schema_ipc: str = ""  # base64 Arrow IPC schema: lets an empty table keep its columns
     extra: dict[str, Any] = field(default_factory=dict)
+    transactions: dict[str, Any] = field(default_factory=dict)  # app_id -> stored marker, carried forward
 
     @property
     def num_rows(self) -> int:
@@ -75,7 +77,13 @@ class TableVersion:
         """The log entry's JSON body (without its version number, which is the entry's name)."""
         return {"operation": self.operation, "timestamp": self.timestamp,
                 "files": [{"path": p, "rows": r} for p, r in self.files],
-                "partition_by": list(self.partition_by), "schema_ipc": self.schema_ipc, "extra": self.extra}
+                "partition_by": list(self.partition_by), "schema_ipc": self.schema_ipc, "extra": self.extra,
+                TRANSACTIONS_KEY: self.transactions}
+
+    def transaction(self, app_id: str, log: CommitLog) -> Transaction | None:
+        """The newest committed marker of application ``app_id`` as of this version, or None."""
+        stored = self.transactions.get(app_id)
+        return None if stored is None else Transaction.from_json(app_id, stored, where=log.path(self.version))
 
     @classmethod
     def from_entry(cls, entry: Entry, log: CommitLog) -> TableVersion:
@@ -85,7 +93,7 @@ class TableVersion:
             return cls(version=entry.version, operation=str(data["operation"]), timestamp=str(data["timestamp"]),
                        files=tuple((str(f["path"]), int(f["rows"])) for f in data["files"]),
                        partition_by=tuple(data.get("partition_by", ())), schema_ipc=str(data.get("schema_ipc", "")),
-                       extra=dict(data.get("extra", {})))
+                       extra=dict(data.get("extra", {})), transactions=dict(data.get(TRANSACTIONS_KEY) or {}))
         except (KeyError, TypeError, ValueError) as exc:
             raise log.corrupt_error(entry.version, f"lacks a valid field ({type(exc).__name__}: {exc})") from None
 
@@ -113,8 +121,12 @@ def read_version(storage: LakeStorage, table: str, version: int) -> TableVersion
     return TableVersion.from_entry(Entry(version, log.read(version)), log)
 
 
-def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion | None = None) -> pl.LazyFrame:
-    """A lazy scan of exactly the files of the newest (or the given) version."""
+def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion | None = None, *,
+                       include_file_paths: str | None = None) -> pl.LazyFrame:
+    """A lazy scan of exactly the files of the newest (or the given) version.
+
+    ``include_file_paths`` names a column that holds each row's file URI (as ``storage.uri`` builds it).
+    """
     current = version or latest_version(storage, table)
     if current is None:
         raise FileNotFoundError(table)
@@ -128,7 +140,7 @@ def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion |
         full = pl.DataFrame(arrow.empty_table()).schema
         hive_schema = {c: full[c] for c in current.partition_by if c in full}
     return pl.scan_parquet(paths, hive_partitioning=bool(current.partition_by), hive_schema=hive_schema,
-                           **storage.polars_options())
+                           include_file_paths=include_file_paths, **storage.polars_options())
 
 
 def _schema_ipc(schema: pl.Schema) -> str:
@@ -162,12 +174,15 @@ def write_parquet_table(
     partition_by: tuple[str, ...] = (),
     retries: int = 20,
     extra: dict[str, Any] | None = None,
-) -> TableVersion:
+    transaction: Transaction | None = None,
+) -> WriteResult:
     """Stream ``frame`` into new files, then commit them as the next table version.
 
     A failure before the commit removes the new files; a failure or interrupt whose outcome is
     uncertain (the commit request was sent) leaves them for :func:`lakeml.query.vacuum.vacuum`;
-    nothing after the commit deletes what the new version references.
+    nothing after the commit deletes what the new version references. With ``transaction``, the
+    marker is part of the same log entry; when its application already committed that version or a
+    higher one, nothing is written and the result says ``committed=False``.
 
     Raises:
         TableExistsError: ``mode="error"`` and the table exists.
@@ -179,7 +194,11 @@ def write_parquet_table(
     if missing:
         raise SchemaError(f"Partition column(s) {missing} are not in the data.",
                           hint=f"Columns are: {list(schema)}.")
+    log = table_log(storage, table)
     current = latest_version(storage, table)
+    done = covered_by(current, transaction, log)
+    if done is not None:
+        return done
     if mode == "error" and current is not None:
         raise _exists(table)
     if mode == "append" and current is not None:
@@ -189,19 +208,13 @@ def write_parquet_table(
             schema = frame.collect_schema()
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
-    try:
-        _sink(storage, frame, storage.uri(table, data_dir), partition_by)
-        files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in storage.list_files(f"{table}/{data_dir}")])
-        storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
-    except BaseException:
-        _discard(storage, table, data_dir)
-        raise
-    log = table_log(storage, table)
+    files = sink_files(storage, table, frame, data_dir, partition_by)
     previous: list[TableVersion | None] = [None]
 
     def build(head: Entry | None) -> dict[str, Any]:
         now = None if head is None else TableVersion.from_entry(head, log)
         previous[0] = now
+        check_covered(now, transaction, log)
         if mode == "error" and now is not None:
             raise _exists(table, meanwhile=True)
         if mode == "append" and now is not None:
@@ -212,17 +225,70 @@ def write_parquet_table(
             version=-1, operation="create" if now is None else mode,
             timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
             files=tuple(keep) + tuple(files), partition_by=parts, schema_ipc=_schema_ipc(schema), extra=extra or {},
+            transactions=with_marker(now, transaction),
         ).to_body()
 
     try:
         entry = log.commit(build, retries=retries)
+    except AlreadyCommitted as covered:
+        discard_write(storage, table, data_dir)  # certain: no entry of ours exists
+        return covered.result
     except (CommitConflictError, TableExistsError, SchemaError):
-        _discard(storage, table, data_dir)  # certain: no entry of ours exists
+        discard_write(storage, table, data_dir)  # certain: no entry of ours exists
         raise
     committed = TableVersion.from_entry(entry, log)
     if mode == "overwrite" and previous[0] is not None:
         _tidy_after_overwrite(storage, table, committed, previous[0])
-    return committed
+    return WriteResult(committed.version, rows_inserted=sum(rows for _, rows in files), transaction=transaction)
+
+
+def sink_files(storage: LakeStorage, table: str, frame: pl.LazyFrame, data_dir: str,
+               partition_by: tuple[str, ...]) -> list[tuple[str, int]]:
+    """Write ``frame`` as the files of one write under ``data_dir``, durably; returns (path, rows) pairs.
+
+    A failure removes what was written.
+    """
+    try:
+        _sink(storage, frame, storage.uri(table, data_dir), partition_by)
+        files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in storage.list_files(f"{table}/{data_dir}")])
+        storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
+    except BaseException:
+        discard_write(storage, table, data_dir)
+        raise
+    return files
+
+
+class AlreadyCommitted(Exception):
+    """Raised inside a commit's build: the write's transaction is already committed (a no-op)."""
+
+    def __init__(self, result: WriteResult) -> None:
+        super().__init__(f"transaction already committed at version {result.version}")
+        self.result = result
+
+
+def covered_by(current: TableVersion | None, transaction: Transaction | None, log: CommitLog) -> WriteResult | None:
+    """The no-op result when ``current`` already holds ``transaction`` (or a later version of its app)."""
+    if current is None or transaction is None:
+        return None
+    marker = current.transaction(transaction.app_id, log)
+    if already_committed(marker, transaction):
+        return WriteResult(current.version, committed=False, rows_inserted=0, transaction=marker)
+    return None
+
+
+def check_covered(current: TableVersion | None, transaction: Transaction | None, log: CommitLog) -> None:
+    """Inside a commit's build: abandon the commit (AlreadyCommitted) when the transaction is covered."""
+    done = covered_by(current, transaction, log)
+    if done is not None:
+        raise AlreadyCommitted(done)
+
+
+def with_marker(current: TableVersion | None, transaction: Transaction | None) -> dict[str, Any]:
+    """The markers of the next version: every marker of ``current``, with ``transaction``'s set."""
+    markers = dict(current.transactions) if current is not None else {}
+    if transaction is not None:
+        markers[transaction.app_id] = transaction.to_json()
+    return markers
 
 
 def _exists(table: str, *, meanwhile: bool = False) -> TableExistsError:
@@ -231,7 +297,7 @@ def _exists(table: str, *, meanwhile: bool = False) -> TableExistsError:
                             hint="Add rows with [[mode='append']], or replace the table with [[mode='overwrite']].")
 
 
-def _discard(storage: LakeStorage, table: str, data_dir: str) -> None:
+def discard_write(storage: LakeStorage, table: str, data_dir: str) -> None:
     """Remove the files of a write that is known not to be committed."""
     storage.delete(f"{table}/{data_dir}", recursive=True)
     if storage.root.is_local:  # object stores have no empty folders to tidy
