@@ -84,12 +84,14 @@ class Scheduler:
         clock: the time source; tests pass a :class:`~.clock.ManualClock`.
         role: how this process is recorded as the owner of its fires (serve, backfill, rerun).
         max_workers: at most this many pipeline runs at once across all triggers.
+        log: receives one line per fire started and ended (``lakeml pipeline serve`` prints them).
     """
 
     def __init__(self, storage: LakeStorage, triggers: Iterable[Trigger] | Callable[[], Iterable[Trigger]],
                  run: RunPipeline, *, clock: Clock | None = None, role: str = "serve", max_workers: int = 50,
-                 commit_retries: int = 20) -> None:
+                 commit_retries: int = 20, log: Callable[[str], None] | None = None) -> None:
         self.storage = storage
+        self.log = log or (lambda line: None)
         self._triggers = triggers if callable(triggers) else (lambda fixed=list(triggers): fixed)
         self.run_pipeline = run
         self.clock: Clock = clock or SystemClock()
@@ -337,6 +339,7 @@ class Scheduler:
         with self._lock:
             self._active[(trigger.name, fire.key)] = active
         self._slots.acquire()
+        self.log(f"{trigger.name}: {_describe(fire)} started (attempt {fire.attempt})")
         thread.start()
 
     def run_inline(self, trigger: Trigger, fire: Fire, *, scheduled: datetime, window: Window | None = None) -> Fire:
@@ -400,6 +403,20 @@ class Scheduler:
         if status == FAILED and isinstance(trigger.settings, TumblingWindow):
             changes["retryAt"] = _retry_at(trigger.settings, fire, now)
         self.store(trigger.name).update(fire, **changes)
+        run_ids = ", ".join(r["runId"] for r in runs if r["runId"])
+        self.log(f"{trigger.name}: {_describe(fire)} {status}" + (f" (run {run_ids})" if run_ids else "")
+                 + (f": {message}" if message else "")
+                 + (f"; retry at {changes['retryAt']}" if changes.get("retryAt") else ""))
+
+
+def _describe(fire: Fire) -> str:
+    """How a fire is named in log lines: its window, file or scheduled time."""
+    body = fire.body
+    if body.get("windowStart"):
+        return f"window {body['windowStart']} - {body['windowEnd']}"
+    if body.get("fileName"):
+        return f"file {body.get('folderPath')}/{body['fileName']}"
+    return f"occurrence {body.get('scheduledTime')}"
 
 
 def _retry_at(tw: TumblingWindow, fire: Fire, now: datetime) -> str | None:
