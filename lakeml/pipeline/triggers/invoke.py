@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lakeml.pipeline.expressions import render
+from lakeml.pipeline.expressions import compile_value, render
 from lakeml.pipeline.triggers.fire import TriggerFire
 from lakeml.pipeline.triggers.timefmt import iso
 
@@ -58,7 +58,7 @@ def resolve_parameters(fire: TriggerFire) -> dict[str, Any]:
     Raises:
         ExpressionError: a value is a bad expression (naming it and the position).
     """
-    resolved = render(dict(fire.parameters), TriggerContext(fire))
+    resolved = render(compile_value(dict(fire.parameters)), TriggerContext(fire))
     return dict(resolved) if isinstance(resolved, dict) else {}
 
 
