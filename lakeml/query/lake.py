@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
     from lakeml.ml.automl.engine import Progress
     from lakeml.ml.automl.result import AutoMLResult
     from lakeml.ml.train import TrainResult
+    from lakeml.pipeline.api import Pipelines
     from lakeml.registry.registry import ModelRegistry, ModelVersion
     from lakeml.scoring.api import ScoreResult
 
@@ -74,6 +75,7 @@ class Lake:
         self.catalog = Catalog(storage, dict(storage_options) if storage_options else None,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
+        self._pipelines: Pipelines | None = None
 
     def __repr__(self) -> str:
         return f"Lake({self.storage.describe()!r})"
@@ -276,10 +278,12 @@ class Lake:
     def _builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
         # imported here, not at module level: the query layer sits below the registry and ml layers
         from lakeml.ml import runs
+        from lakeml.pipeline import records as pipeline_records
         from lakeml.pipeline.triggers import runs as trigger_runs
         from lakeml.registry import views as registry_views
 
-        return {**registry_views.views(self), **runs.views(self), **trigger_runs.views(self.storage)}
+        return {**registry_views.views(self), **runs.views(self), **pipeline_records.views(self.storage),
+                **trigger_runs.views(self.storage)}
 
     # -- ingest ------------------------------------------------------------------------------------
     def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
@@ -310,6 +314,15 @@ class Lake:
                       null_values=null_values, options=options, progress=progress)
 
     # -- models and scoring (delegations) --------------------------------------------------------------
+    @property
+    def pipelines(self) -> Pipelines:
+        """The pipelines of this lake: create, run, runs, show, rerun, cancel (see docs/pipelines.md)."""
+        if self._pipelines is None:
+            from lakeml.pipeline.api import Pipelines
+
+            self._pipelines = Pipelines(self)
+        return self._pipelines
+
     @property
     def models(self) -> ModelRegistry:
         """The model registry of this lake."""

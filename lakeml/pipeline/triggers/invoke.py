@@ -62,14 +62,24 @@ def resolve_parameters(fire: TriggerFire) -> dict[str, Any]:
     return dict(resolved) if isinstance(resolved, dict) else {}
 
 
-def lake_runner(lake: Any) -> RunPipeline:
-    """A :data:`~.fire.RunPipeline` that runs the lake's stored pipelines with ``lake.pipelines.run``."""
+def lake_runner(lake: Any, *, poll: float = 0.2) -> RunPipeline:
+    """A :data:`~.fire.RunPipeline` that runs the lake's stored pipelines with ``lake.pipelines.run``.
+
+    The run is recorded with ``invokedBy`` the trigger's name; when the fire's ``cancel`` is set the
+    run is cancelled (its activities stop and it ends ``Cancelled``).
+    """
     from lakeml.pipeline.triggers.fire import RunOutcome
 
     def run(fire: TriggerFire) -> RunOutcome:
         parameters = resolve_parameters(fire)
-        result = lake.pipelines.run(fire.pipeline, parameters, trigger=fire.info(), trigger_body=fire.body(),
-                                    invoked_by=fire.trigger, cancel=fire.cancel)
-        return RunOutcome(str(result.run_id), str(result.status), str(getattr(result, "message", "") or ""))
+        handle = lake.pipelines.run(fire.pipeline, parameters, wait=False, invoked_by=fire.trigger,
+                                    trigger=fire.info(), trigger_body=fire.body())
+        cancelled = False
+        while not handle.done.wait(poll):
+            if fire.cancel.is_set() and not cancelled:
+                handle.cancel()
+                cancelled = True
+        result = handle.wait()
+        return RunOutcome(str(result.run_id), str(result.status), str(result.message or ""))
 
     return run
