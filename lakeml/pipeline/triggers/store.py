@@ -17,7 +17,6 @@ from lakeml.pipeline.triggers.state import trigger_root
 from lakeml.storage.lakefs import LakeStorage
 
 TRIGGERS_ROOT = "_lakeml/triggers"
-PIPELINES_ROOT = "_lakeml/pipelines"
 
 
 def definition_path(name: str) -> str:
@@ -82,7 +81,9 @@ class TriggerStore:
         trigger = parse_trigger(source)
         path = definition_path(trigger.name)
         if check_pipelines:
-            stored = {n[:-5] for n in self.storage.list(PIPELINES_ROOT) if n.endswith(".json")}
+            from lakeml.pipeline import store as pipeline_store
+
+            stored = set(pipeline_store.names(self.storage))
             missing = [ref.name for ref in trigger.pipelines if ref.name not in stored]
             if missing:
                 raise ConfigError(f"Trigger {trigger.name!r} starts pipeline(s) not stored in this lake: "

@@ -1,0 +1,60 @@
+"""Triggers running real pipelines (lake.pipelines): the window bounds reach the pipeline's expressions,
+and the window-output pattern (Copy merging by window) replaces a rerun window's rows exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from lakeml.pipeline.triggers.clock import ManualClock
+from lakeml.pipeline.triggers.invoke import lake_runner
+from lakeml.pipeline.triggers.operations import rerun_window
+from lakeml.pipeline.triggers.scheduler import Scheduler
+from lakeml.pipeline.triggers.store import TriggerStore
+from tests.pipeline.triggers.helpers import T0
+from tests.pipeline.triggers.test_tumbling import START, run_all
+
+COPY_WINDOW = {"name": "load_window", "properties": {
+    "parameters": {"from": {"type": "string"}, "to": {"type": "string"}},
+    "activities": [{"name": "copy", "type": "Copy", "typeProperties": {
+        "source": {"sql": "SELECT '@{trigger().outputs.windowStartTime}' AS window_start, id, ts, amount "
+                          "FROM events WHERE ts >= '@{pipeline().parameters.from}' "
+                          "AND ts < '@{pipeline().parameters.to}'"},
+        "sink": {"table": "window_totals", "mode": "merge", "keys": ["window_start", "id"]}}}]}}
+
+TRIGGER = {"name": "hourly", "properties": {
+    "type": "TumblingWindowTrigger",
+    "pipeline": {"pipelineReference": {"referenceName": "load_window", "type": "PipelineReference"},
+                 "parameters": {"from": "@trigger().outputs.windowStartTime",
+                                "to": "@trigger().outputs.windowEndTime"}},
+    "typeProperties": {"frequency": "Hour", "interval": 1, "startTime": "2026-03-02T07:00:00Z", "maxConcurrency": 3}}}
+
+
+def events(hours: int, per_hour: int, amount: int) -> pl.DataFrame:
+    rows = [(h * 100 + i, f"2026-03-02T{7 + h:02d}:{i * 10:02d}:00Z", amount) for h in range(hours)
+            for i in range(per_hour)]
+    return pl.DataFrame(rows, schema=["id", "ts", "amount"], orient="row")
+
+
+def test_windows_run_real_pipelines_and_a_rerun_replaces_its_rows(lake):
+    lake.write("events", events(5, 4, 1))
+    lake.pipelines.create(COPY_WINDOW)
+    trigger = TriggerStore(lake.storage).create(TRIGGER)
+    clock = ManualClock(T0)
+    run_all(Scheduler(lake.storage, [trigger], lake_runner(lake), clock=clock))
+    per_window = lake.sql("SELECT window_start, COUNT(*) AS n FROM window_totals GROUP BY window_start "
+                          "ORDER BY window_start").collect()
+    assert per_window.rows() == [(f"2026-03-02T{h:02d}:00:00Z", 4) for h in range(7, 12)]
+    runs = lake.sql("SELECT t.windowStart, p.status, p.invokedBy FROM trigger_runs t "
+                    "JOIN pipeline_runs p ON t.runId = p.runId ORDER BY t.windowStart").collect()
+    assert runs.height == 5 and set(runs["status"]) == {"Succeeded"} and set(runs["invokedBy"]) == {"hourly"}
+
+    lake.write("events", events(5, 4, 7), mode="overwrite")  # the source of the 09:00 window was corrected
+    fire = rerun_window(lake.storage, trigger, lake_runner(lake), window_start=START + timedelta(hours=2),
+                        clock=clock)
+    assert fire.status == "Succeeded" and fire.attempt == 2
+    table = lake.table("window_totals").collect()
+    assert table.height == 20
+    totals = dict(table.group_by("window_start").agg(pl.col("amount").sum()).iter_rows())
+    assert totals["2026-03-02T09:00:00Z"] == 28 and totals["2026-03-02T08:00:00Z"] == 4
