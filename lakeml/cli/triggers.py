@@ -64,10 +64,8 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def create_cmd(ctx: click.Context, file: str, replace: bool) -> None:
         """Validate the trigger definition FILE (JSON or YAML, the cloud's trigger shape) and store it in the lake."""
-        from lakeml.pipeline.triggers.store import TriggerStore
-
         try:
-            stored = TriggerStore(get_lake(ctx).storage).create(file, replace=replace)
+            stored = get_lake(ctx).triggers.create(file, replace=replace)
         except TriggerValidationError as exc:
             click.echo(f"error: {exc.message.split(':', 1)[0]}:", err=True)
             for path, message in exc.issues:
@@ -82,9 +80,7 @@ def register(cli: click.Group) -> None:
         """List the lake's triggers."""
         import polars as pl
 
-        from lakeml.pipeline.triggers.store import TriggerStore
-
-        store = TriggerStore(get_lake(ctx).storage)
+        store = get_lake(ctx).triggers.store
         rows: list[dict[str, Any]] = []
         for name in store.names():
             try:
@@ -106,18 +102,14 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def show_cmd(ctx: click.Context, name: str) -> None:
         """Print the definition of stored trigger NAME."""
-        from lakeml.pipeline.triggers.store import TriggerStore
-
-        click.echo(json.dumps(TriggerStore(get_lake(ctx).storage).get(name).document, indent=2, default=str))
+        click.echo(json.dumps(get_lake(ctx).triggers.get(name).document, indent=2, default=str))
 
     @trigger.command("delete")
     @click.argument("name")
     @click.pass_context
     def delete_cmd(ctx: click.Context, name: str) -> None:
         """Delete trigger NAME and its window state (its pipeline runs stay in pipeline_runs)."""
-        from lakeml.pipeline.triggers.store import TriggerStore
-
-        TriggerStore(get_lake(ctx).storage).delete(name)
+        get_lake(ctx).triggers.delete(name)
         click.echo(f"deleted trigger {name}")
 
     @trigger.command("runs")
@@ -126,9 +118,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def runs_cmd(ctx: click.Context, name: str | None, as_json: bool) -> None:
         """The trigger_runs table: every window, occurrence or file a trigger ran (of trigger NAME)."""
-        from lakeml.pipeline.triggers.runs import frame
-
-        table = frame(get_lake(ctx).storage, name)
+        table = get_lake(ctx).triggers.runs(name)
         if as_json:
             for row in table.iter_rows(named=True):
                 click.echo(json.dumps(row, default=str))
@@ -143,13 +133,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def rerun_cmd(ctx: click.Context, name: str, window: str) -> None:
         """Run one window of tumbling window trigger NAME again (exit 1 unless it succeeds)."""
-        from lakeml.pipeline.triggers.invoke import lake_runner
-        from lakeml.pipeline.triggers.operations import rerun_window
-        from lakeml.pipeline.triggers.store import TriggerStore
-
-        lake = get_lake(ctx)
-        fire = rerun_window(lake.storage, TriggerStore(lake.storage).get(name), lake_runner(lake),
-                            window_start=_time(window, "--window"))
+        fire = get_lake(ctx).triggers.rerun(name, _time(window, "--window"))
         runs = ", ".join(r["runId"] for r in fire.body.get("runs", []) if r.get("runId"))
         click.echo(f"window {fire.body['windowStart']}: {fire.status} (attempt {fire.attempt}, run {runs or '-'})"
                    + (f": {fire.body['message']}" if fire.body.get("message") else ""))
@@ -170,20 +154,15 @@ def register(cli: click.Group) -> None:
         Windows that already succeeded are skipped unless --force; the trigger's maxConcurrency,
         self-dependency and retry policy apply. Exit 1 unless every window succeeds.
         """
-        from lakeml.pipeline.triggers.invoke import lake_runner
-        from lakeml.pipeline.triggers.operations import backfill
-        from lakeml.pipeline.triggers.store import TriggerStore
+        from lakeml.pipeline.triggers.timefmt import iso, stamp
 
-        lake = get_lake(ctx)
         begin, finish = _time(start, "--start"), _time(end, "--end")
         if finish <= begin:
             raise ConfigError(f"The backfill range ends ({end}) before it starts ({start}).",
                               hint="Give --end after --start.")
-        result = backfill(lake.storage, TriggerStore(lake.storage).get(trigger_name), lake_runner(lake),
-                          start=begin, end=finish, pipeline=pipeline, force=force)
+        result = get_lake(ctx).triggers.backfill(trigger_name, start=begin, end=finish, pipeline=pipeline,
+                                                 force=force)
         for window in result.windows:
-            from lakeml.pipeline.triggers.timefmt import iso, stamp
-
             key = stamp(window.start)
             fire = result.fires.get(key)
             state = result.blocked.get(key) or (f"{fire.status} (attempt {fire.attempt})" if fire else "not run")
@@ -205,17 +184,8 @@ def register(cli: click.Group) -> None:
         then they are cancelled (recorded Cancelled; the next serve runs those windows again). A
         second signal cancels at once. A restart picks up missed tumbling windows; no window runs twice.
         """
-        from lakeml.pipeline.triggers.invoke import lake_runner
-        from lakeml.pipeline.triggers.scheduler import Scheduler
-        from lakeml.pipeline.triggers.store import TriggerStore
-
         lake = get_lake(ctx)
-        store = TriggerStore(lake.storage)
-        missing = sorted(set(only) - set(store.names()))
-        if missing:
-            store.get(missing[0])  # raises TriggerNotFoundError with the available names
-        sched = Scheduler(lake.storage, lambda: [t for t in store.all() if not only or t.name in only],
-                          lake_runner(lake), log=_log)
+        sched = lake.triggers.scheduler(names=list(only), log=_log)
         signals = {"count": 0}
 
         def on_signal(signum: int, frame: FrameType | None) -> None:

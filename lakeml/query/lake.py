@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
     from lakeml.ml.automl.result import AutoMLResult
     from lakeml.ml.train import TrainResult
     from lakeml.pipeline.api import Pipelines
+    from lakeml.pipeline.triggers.api import Triggers
     from lakeml.registry.registry import ModelRegistry, ModelVersion
     from lakeml.scoring.api import ScoreResult
 
@@ -76,6 +77,7 @@ class Lake:
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
         self._pipelines: Pipelines | None = None
+        self._triggers: Triggers | None = None
 
     def __repr__(self) -> str:
         return f"Lake({self.storage.describe()!r})"
@@ -322,6 +324,15 @@ class Lake:
 
             self._pipelines = Pipelines(self)
         return self._pipelines
+
+    @property
+    def triggers(self) -> Triggers:
+        """The triggers of this lake: create, list, runs, backfill, rerun, serve (see docs/triggers.md)."""
+        if self._triggers is None:
+            from lakeml.pipeline.triggers.api import Triggers
+
+            self._triggers = Triggers(self)
+        return self._triggers
 
     @property
     def models(self) -> ModelRegistry:

@@ -102,6 +102,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._next_due: dict[str, datetime | None] = {}
         self._settled: dict[str, set[str]] = {}  # fires that will not change without a rerun
+        self._retry_due: dict[str, datetime] = {}  # the earliest pending window retry per trigger
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.errors: list[str] = []
@@ -141,10 +142,9 @@ class Scheduler:
             due: datetime | None = None
             if isinstance(trigger.settings, TumblingWindow):
                 due = next_ready_time(trigger.settings, now)
-                for fire in self.store(trigger.name).all().values():
-                    retry = fire.retry_at if fire.status == FAILED else None
-                    if retry is not None and (due is None or retry < due):
-                        due = retry
+                retry = self._retry_due.get(trigger.name)
+                if retry is not None and (due is None or retry < due):
+                    due = retry
             elif isinstance(trigger.settings, Recurrence):
                 due = self._next_due.get(trigger.name)
             if due is not None:
@@ -192,13 +192,14 @@ class Scheduler:
                 if thread.is_alive():
                     return False
 
-    def shutdown(self, *, grace: float = 30.0) -> None:
-        """Stop: let runs in progress finish for ``grace`` seconds, then cancel them; runs that still do
-        not end are recorded ``Cancelled``. The owner heartbeat is removed last."""
+    def shutdown(self, *, grace: float = 30.0, cancel_wait: float = 30.0) -> None:
+        """Stop: let runs in progress finish for ``grace`` seconds, then cancel them and give them
+        ``cancel_wait`` seconds to stop; runs that still do not end are recorded ``Cancelled``. The owner
+        heartbeat is removed last."""
         self.stopping.set()
         if not self.join(grace):
             self.cancel_running()
-            if not self.join(grace):
+            if not self.join(cancel_wait):
                 self._mark_abandoned()
         self.owner.release()
 
@@ -226,7 +227,13 @@ class Scheduler:
                     continue
                 fires[key] = fire
                 if fire.status == SUCCEEDED:
-                    settled.add(key)
+                    settled.add(key)  # not read again: only a rerun changes it, and a rerun runs in its own process
+                # failed windows are read on every tick: a rerun elsewhere may unblock the windows that depend on them
+        retries = [f.retry_at for f in fires.values() if f.status == FAILED and f.retry_at is not None]
+        if retries:
+            self._retry_due[trigger.name] = min(r for r in retries if r is not None)
+        else:
+            self._retry_due.pop(trigger.name, None)
         return fires
 
     def reap(self, trigger: Trigger, fires: dict[str, Fire], now: datetime) -> dict[str, Fire]:

@@ -58,3 +58,50 @@ def test_windows_run_real_pipelines_and_a_rerun_replaces_its_rows(lake):
     assert table.height == 20
     totals = dict(table.group_by("window_start").agg(pl.col("amount").sum()).iter_rows())
     assert totals["2026-03-02T09:00:00Z"] == 28 and totals["2026-03-02T08:00:00Z"] == 4
+
+
+WAIT_LONG = {"name": "slow", "properties": {"activities": [
+    {"name": "hold", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 3600}}]}}
+
+
+def test_shutdown_cancels_a_real_run_and_records_both_cancelled(lake):
+    lake.pipelines.create(WAIT_LONG)
+    doc = {"name": "slowly", "properties": {
+        "type": "TumblingWindowTrigger", "pipeline": {"pipelineReference": {"referenceName": "slow"}},
+        "typeProperties": {"frequency": "Hour", "interval": 1, "startTime": "2026-03-02T11:00:00Z"}}}
+    lake.triggers.create(doc)
+    sched = lake.triggers.scheduler(clock=ManualClock(T0))
+    assert sched.tick() == ["slowly/20260302T110000Z"]
+    sched.shutdown(grace=0)  # the Wait ends at the cancel, not after an hour
+    fire = lake.triggers.runs("slowly").row(0, named=True)
+    assert fire["status"] == "Cancelled"
+    run = lake.sql(f"SELECT status FROM pipeline_runs WHERE runId = '{fire['runId']}'").collect()
+    assert run.item() == "Cancelled"
+
+
+def test_backfill_and_rerun_on_the_command_line(lake, capsys):
+    from lakeml.cli.main import main
+
+    lake.write("events", events(5, 2, 1))
+    lake.pipelines.create(COPY_WINDOW)
+    lake.triggers.create(TRIGGER)
+
+    def cli(*args: str) -> int:
+        try:
+            main(["--lake", lake.root, *args])
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        return 0
+
+    code = cli("pipeline", "backfill", "load_window", "--trigger", "hourly", "--start", "2026-03-02T08:00:00Z",
+               "--end", "2026-03-02T10:00:00Z")
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines() == ["2026-03-02T08:00:00Z  Succeeded (attempt 1)",
+                                              "2026-03-02T09:00:00Z  Succeeded (attempt 1)"]
+    code = cli("pipeline", "trigger", "rerun", "hourly", "--window", "2026-03-02T09:00:00Z")
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("window 2026-03-02T09:00:00Z: Succeeded (attempt 2, run ")
+    assert lake.table("window_totals").collect().height == 4
+    code = cli("pipeline", "backfill", "other", "--trigger", "hourly", "--start", "2026-03-02T08:00:00Z",
+               "--end", "2026-03-02T10:00:00Z")
+    assert code == 1 and "does not start pipeline 'other'" in capsys.readouterr().err
