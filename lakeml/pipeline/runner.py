@@ -197,7 +197,7 @@ def run_scope(scope: Scope, activities: tuple[Activity, ...]) -> str:
             activity = by_name[name]
             verdict = _verdict(activity, status)
             if verdict != "run" or run.cancelled():
-                final = "Skipped" if verdict != "run" else "Cancelled"
+                final = "Cancelled" if run.cancelled() else "Skipped"
                 _mark(scope, activity, final)
                 finish(name, final)
                 continue
