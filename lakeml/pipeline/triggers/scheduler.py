@@ -40,7 +40,7 @@ from lakeml.pipeline.triggers.state import (
     file_key,
     owner_alive,
 )
-from lakeml.pipeline.triggers.timefmt import iso, stamp
+from lakeml.pipeline.triggers.timefmt import iso, parse_instant, stamp
 from lakeml.pipeline.triggers.windows import Window, dependencies, next_ready_time, ready_windows
 from lakeml.storage.lakefs import LakeStorage
 
@@ -103,6 +103,7 @@ class Scheduler:
         self._next_due: dict[str, datetime | None] = {}
         self._settled: dict[str, set[str]] = {}  # fires that will not change without a rerun
         self._retry_due: dict[str, datetime] = {}  # the earliest pending window retry per trigger
+        self._looked: set[str] = set()  # schedule and storage event triggers whose old fires were checked
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.errors: list[str] = []
@@ -127,7 +128,10 @@ class Scheduler:
             try:
                 if isinstance(trigger.settings, TumblingWindow):
                     started += self._tick_windows(trigger, trigger.settings, now)
-                elif isinstance(trigger.settings, Recurrence):
+                    continue
+                if trigger.name not in self._looked:
+                    started += self._first_look(trigger, now)
+                if isinstance(trigger.settings, Recurrence):
                     started += self._tick_schedule(trigger, trigger.settings, now)
                 else:
                     started += self._tick_events(trigger, trigger.settings, now)
@@ -291,6 +295,27 @@ class Scheduler:
             running += 1
             self._start(trigger, fire, window=window, scheduled=window.end)
             started.append(f"{trigger.name}/{key}")
+        return started
+
+    def _first_look(self, trigger: Trigger, now: datetime) -> list[str]:
+        """On the first look at a schedule or storage event trigger: record the fires a dead process left
+        running as failed, and run again the ones a clean shutdown cancelled."""
+        self._looked.add(trigger.name)
+        store = self.store(trigger.name)
+        fires = self.reap(trigger, store.all(), now)
+        started = []
+        for key, fire in fires.items():
+            if fire.status != CANCELLED or not fire.body.get("resume") or self.stopping.is_set():
+                continue
+            fields = ("trigger", "triggerType", "invokedBy", "scheduledTime", "windowStart", "windowEnd", "fileName",
+                      "folderPath")
+            record: dict[str, Any] = {k: fire.body[k] for k in fields if k in fire.body}
+            claimed = store.claim(key, record, owner=self.owner.token, now=now,
+                                  may_claim=lambda cur: may_reclaim(cur, "once", now))
+            if claimed is not None:
+                scheduled = parse_instant(str(fire.body.get("scheduledTime") or iso(now)))
+                self._start(trigger, claimed, scheduled=scheduled)
+                started.append(f"{trigger.name}/{key}")
         return started
 
     # -- schedules ----------------------------------------------------------------------------------

@@ -70,3 +70,32 @@ def test_storage_event_can_fire_on_empty_files(lake):
     lake.storage.write_bytes("raw/in/empty.csv", b"")
     run_all(sched)
     assert [f.file_name for f in runner.fires] == ["empty.csv"]
+
+
+def test_a_file_cancelled_at_shutdown_fires_again_and_a_dead_owners_file_is_failed(lake):
+    import threading
+
+    from lakeml.pipeline.triggers.state import LEASE, FireStore, file_key
+
+    clock, gate = ManualClock(T0), threading.Event()
+    held = Recorder(gate=gate)
+    sched = Scheduler(lake.storage, [events()], held, clock=clock)
+    run_all(sched)
+    lake.storage.write_bytes("raw/in/a.csv", b"a\n1\n")
+    sched.tick()
+    held.wait_started(1)
+    sched.shutdown(grace=0)  # the run notices the cancel and ends Cancelled
+    assert FireStore(lake.storage, "arrivals").get(file_key("raw/in/a.csv")).status == "Cancelled"
+    again = Recorder()
+    run_all(Scheduler(lake.storage, [events()], again, clock=clock))
+    assert [f.file_name for f in again.fires] == ["a.csv"] and again.fires[0].attempt == 2
+
+    lake.storage.write_bytes("raw/in/b.csv", b"a\n1\n")
+    crashed = Scheduler(lake.storage, [events()], Recorder(gate=threading.Event()), clock=clock)
+    crashed.tick()  # never finishes: its process "died"
+    clock.advance(LEASE * 2)
+    run_all(Scheduler(lake.storage, [events()], Recorder(), clock=clock))
+    fire = FireStore(lake.storage, "arrivals").get(file_key("raw/in/b.csv"))
+    assert fire.status == "Failed" and "Interrupted" in fire.body["message"]
+    crashed.cancel_running()
+    crashed.join(30)
