@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lakeml"
 # layer -> the lakeml layers its modules may import at module level (leaves are always allowed)
 ALLOWED = {
     "storage": set(),
-    "backends": {"storage"},
-    "query": {"backends", "storage"},
+    "engines": {"storage"},
+    "query": {"engines", "storage"},
     "registry": {"storage", "query"},
     "scoring": {"registry", "query", "storage"},
     "ml": {"query", "registry", "scoring", "storage"},
@@ -22,7 +22,7 @@ ALLOWED = {
     "explore": {"query", "storage"},
     "pipeline": {"sql", "ml", "scoring", "query", "registry", "storage"},
 }
-LEAVES = {"errors", "boundary", "config", "redaction", "_deps", "_typing", "_html", "__init__"}
+LEAVES = {"errors", "boundary", "config", "context", "redaction", "_deps", "_typing", "_html", "__init__"}
 
 
 def _module_level_imports(path: Path) -> list[str]:

@@ -30,7 +30,7 @@ from lakeml.query.writer import check_mode
 from lakeml.storage.uri import parse_location, safe_uri
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.context import LakeContext
 
 INFER_ROWS = 10_000  # CSV rows Polars infers column types from, and lakeml samples for numeric-looking text
 
@@ -88,7 +88,7 @@ def _resolve_format(files: list[str], fmt: str | None, source: str) -> Format:
                       hint="Ingest one format at a time (use a glob such as 'folder/*.csv').")
 
 
-def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
+def scan_source(lake: LakeContext[pl.LazyFrame], source: str | Path, *, format: str | None = None,
                 schema: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
                 null_values: Sequence[str] = (),
                 ) -> tuple[pl.LazyFrame, Format, list[str]]:
@@ -189,8 +189,8 @@ def _scan_files(files: list[str], fmt: Format, opts: dict[str, Any]) -> pl.LazyF
     return pl.scan_ndjson(files, **opts)
 
 
-def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
-           partition_by: str | list[str] | None = None, schema: Mapping[str, Any] | None = None,
+def ingest(lake: LakeContext[pl.LazyFrame], source: str | Path, table: str, *, format: str | None = None,
+           mode: str = "error", partition_by: str | list[str] | None = None, schema: Mapping[str, Any] | None = None,
            null_values: Sequence[str] | None = None, options: Mapping[str, Any] | None = None,
            progress: bool | None = None) -> int:
     """Copy a file, folder or glob into a lake table, streaming (bounded memory).
@@ -270,7 +270,7 @@ def _exists_hint() -> str:
             "the table.")
 
 
-def _existing_schema(lake: Lake, table: str, mode: str) -> pl.Schema | None:
+def _existing_schema(lake: LakeContext[pl.LazyFrame], table: str, mode: str) -> pl.Schema | None:
     """The schema of ``table`` if it exists; refuses an existing table when ``mode`` is ``error``."""
     check_mode(mode)
     if table not in lake.tables():

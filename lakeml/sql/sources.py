@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import polars as pl
 from sqlglot import exp
 
+from lakeml.context import StorageContext
 from lakeml.errors import ColumnNotFoundError, ConfigError, LakeMLError, SQLError, choices_hint
 from lakeml.query.access import check_access
 from lakeml.sql.nodes import OpenRowset, OpenRowsetColumn
@@ -54,7 +55,7 @@ _OPENROWSET_CSV_ONLY = {"HEADER_ROW", "FIELDTERMINATOR", "ROWTERMINATOR", "FIELD
 _UTF8 = {"UTF8", "UTF-8", "65001"}
 
 
-def rewrite_sources(tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> None:
+def rewrite_sources(tree: exp.Expr, lake: StorageContext, frames: dict[str, pl.LazyFrame]) -> None:
     """Replace every file table function in ``tree`` by a fresh frame name registered in ``frames``."""
     counter = itertools.count(1)
     for table in list(tree.find_all(exp.Table)):
@@ -86,7 +87,7 @@ def _func_name(func: exp.Func) -> str:
 
 
 # --- table functions ---------------------------------------------------------------------------
-def _table_function(func: exp.Func, lake: Any) -> pl.LazyFrame:
+def _table_function(func: exp.Func, lake: StorageContext) -> pl.LazyFrame:
     name = _func_name(func)
     fmt = TABLE_FUNCTIONS[name]
     args = [a for a in [func.this, *func.expressions] if isinstance(a, exp.Expr)] if not isinstance(
@@ -136,7 +137,8 @@ def _python_value(node: exp.Expr, what: str) -> Any:
 
 
 # --- OPENROWSET --------------------------------------------------------------------------------
-def _openrowset(node: OpenRowset, lake: Any) -> tuple[pl.LazyFrame, list[OpenRowsetColumn] | None, str, bool]:
+def _openrowset(node: OpenRowset, lake: StorageContext
+                ) -> tuple[pl.LazyFrame, list[OpenRowsetColumn] | None, str, bool]:
     opts = {item.this.name.upper(): item.expression for item in node.args.get("options") or []}
     fmt_node = opts.pop("FORMAT", None)
     if fmt_node is None:
@@ -249,7 +251,7 @@ def _with_schema(name: str, frame: pl.LazyFrame, columns: list[OpenRowsetColumn]
 
 
 # --- scanning ----------------------------------------------------------------------------------
-def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> pl.LazyFrame:
+def scan(lake: StorageContext, locations: list[str], fmt: str, options: dict[str, Any]) -> pl.LazyFrame:
     """A lazy Polars scan of ``locations`` (files, globs or folders) in ``fmt``, with lake credentials.
 
     A folder of the lake holding a lakeml Parquet table (one written by ``Lake.write`` or
@@ -284,7 +286,7 @@ def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> 
         raise wrap_polars_error(exc, lake=lake, what=f"reading {', '.join(map(safe_uri, locations))}") from exc
 
 
-def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | None:
+def _lakeml_table(lake: StorageContext, locations: list[str], fmt: str) -> pl.LazyFrame | None:
     if fmt != "parquet" or len(locations) != 1:
         return None
     text = locations[0].strip().removesuffix("/**").rstrip("/")
@@ -298,7 +300,7 @@ def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | N
         return None  # not a readable lakeml table (e.g. a path outside the lake): read it as files
 
 
-def _resolve(lake: Any, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]:
+def _resolve(lake: StorageContext, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]:
     """(uri for polars, polars credential kwargs, is_folder) for a location written in SQL."""
     text = _https_to_abfss(text.strip())
     folder_hint = text.endswith("/") or text.endswith("/**")
@@ -316,7 +318,7 @@ def _resolve(lake: Any, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]
     return uri, options, is_folder
 
 
-def _location(lake: Any, text: str) -> Location:
+def _location(lake: StorageContext, text: str) -> Location:
     """The location a SQL string names: a URI, an absolute path, or a path relative to the lake root."""
     text = _https_to_abfss(text.strip())
     if not text:
@@ -347,7 +349,7 @@ def _https_to_abfss(text: str) -> str:
     return f"abfss://{container}@{account}.dfs.core.windows.net/{path}{query}"
 
 
-def _credentials(lake: Any, location: Location) -> dict[str, Any]:
+def _credentials(lake: StorageContext, location: Location) -> dict[str, Any]:
     """Polars credential kwargs for ``location``: the lake's own, or built from the lake settings."""
     if location.is_local:
         return {}

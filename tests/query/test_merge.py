@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from lakeml.errors import ConfigError, SchemaError
-from lakeml.query.lake import Lake
 from lakeml.query.parquet_table import latest_version
+from lakeml.session import Lake
 
 FORMATS = ["parquet", "delta"]
 

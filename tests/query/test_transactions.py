@@ -9,7 +9,7 @@ import pytest
 
 from lakeml import Transaction, WriteResult
 from lakeml.errors import ConfigError, CorruptMetadataError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from lakeml.storage.commitlog import entry_name
 
 FORMATS = ["parquet", "delta"]

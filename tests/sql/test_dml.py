@@ -19,8 +19,8 @@ from lakeml.errors import (
     TableExistsError,
     TableNotFoundError,
 )
-from lakeml.query.lake import Lake
 from lakeml.query.parquet_table import latest_version
+from lakeml.session import Lake
 
 FORMATS = ["parquet", "delta"]
 

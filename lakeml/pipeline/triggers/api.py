@@ -29,7 +29,7 @@ from lakeml.pipeline.triggers.store import TriggerStore
 from lakeml.pipeline.triggers.timefmt import parse_instant
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.context import StorageContext
 
 
 def _instant(value: str | datetime, name: str) -> datetime:
@@ -46,11 +46,11 @@ class Triggers:
     """The triggers of one lake (``lake.triggers``).
 
     Args:
-        lake: the lake.
+        lake: the lake (the session's ``Lake``; its ``pipelines`` run the fires unless ``run`` is given).
         run: how a fire runs its pipeline (default: ``lake.pipelines.run``; tests pass their own).
     """
 
-    def __init__(self, lake: Lake, *, run: RunPipeline | None = None) -> None:
+    def __init__(self, lake: StorageContext, *, run: RunPipeline | None = None) -> None:
         self.lake = lake
         self.store = TriggerStore(lake.storage)
         self._run = run

@@ -1,4 +1,9 @@
-"""The :class:`Lake` session: the user-facing entry point of lakeml."""
+"""The :class:`Lake` session: the user-facing entry point of lakeml, above every layer it drives.
+
+The session wires the layers together (catalog, engine, registry, scoring, SQL, training,
+explore); the layers below take the typed contexts of :mod:`lakeml.context`, never the ``Lake``.
+Imports of the upper layers stay inside the methods so that ``import lakeml`` is cheap.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
     from lakeml.pipeline.triggers.api import Triggers
     from lakeml.registry.registry import ModelRegistry, ModelVersion
     from lakeml.scoring.api import ScoreResult
+    from lakeml.scoring.bound import BoundModel
 
 _SQL_START = re.compile(r"^\s*(select|with|from|values|\()", re.IGNORECASE)
 
@@ -76,6 +82,8 @@ class Lake:
         self.catalog = Catalog(storage, dict(storage_options) if storage_options else None,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
+        #: Models bound with ``lake.models.bind``, by lower-cased alias; they live as long as the lake.
+        self.bound_models: dict[str, BoundModel] = {}
         self._pipelines: Pipelines | None = None
         self._triggers: Triggers | None = None
 
@@ -277,8 +285,8 @@ class Lake:
 
         return execute(self, query, params=dict(params) if params else None)
 
-    def _builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
-        # imported here, not at module level: the query layer sits below the registry and ml layers
+    def builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
+        """The built-in views (model and run listings) by name, each built on demand."""
         from lakeml.ml import runs
         from lakeml.pipeline import records as pipeline_records
         from lakeml.pipeline.triggers import runs as trigger_runs
@@ -339,8 +347,9 @@ class Lake:
         """The model registry of this lake."""
         if self._models is None:
             from lakeml.registry.registry import ModelRegistry
+            from lakeml.scoring.runtime import ScoringRuntime
 
-            self._models = ModelRegistry(self)
+            self._models = ModelRegistry(self, runtime=ScoringRuntime(self))
         return self._models
 
     def predict(self, model: str | ModelVersion, data: Any, *,
