@@ -188,3 +188,5 @@ def test_trigger_runs_is_a_sql_table(lake):
     assert rows.row(0)[1:] == (1, "Failed", "run-1", "serve")
     assert rows.row(1)[1:3] == (2, "Succeeded") and rows.row(1)[4] == "rerun"
     assert rows["windowStart"][0] == START
+    late = lake.sql("SELECT COUNT(*) AS n FROM trigger_runs WHERE windowStart >= '2026-03-02T10:00:00Z'").collect()
+    assert late.item() == 2  # times are UTC timestamps, comparable with ISO text
