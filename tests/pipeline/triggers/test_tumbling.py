@@ -190,3 +190,21 @@ def test_trigger_runs_is_a_sql_table(lake):
     assert rows["windowStart"][0] == START
     late = lake.sql("SELECT COUNT(*) AS n FROM trigger_runs WHERE windowStart >= '2026-03-02T10:00:00Z'").collect()
     assert late.item() == 2  # times are UTC timestamps, comparable with ISO text
+
+
+def test_serve_loop_follows_the_clock_and_stops_on_request(lake):
+    clock = ManualClock(T0)
+    holder: dict[str, Scheduler] = {}
+
+    def stop_after_three(fire):
+        if len(runner.fires) >= 3:
+            holder["sched"].request_stop()
+        return "Succeeded"
+
+    runner = Recorder(outcome=stop_after_three)
+    sched = Scheduler(lake.storage, [tumbling(start="2026-03-02T12:00:00Z")], runner, clock=clock)
+    holder["sched"] = sched
+    sched.serve(poll=3600, grace=60)  # the manual clock jumps to each window's end instead of sleeping
+    assert runner.windows() == [T0, T0 + H, T0 + 2 * H]
+    assert clock.now() >= T0 + 3 * H
+    assert not lake.storage.exists(sched.owner.path)  # the heartbeat is removed on a clean stop
