@@ -206,8 +206,6 @@ def register(cli: click.Group) -> None:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        for line in sched.errors:
-            click.echo(f"warning: {line}", err=True)
-        _log("stopped")
+        _log("stopped" + (f" ({len(sched.errors)} error(s) above)" if sched.errors else ""))
         sys.stdout.flush()
 

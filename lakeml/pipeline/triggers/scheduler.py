@@ -136,7 +136,7 @@ class Scheduler:
                 else:
                     started += self._tick_events(trigger, trigger.settings, now)
             except LakeMLError as exc:  # one broken trigger must not stop the others
-                self.errors.append(f"trigger {trigger.name!r}: {exc.one_line()}")
+                self._error(f"trigger {trigger.name!r}: {exc.one_line()}")
         return started
 
     def next_wake(self, now: datetime, poll: float) -> float:
@@ -167,6 +167,10 @@ class Scheduler:
                 self.clock.wait(self.next_wake(self.clock.now(), poll), self.wake)
         finally:
             self.shutdown(grace=grace)
+
+    def _error(self, line: str) -> None:
+        self.errors.append(line)
+        self.log(f"error: {line}")
 
     def request_stop(self) -> None:
         """Stop claiming new fires and end :meth:`serve` (safe to call from a signal handler)."""
@@ -402,8 +406,10 @@ class Scheduler:
                 if active.cancel.is_set():
                     break
             self._finish(trigger, fire, runs, active)
-        except LakeMLError as exc:
-            self.errors.append(f"trigger {trigger.name!r} fire {fire.key}: {exc.one_line()}")
+        except LakeMLError as exc:  # the state could not be written: the next process records it interrupted
+            self._error(f"trigger {trigger.name!r} fire {fire.key}: {exc.one_line()}")
+        except Exception as exc:  # a lakeml bug must not leave the fire Running under a live owner unnoticed
+            self._error(f"trigger {trigger.name!r} fire {fire.key}: unexpected {type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._active.pop((trigger.name, fire.key), None)

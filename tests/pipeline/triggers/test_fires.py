@@ -99,3 +99,18 @@ def test_a_file_cancelled_at_shutdown_fires_again_and_a_dead_owners_file_is_fail
     assert fire.status == "Failed" and "Interrupted" in fire.body["message"]
     crashed.cancel_running()
     crashed.join(30)
+
+
+def test_a_broken_trigger_is_reported_and_the_others_still_run(lake):
+    from lakeml.pipeline.triggers.events import baseline_path
+    from tests.pipeline.triggers.helpers import tumbling
+
+    lake.storage.write_bytes(baseline_path("arrivals"), b"not json")
+    lines: list[str] = []
+    runner = Recorder()
+    sched = Scheduler(lake.storage, [events(), tumbling(start="2026-03-02T11:00:00Z")], runner,
+                      clock=ManualClock(T0), log=lines.append)
+    run_all(sched)
+    assert len(runner.fires) == 1 and runner.fires[0].trigger == "hourly"
+    assert sched.errors and "baseline" in sched.errors[0] and "Delete it" in sched.errors[0]
+    assert any(line.startswith("error: trigger 'arrivals'") for line in lines)
