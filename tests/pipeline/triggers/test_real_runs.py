@@ -105,3 +105,33 @@ def test_backfill_and_rerun_on_the_command_line(lake, capsys):
     code = cli("pipeline", "backfill", "other", "--trigger", "hourly", "--start", "2026-03-02T08:00:00Z",
                "--end", "2026-03-02T10:00:00Z")
     assert code == 1 and "does not start pipeline 'other'" in capsys.readouterr().err
+
+
+INGEST_FILE = {"name": "ingest_file", "properties": {"activities": [
+    {"name": "load", "type": "Copy", "typeProperties": {
+        "source": {"path": "@{triggerBody().folderPath}/@{triggerBody().fileName}", "format": "csv"},
+        "sink": {"table": "arrivals", "mode": "append"}}},
+    {"name": "note", "type": "Copy", "dependsOn": [{"activity": "load", "dependencyConditions": ["Succeeded"]}],
+     "typeProperties": {
+         "source": {"sql": "SELECT '@{pipeline().TriggerName}' AS trigger_name, '@{pipeline().TriggerType}' AS "
+                           "trigger_type, '@{pipeline().TriggerTime}' AS trigger_time, "
+                           "'@{triggerBody().fileName}' AS file_name"},
+         "sink": {"table": "arrival_log", "mode": "append"}}}]}}
+
+
+def test_a_new_file_runs_a_pipeline_that_reads_it(lake):
+    from lakeml.pipeline.triggers.clock import ManualClock as Clock
+
+    lake.pipelines.create(INGEST_FILE)
+    lake.triggers.create({"name": "drop", "properties": {
+        "type": "BlobEventsTrigger", "pipelines": [{"pipelineReference": {"referenceName": "ingest_file"}}],
+        "typeProperties": {"blobPathBeginsWith": "/lake/blobs/landing/", "blobPathEndsWith": ".csv"}}})
+    sched = lake.triggers.scheduler(clock=Clock(T0))
+    run_all(sched)
+    lake.storage.write_bytes("landing/2026/march.csv", b"id,amount\n1,10\n2,20\n")
+    run_all(sched)
+    run_all(sched)
+    assert lake.table("arrivals").collect().height == 2
+    log = lake.table("arrival_log").collect().row(0, named=True)
+    assert log == {"trigger_name": "drop", "trigger_type": "BlobEventsTrigger",
+                   "trigger_time": "2026-03-02T12:00:00Z", "file_name": "march.csv"}
