@@ -74,8 +74,7 @@ class LakeContext(StorageContext, Protocol[FrameT_co]):
               partition_by: str | list[str] | None = None, keys: Sequence[str] | str | None = None,
               transaction: Transaction | None = None) -> WriteResult:
         """Write data to a managed table atomically (``mode``: error, append, overwrite or merge by
-        ``keys``; ``format``: parquet or delta), optionally with a transaction marker; returns what
-        was committed."""
+        ``keys``; ``format``: parquet or delta), optionally with a transaction marker in the same commit."""
         ...
 
     def write_path(self, relpath: str, data: object, *, mode: str = "overwrite") -> int:

@@ -82,10 +82,10 @@ class Lake:
         self.catalog = Catalog(storage, dict(storage_options) if storage_options else None,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
-        #: Models bound with ``lake.models.bind``, by lower-cased alias; they live as long as the lake.
-        self.bound_models: dict[str, BoundModel] = {}
         self._pipelines: Pipelines | None = None
         self._triggers: Triggers | None = None
+        #: Models bound with ``lake.models.bind``, by lower-cased alias; they live as long as the lake.
+        self.bound_models: dict[str, BoundModel] = {}
 
     def __repr__(self) -> str:
         return f"Lake({self.storage.describe()!r})"

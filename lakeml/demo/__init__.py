@@ -95,8 +95,8 @@ def run_demo(lake: Lake, console: Any) -> None:
     explore_with_sql(lake, console)
     from lakeml.demo import automl as automl_demo
     from lakeml.demo import explore as explore_demo
+    from lakeml.demo import pipeline as pipeline_demo
     from lakeml.demo import scoring as score_demo
-    from lakeml.pipeline import demo as pipeline_demo
 
     for title, stage in (("explore", explore_demo), ("score", score_demo), ("automl", automl_demo),
                          ("pipeline", pipeline_demo)):

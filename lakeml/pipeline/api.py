@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import polars as pl
 
@@ -154,6 +154,18 @@ class Pipelines:
         """Mark runs of this host whose process died (kill -9) as Failed; returns their ids."""
         return records.recover_killed(self.storage)
 
+    @overload
+    def run(self, pipeline: str | Path | Mapping[str, Any] | Pipeline, parameters: Mapping[str, Any] | None = None,
+            *, wait: Literal[True] = True, invoked_by: str = "Manual", trigger: Mapping[str, Any] | None = None,
+            trigger_body: Mapping[str, Any] | None = None, max_parallel: int = DEFAULT_MAX_PARALLEL,
+            clock: Clock | None = None, run_id: str | None = None) -> RunResult: ...
+
+    @overload
+    def run(self, pipeline: str | Path | Mapping[str, Any] | Pipeline, parameters: Mapping[str, Any] | None = None,
+            *, wait: Literal[False], invoked_by: str = "Manual", trigger: Mapping[str, Any] | None = None,
+            trigger_body: Mapping[str, Any] | None = None, max_parallel: int = DEFAULT_MAX_PARALLEL,
+            clock: Clock | None = None, run_id: str | None = None) -> RunHandle: ...
+
     def run(self, pipeline: str | Path | Mapping[str, Any] | Pipeline, parameters: Mapping[str, Any] | None = None,
             *, wait: bool = True, invoked_by: str = "Manual", trigger: Mapping[str, Any] | None = None,
             trigger_body: Mapping[str, Any] | None = None, max_parallel: int = DEFAULT_MAX_PARALLEL,
@@ -248,7 +260,6 @@ class Pipelines:
     def _launcher(self, clock: Clock) -> Callable[[str, dict[str, Any], bool, str], dict[str, Any]]:
         def launch(name: str, parameters: dict[str, Any], wait: bool, parent: str) -> dict[str, Any]:
             handle = self.run(name, parameters, wait=False, invoked_by=f"Pipeline run {parent}", clock=clock)
-            assert isinstance(handle, RunHandle)
             if not wait:
                 return {"pipelineRunId": handle.run_id, "status": "InProgress"}
             result = handle.wait()
@@ -275,6 +286,14 @@ class Pipelines:
     def show(self, run_id: str) -> str:
         """The activity tree of a run: status, attempt, duration and error of each activity."""
         return format_tree(self.get(run_id))
+
+    @overload
+    def rerun(self, run_id: str, *, from_failure: bool = False, parameters: Mapping[str, Any] | None = None,
+              wait: Literal[True] = True, clock: Clock | None = None) -> RunResult: ...
+
+    @overload
+    def rerun(self, run_id: str, *, from_failure: bool = False, parameters: Mapping[str, Any] | None = None,
+              wait: Literal[False], clock: Clock | None = None) -> RunHandle: ...
 
     def rerun(self, run_id: str, *, from_failure: bool = False, parameters: Mapping[str, Any] | None = None,
               wait: bool = True, clock: Clock | None = None) -> RunResult | RunHandle:

@@ -20,7 +20,7 @@ def test_the_example_pipeline_validates():
 
 
 def test_the_demo_pipeline_validates():
-    from lakeml.pipeline.demo import DEMO_PIPELINE
+    from lakeml.demo.pipeline import DEMO_PIPELINE
 
     assert load_pipeline(DEMO_PIPELINE).name == "flights_monthly"
 
@@ -28,7 +28,7 @@ def test_the_demo_pipeline_validates():
 @pytest.mark.slow
 def test_demo_step_loads_incrementally_trains_and_scores(lake) -> None:
     from lakeml.demo import load_demo_tables
-    from lakeml.pipeline.demo import demo_step
+    from lakeml.demo.pipeline import demo_step
 
     lake.storage.ensure_root()
     out = io.StringIO()

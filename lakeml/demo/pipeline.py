@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.session import Lake
 
 RAW = "raw/flights_by_month"
 FEATURES = "month, day, hour, sched_dep_time, sched_arr_time, carrier, origin, dest, distance"
