@@ -137,4 +137,4 @@ def rerun_window(storage: LakeStorage, trigger: Trigger, run: RunPipeline, *, wi
                               hint="Wait for it to end, then rerun it.")
         return sched.run_inline(trigger, fire, scheduled=window.end, window=window)
     finally:
-        sched.owner.release()
+        sched.shutdown(grace=0)

@@ -31,6 +31,7 @@ from lakeml.pipeline.triggers.schedule import next_occurrence, occurrences
 from lakeml.pipeline.triggers.state import (
     CANCELLED,
     FAILED,
+    LEASE,
     RUNNING,
     SUCCEEDED,
     Fire,
@@ -43,6 +44,9 @@ from lakeml.pipeline.triggers.state import (
 from lakeml.pipeline.triggers.timefmt import iso, parse_instant, stamp
 from lakeml.pipeline.triggers.windows import Window, dependencies, next_ready_time, ready_windows
 from lakeml.storage.lakefs import LakeStorage
+
+#: How often a busy scheduler refreshes its heartbeat (well inside the lease).
+HEARTBEAT_SECONDS = LEASE.total_seconds() / 4
 
 #: How the scheduler may (re)claim a fire: "once" (never claimed, or a due retry / a resumed
 #: cancellation), "unfinished" (also failed and cancelled ones: backfill), "any" (also succeeded: a rerun).
@@ -103,7 +107,9 @@ class Scheduler:
         self._next_due: dict[str, datetime | None] = {}
         self._settled: dict[str, set[str]] = {}  # fires that will not change without a rerun
         self._retry_due: dict[str, datetime] = {}  # the earliest pending window retry per trigger
-        self._looked: set[str] = set()  # schedule and storage event triggers whose old fires were checked
+        self._looked: set[str] = set()
+        self._beat_stop = threading.Event()
+        self._beat: threading.Thread | None = None  # schedule and storage event triggers whose old fires were checked
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.errors: list[str] = []
@@ -209,6 +215,7 @@ class Scheduler:
             self.cancel_running()
             if not self.join(cancel_wait):
                 self._mark_abandoned()
+        self._beat_stop.set()
         self.owner.release()
 
     def _mark_abandoned(self) -> None:
@@ -367,7 +374,22 @@ class Scheduler:
         return started
 
     # -- running one fire ---------------------------------------------------------------------------
+    def _keep_alive(self) -> None:
+        """Refresh the owner heartbeat from a thread while runs go on, so a long run (or a long wait
+        between ticks) never looks abandoned to another process."""
+        if self._beat is not None:
+            return
+
+        def beat() -> None:
+            while not self._beat_stop.wait(HEARTBEAT_SECONDS):
+                with contextlib.suppress(LakeMLError):
+                    self.owner.heartbeat(self.clock.now())
+
+        self._beat = threading.Thread(target=beat, name="lakeml-trigger-heartbeat", daemon=True)
+        self._beat.start()
+
     def _start(self, trigger: Trigger, fire: Fire, *, scheduled: datetime, window: Window | None = None) -> None:
+        self._keep_alive()
         active = _Active(trigger.name, fire.key, threading.Thread(target=lambda: None))
         thread = threading.Thread(target=self._run_fire, args=(trigger, fire, scheduled, window, active),
                                   name=f"lakeml-trigger-{trigger.name}-{fire.key}", daemon=True)
@@ -380,6 +402,7 @@ class Scheduler:
 
     def run_inline(self, trigger: Trigger, fire: Fire, *, scheduled: datetime, window: Window | None = None) -> Fire:
         """Run a claimed fire in this thread (single-window reruns); returns its final record."""
+        self._keep_alive()
         active = _Active(trigger.name, fire.key, threading.current_thread())
         with self._lock:
             self._active[(trigger.name, fire.key)] = active

@@ -208,3 +208,28 @@ def test_serve_loop_follows_the_clock_and_stops_on_request(lake):
     assert runner.windows() == [T0, T0 + H, T0 + 2 * H]
     assert clock.now() >= T0 + 3 * H
     assert not lake.storage.exists(sched.owner.path)  # the heartbeat is removed on a clean stop
+
+
+def test_a_long_run_keeps_its_owner_alive(lake, monkeypatch):
+    from lakeml.pipeline.triggers import scheduler as scheduler_module
+    from lakeml.pipeline.triggers.state import owner_alive
+
+    monkeypatch.setattr(scheduler_module, "HEARTBEAT_SECONDS", 0.01)
+    clock, gate = ManualClock(T0), threading.Event()
+    runner = Recorder(gate=gate)
+    busy = Scheduler(lake.storage, [tumbling(start="2026-03-02T11:00:00Z")], runner, clock=clock)
+    busy.tick()
+    runner.wait_started(1)
+    clock.advance(LEASE * 3)  # far past the lease: only the heartbeat thread can keep the owner alive
+    beaten = threading.Event()
+    for _ in range(1000):  # the heartbeat thread runs every 10 ms; wait for its next beat
+        if owner_alive(lake.storage, busy.owner.token, clock.now()):
+            beaten.set()
+            break
+        gate.wait(0.01)
+    other = Recorder()
+    run_all(Scheduler(lake.storage, [tumbling(start="2026-03-02T11:00:00Z")], other, clock=clock))
+    assert beaten.is_set() and statuses(lake) == {stamp(START + 4 * H): "Running"}  # not taken for dead
+    gate.set()
+    busy.shutdown(grace=30)
+    assert statuses(lake) == {stamp(START + 4 * H): "Succeeded"} and other.fires == []
