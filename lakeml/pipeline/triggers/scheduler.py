@@ -107,9 +107,9 @@ class Scheduler:
         self._next_due: dict[str, datetime | None] = {}
         self._settled: dict[str, set[str]] = {}  # fires that will not change without a rerun
         self._retry_due: dict[str, datetime] = {}  # the earliest pending window retry per trigger
-        self._looked: set[str] = set()
+        self._looked: set[str] = set()  # schedule and storage event triggers whose old fires were checked
         self._beat_stop = threading.Event()
-        self._beat: threading.Thread | None = None  # schedule and storage event triggers whose old fires were checked
+        self._beat: threading.Thread | None = None
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.errors: list[str] = []
@@ -126,7 +126,10 @@ class Scheduler:
     def tick(self) -> list[str]:
         """Look at every trigger once and start what is due; returns the started fires as ``trigger/key``."""
         now = self.clock.now()
-        self.owner.heartbeat(now)
+        try:
+            self.owner.heartbeat(now)
+        except LakeMLError as exc:  # a storage hiccup: the fires are claimed through the log anyway
+            self._error(f"heartbeat: {exc.one_line()}")
         started: list[str] = []
         for trigger in self.triggers():
             if self.stopping.is_set():
@@ -162,12 +165,15 @@ class Scheduler:
         return wait
 
     def serve(self, *, poll: float = 10.0, grace: float = 30.0, stop: threading.Event | None = None) -> None:
-        """Tick until ``stop`` (or :meth:`request_stop`), then shut down (see :meth:`shutdown`)."""
+        """Tick until ``stop`` is set or :meth:`request_stop` is called, then shut down (see :meth:`shutdown`).
+
+        :meth:`request_stop` wakes the loop at once; a ``stop`` event is noticed within ``poll`` seconds.
+        """
         stop_event = stop or self.stopping
         try:
             while not stop_event.is_set() and not self.stopping.is_set():
+                self.wake.clear()  # before the tick: a run ending during it wakes the wait below
                 self.tick()
-                self.wake.clear()
                 if stop_event.is_set() or self.stopping.is_set():
                     break
                 self.clock.wait(self.next_wake(self.clock.now(), poll), self.wake)
