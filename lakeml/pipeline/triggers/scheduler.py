@@ -295,14 +295,13 @@ class Scheduler:
                 continue
             if any(fires.get(stamp(dep.start), _MISSING).status != SUCCEEDED for dep in dependencies(tw, window)):
                 continue
-            record: dict[str, Any] = {"trigger": trigger.name, "triggerType": trigger.cloud_type,
-                                      "invokedBy": invoked_by,
-                      "scheduledTime": iso(window.end), "windowStart": iso(window.start),
-                      "windowEnd": iso(window.end)}
             previous = fires.get(key)
-            automatic = 1 + (int(previous.body.get("autoAttempt", 1)) if previous and rule == "once"
-                             and previous.status == FAILED else 0)
-            record["autoAttempt"] = automatic
+            retrying = previous is not None and rule == "once" and previous.status == FAILED
+            record: dict[str, Any] = {
+                "trigger": trigger.name, "triggerType": trigger.cloud_type, "invokedBy": invoked_by,
+                "scheduledTime": iso(window.end), "windowStart": iso(window.start), "windowEnd": iso(window.end),
+                # attempts in a row under the retry policy; a backfill or rerun starts a new series
+                "autoAttempt": 1 + (int(previous.body.get("autoAttempt", 1)) if retrying and previous else 0)}
             fire = self.store(trigger.name).claim(key, record, owner=self.owner.token, now=now,
                                                   may_claim=lambda cur: may_reclaim(cur, rule, now))
             if fire is None:
