@@ -38,7 +38,7 @@ def _summary(trigger: Trigger) -> str:
         return (f"{s.interval} {s.frequency.lower()} windows from {iso(s.start)}"
                 f"{f' to {iso(s.end)}' if s.end else ''}, maxConcurrency {s.max_concurrency}{extra}")
     if isinstance(s, Recurrence):
-        return f"every {s.interval} {s.frequency.lower()} from {iso(s.start)} ({s.zone})"
+        return f"every {s.interval} {s.frequency.lower()} from {s.start.astimezone(s.zone).isoformat()} ({s.zone})"
     assert isinstance(s, StorageEvent)
     return f"new files {s.begins_with or ''}*{s.ends_with}"
 
