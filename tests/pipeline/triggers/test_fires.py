@@ -114,3 +114,14 @@ def test_a_broken_trigger_is_reported_and_the_others_still_run(lake):
     assert len(runner.fires) == 1 and runner.fires[0].trigger == "hourly"
     assert sched.errors and "baseline" in sched.errors[0] and "Delete it" in sched.errors[0]
     assert any(line.startswith("error: trigger 'arrivals'") for line in lines)
+
+
+def test_a_stopped_trigger_is_not_served(lake):
+    from lakeml.pipeline.triggers.definition import parse_trigger
+    from tests.pipeline.triggers.helpers import tumbling
+
+    doc = dict(tumbling().document)
+    doc["properties"] = {**doc["properties"], "runtimeState": "Stopped"}
+    runner = Recorder()
+    run_all(Scheduler(lake.storage, [parse_trigger(doc)], runner, clock=ManualClock(T0)))
+    assert runner.fires == []
