@@ -77,6 +77,14 @@ class LakeContext(StorageContext, Protocol[FrameT_co]):
         ``keys``; ``format``: parquet or delta), optionally with a transaction marker in the same commit."""
         ...
 
+    def last_transaction(self, table: str, app_id: str) -> Transaction | None:
+        """The committed transaction marker of ``app_id`` on a managed table, or None."""
+        ...
+
+    def drop(self, table: str) -> None:
+        """Delete a managed table and its files."""
+        ...
+
     def write_path(self, relpath: str, data: object, *, mode: str = "overwrite") -> int:
         """Write a lakeml Parquet table at a path under the root; returns the committed version."""
         ...

@@ -269,6 +269,9 @@ class Lake:
         """Resolve data given as a table name, a SQL query or a frame into a LazyFrame."""
         if isinstance(data, str):
             if _SQL_START.match(data) or any(ch.isspace() for ch in data.strip()):
+                from lakeml.sql.dml import refuse_writes
+
+                refuse_writes(data)
                 return self.sql(data)
             return self.table(data)
         return to_lazy(data)
@@ -280,6 +283,12 @@ class Lake:
         Catalog tables are in scope by name; ``read_parquet('uri')`` style table functions and
         T-SQL ``OPENROWSET(BULK 'uri', FORMAT = 'PARQUET')`` read lake files; ``TOP n`` works;
         ``@name`` parameters bind from ``params``.
+
+        Statements that write run at once, each as one table commit: ``CREATE [OR REPLACE] TABLE t
+        [IF NOT EXISTS] AS SELECT ...``, ``CREATE TABLE t (col type, ...)``, ``SELECT ... INTO t``,
+        ``INSERT INTO t [(cols)] SELECT ... | VALUES ...``, ``DROP TABLE [IF EXISTS] t`` and the upsert
+        ``MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN
+        INSERT *``. They return a one-row frame with the Int64 column ``rows_affected`` (docs/lake.md).
         """
         from lakeml.sql.engine import execute
 

@@ -79,7 +79,7 @@ class RunHandle:
 
     def activities(self) -> list[ActivityRun]:
         """A snapshot of the activity records so far."""
-        return list(self.recorder.activities.values())
+        return self.recorder.snapshot()
 
     def wait(self, timeout: float | None = None) -> RunResult:
         """Wait for the run to end and return its result (re-raises a runner failure)."""
@@ -136,8 +136,7 @@ class Pipelines:
 
     def create(self, source: str | Path | Mapping[str, Any]) -> Pipeline:
         """Validate a definition and store it in the lake (replacing one of the same name)."""
-        pipeline = self.load(source) if not isinstance(source, str) or Path(source).expanduser().is_file() \
-            else load_pipeline(source)
+        pipeline = load_pipeline(source) if isinstance(source, str | Path) else self.load(source)
         store.save(self.storage, pipeline)
         return pipeline
 
@@ -245,7 +244,7 @@ class Pipelines:
             recorder.flush(force=True)
             self.storage.delete(records.cancel_path(run.runId))
             handle.result = RunResult(run.runId, run.pipelineName, status, run.message,
-                                      [recorder.redact(_asdict(a)) for a in recorder.activities.values()])
+                                      [recorder.redact(_asdict(a)) for a in recorder.snapshot()])
         except BaseException as exc:
             handle.error = exc
             run.status, run.message = "Failed", f"The runner failed: {type(exc).__name__}: {exc}"
@@ -280,8 +279,11 @@ class Pipelines:
         Raises:
             PipelineNotFoundError: no such run.
         """
-        self.recover()
-        return records.read_run(self.storage, run_id)
+        document = records.read_run(self.storage, run_id)
+        running = document.get("run", {}).get("status") in ("Queued", "InProgress")
+        if running and run_id not in self._active and records.recover_killed(self.storage, only=[run_id]):
+            document = records.read_run(self.storage, run_id)
+        return document
 
     def show(self, run_id: str) -> str:
         """The activity tree of a run: status, attempt, duration and error of each activity."""
@@ -357,7 +359,7 @@ def _asdict(record: ActivityRun) -> dict[str, Any]:
 def _summary(recorder: RunRecorder, status: str) -> str | None:
     if status == "Succeeded":
         return None
-    failed = [a for a in recorder.activities.values() if a.status == "Failed" and a.error]
+    failed = [a for a in recorder.snapshot() if a.status == "Failed" and a.error]
     if not failed:
         return f"The run ended {status}."
     first = failed[0]

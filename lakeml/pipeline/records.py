@@ -129,6 +129,11 @@ class RunRecorder:
             self._dirty = True
         self.flush(force=force)
 
+    def snapshot(self) -> list[ActivityRun]:
+        """The activity records so far (a copy, safe while the run goes on)."""
+        with self._lock:
+            return list(self.activities.values())
+
     def flush(self, *, force: bool = False) -> None:
         """Write the run document if something changed and the interval has passed (or ``force``)."""
         now = time.monotonic()
@@ -179,14 +184,15 @@ def write_run(storage: LakeStorage, document: dict[str, Any]) -> None:
     storage.write_bytes(run_path(document["run"]["runId"]), json.dumps(document, default=str).encode())
 
 
-def recover_killed(storage: LakeStorage, *, host: str | None = None) -> list[str]:
+def recover_killed(storage: LakeStorage, *, host: str | None = None, only: list[str] | None = None) -> list[str]:
     """Mark runs whose process is gone (killed) as Failed; returns their ids.
 
-    Only runs of this host are checked (another machine's process cannot be seen from here).
+    Only runs of this host are checked (another machine's process cannot be seen from here);
+    ``only`` limits the check to those run ids.
     """
     here = host or socket.gethostname()
     found = []
-    for run_id in run_ids(storage):
+    for run_id in only if only is not None else run_ids(storage):
         try:
             document = read_run(storage, run_id)
         except (PipelineNotFoundError, json.JSONDecodeError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -179,7 +180,7 @@ def run_scope(scope: Scope, activities: tuple[Activity, ...]) -> str:
         for dep in a.depends_on:
             dependents[dep.activity].append(a.name)
     status: dict[str, str] = {}
-    ready = [a.name for a in activities if not a.depends_on]
+    ready = deque(a.name for a in activities if not a.depends_on)
     done: queue.Queue[tuple[str, str]] = queue.Queue()
     running = 0
     limit = max(1, run.max_parallel)
@@ -193,7 +194,7 @@ def run_scope(scope: Scope, activities: tuple[Activity, ...]) -> str:
 
     while ready or running:
         while ready and running < limit:
-            name = ready.pop(0)
+            name = ready.popleft()
             activity = by_name[name]
             verdict = _verdict(activity, status)
             if verdict != "run" or run.cancelled():

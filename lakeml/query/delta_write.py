@@ -48,6 +48,9 @@ def write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode
     except Exception as exc:
         if _committed(uri, options, token):
             return _result(uri, options, token, transaction)
+        done = _covered(uri, options, transaction)  # a concurrent run of the same unit won (Delta refuses ours)
+        if done is not None:
+            return done
         text = storage.redact(str(exc))
         if "already exists" in text.lower() and mode == "error":
             raise TableExistsError(f"Delta table {table_label(relpath)!r} already exists.",
@@ -99,6 +102,9 @@ def merge_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, keys
     except Exception as exc:
         if _committed(uri, options, token):
             return _result(uri, options, token, transaction)
+        done = _covered(uri, options, transaction)  # a concurrent run of the same unit won (Delta refuses ours)
+        if done is not None:
+            return done
         raise _delta_error(relpath, storage.redact(str(exc))) from None
     version = _version_of(uri, options, token)
     if version is None:  # deltalake skips the commit of a merge that changes nothing

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlglot import exp
@@ -37,10 +37,16 @@ from lakeml.errors import (
     choices_hint,
 )
 from lakeml.query.dtypes import SQL_TYPES, sql_name, sql_type
+from lakeml.query.formats import committed_table_format
+from lakeml.query.names import TABLES_DIR, validate_name
 from lakeml.query.schema_match import widens
 from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_statement
+
+if TYPE_CHECKING:
+    from lakeml.query.transactions import WriteResult
+    from lakeml.scoring.bound import ScoringContext as Writer  # what lake SQL runs against (engine.py)
 
 __all__ = ["ROWS_AFFECTED", "execute_dml"]
 
@@ -52,7 +58,7 @@ _SUPPORTED = ("CREATE TABLE ... AS SELECT, SELECT ... INTO, INSERT INTO, DROP TA
               "(upsert by keys)")
 
 
-def execute_dml(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> pl.LazyFrame | None:
+def execute_dml(lake: Writer, query: str, params: Mapping[str, Any] | None = None) -> pl.LazyFrame | None:
     """Run ``query`` if it is a writing statement; None when it is a plain query (for the query path).
 
     Returns:
@@ -69,7 +75,18 @@ def execute_dml(lake: Any, query: str, params: Mapping[str, Any] | None = None) 
     return pl.LazyFrame({ROWS_AFFECTED: [rows]}, schema={ROWS_AFFECTED: pl.Int64})
 
 
-def _run(lake: Any, tree: exp.Expr) -> int:
+def refuse_writes(query: str) -> None:
+    """Raise SQLError when ``query`` is a writing statement: where data is read (``lake.train(data=...)``,
+    ``lake.profile``...) a statement must not change the lake as a side effect."""
+    if isinstance(query, str) and _WRITE_WORD.search(query):
+        tree = parse_statement(query)
+        if not isinstance(tree, exp.Query) or tree.args.get("into") is not None:
+            raise SQLError("Data to read must be a table name or a query, not a statement that writes.",
+                           hint="Run the statement with [[lake.sql(...)|lakeml sql]] first, then pass the table "
+                                "name or a SELECT.")
+
+
+def _run(lake: Writer, tree: exp.Expr) -> int:
     if isinstance(tree, exp.Create):
         return _create(lake, tree)
     if isinstance(tree, exp.Query):
@@ -110,20 +127,20 @@ def table_name(table: exp.Expr, statement: str) -> str:
     return table.name
 
 
-def table_format(lake: Any, name: str) -> str | None:
+def table_format(lake: Writer, name: str) -> str | None:
     """The format of managed table ``name``, None when it does not exist (an external table is an error)."""
-    try:
-        info = lake.catalog.info(name)
-    except TableNotFoundError:
-        return None
-    if not info.managed:
+    validate_name(name)
+    fmt = committed_table_format(lake.storage, f"{TABLES_DIR}/{name}")
+    if fmt is not None:
+        return fmt
+    if name in _names(lake):  # a catalog name without a managed table: a registered external table
         raise SQLError(f"{name!r} is a registered external table; lake SQL only writes managed tables.",
                        hint="Write to a new table name, e.g. CREATE TABLE t2 AS SELECT * FROM "
                             f"{name}.")
-    return str(info.format)
+    return None
 
 
-def run_query(lake: Any, query: exp.Expr) -> pl.LazyFrame:
+def run_query(lake: Writer, query: exp.Expr) -> pl.LazyFrame:
     """The rows of a statement's query part, through the ordinary lake SQL path."""
     from lakeml.sql.engine import execute
 
@@ -147,7 +164,7 @@ def _as_query(node: exp.Expr | None, statement: str) -> exp.Expr:
 
 
 # -- CREATE TABLE / SELECT INTO -----------------------------------------------------------------------
-def _create(lake: Any, tree: exp.Create) -> int:
+def _create(lake: Writer, tree: exp.Create) -> int:
     kind = str(tree.args.get("kind") or "").upper()
     if kind != "TABLE":
         raise SQLError(f"CREATE {kind or '...'} is not supported in lake SQL.",
@@ -177,7 +194,7 @@ def _create(lake: Any, tree: exp.Create) -> int:
                       partition_by=partition_by)
 
 
-def _select_into(lake: Any, tree: exp.Query) -> int:
+def _select_into(lake: Writer, tree: exp.Query) -> int:
     into = tree.args["into"]
     if into.args.get("temporary") or into.args.get("unlogged"):
         raise SQLError("SELECT ... INTO a temporary table is not supported.",
@@ -190,7 +207,7 @@ def _select_into(lake: Any, tree: exp.Query) -> int:
     return _write_new(lake, name, run_query(lake, query), mode="error", fmt="parquet", partition_by=None)
 
 
-def _write_new(lake: Any, name: str, frame: pl.LazyFrame, *, mode: str, fmt: str,
+def _write_new(lake: Writer, name: str, frame: pl.LazyFrame, *, mode: str, fmt: str,
                partition_by: list[str] | None) -> int:
     try:
         result = lake.write(name, frame, mode=mode, format=fmt, partition_by=partition_by)
@@ -199,7 +216,7 @@ def _write_new(lake: Any, name: str, frame: pl.LazyFrame, *, mode: str, fmt: str
     return _affected(result)
 
 
-def _affected(result: Any) -> int:
+def _affected(result: WriteResult) -> int:
     rows = result.rows_affected
     return int(rows) if rows is not None else 0
 
@@ -256,7 +273,7 @@ def _column_defs(schema: exp.Schema) -> dict[str, pl.DataType]:
 
 
 # -- INSERT ---------------------------------------------------------------------------------------------
-def _insert(lake: Any, tree: exp.Insert) -> int:
+def _insert(lake: Writer, tree: exp.Insert) -> int:
     target = tree.this
     name = table_name(target, "INSERT")
     fmt = table_format(lake, name)
@@ -365,7 +382,7 @@ def conform_decimals(frame: pl.LazyFrame, table: pl.Schema) -> pl.LazyFrame:
 
 
 # -- DROP TABLE -----------------------------------------------------------------------------------------
-def _drop(lake: Any, tree: exp.Drop) -> int:
+def _drop(lake: Writer, tree: exp.Drop) -> int:
     kind = str(tree.args.get("kind") or "").upper()
     if kind != "TABLE":
         raise SQLError(f"DROP {kind or '...'} is not supported in lake SQL.", hint="Use DROP TABLE [IF EXISTS] t.")
@@ -384,7 +401,7 @@ def _drop(lake: Any, tree: exp.Drop) -> int:
     return 0
 
 
-def _names(lake: Any) -> list[str]:
+def _names(lake: Writer) -> list[str]:
     try:
         return list(lake.tables())
     except LakeMLError:

@@ -10,7 +10,7 @@ not an upsert, and lakeml's merge is exactly one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 from sqlglot import exp
@@ -19,13 +19,16 @@ from lakeml.errors import SchemaError, SQLError, TableNotFoundError, choices_hin
 from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.dml import conform_decimals, run_query, table_format, table_name
 
+if TYPE_CHECKING:
+    from lakeml.sql.dml import Writer
+
 __all__ = ["run_merge"]
 
 _FORM = ("MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET * "
          "WHEN NOT MATCHED THEN INSERT *")
 
 
-def run_merge(lake: Any, tree: exp.Merge) -> int:
+def run_merge(lake: Writer, tree: exp.Merge) -> int:
     """Run an upsert MERGE; returns rows inserted plus rows updated."""
     target = tree.this
     name = table_name(target, "MERGE INTO")
@@ -51,7 +54,7 @@ def run_merge(lake: Any, tree: exp.Merge) -> int:
     return int(result.rows_affected or 0)
 
 
-def _source(lake: Any, using: exp.Expr | None) -> tuple[pl.LazyFrame, str]:
+def _source(lake: Writer, using: exp.Expr | None) -> tuple[pl.LazyFrame, str]:
     if isinstance(using, exp.Table) and isinstance(using.this, exp.Identifier):
         alias = using.alias_or_name
         plain = using.copy()

@@ -64,12 +64,14 @@ def test_no_table_has_no_transaction(lake: Lake):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_first_write_with_mode_error_is_a_no_op_on_rerun(lake: Lake, fmt: str):
+def test_a_first_write_with_mode_error_is_a_no_op_on_rerun(any_lake: Lake, fmt: str):
     # A rerun of a load that created the table must not fail with "already exists".
     marker = Transaction("load", 0)
-    assert lake.write("t", _batch(0), format=fmt, transaction=marker).committed
-    rerun = lake.write("t", _batch(0), format=fmt, transaction=marker)
-    assert not rerun.committed and lake.table("t").collect().height == 3
+    assert any_lake.write("t", _batch(0), format=fmt, transaction=marker).committed
+    rerun = any_lake.write("t", _batch(0), format=fmt, transaction=marker)
+    assert not rerun.committed and any_lake.table("t").collect().height == 3
+    merged = any_lake.write("m", _batch(0), mode="merge", keys="id", format=fmt, transaction=marker)
+    assert merged.committed and any_lake.last_transaction("m", "load") == marker
 
 
 def test_write_result_is_frozen_and_reports_rows(lake: Lake):
@@ -124,3 +126,21 @@ def test_delta_commit_carries_a_txn_action_and_the_metadata(lake: Lake):
     info = table.history(1)[0]
     assert json.loads(info["lakeml.transaction"]) == {"appId": "copy", "version": 3,
                                                      "metadata": {"watermark": "2024-03"}}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_concurrent_runs_of_the_same_transaction_commit_it_once(lake: Lake, fmt: str):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    lake.write("t", _batch(0), format=fmt)
+    barrier = Barrier(4)
+
+    def run(_: int) -> WriteResult:
+        barrier.wait()
+        return lake.write("t", _batch(100, 50), mode="append", format=fmt, transaction=Transaction("copy", 1))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(4)))
+    assert sum(r.committed for r in results) == 1
+    assert lake.table("t").collect().height == 53

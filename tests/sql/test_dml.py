@@ -103,6 +103,8 @@ def test_insert_select_values_columns_and_ctes(src: Lake, fmt: str):
     assert run(src, "WITH c AS (SELECT 14 AS id, 'n' AS name) INSERT INTO t SELECT * FROM c") == 1
     assert rows(src, "t") == [(1, "a"), (2, "b"), (3, "c"), (10, "j"), (11, None), (12, "k"), (13, None),
                               (14, "n")]
+    assert run(src, "INSERT OVERWRITE TABLE t SELECT id, name FROM src WHERE id = 2") == 1
+    assert rows(src, "t") == [(2, "b")] and src.describe("t").format == fmt
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -258,3 +260,13 @@ def test_the_cli_runs_statements_and_prints_rows_affected(tmp_path: Path):
     assert inserted.returncode == 0 and inserted.stdout.strip() == '[{"rows_affected":1}]'
     bad = cli("INSERT INTO nope VALUES (1)")
     assert bad.returncode == 1 and "no table named 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_data_arguments_never_run_a_writing_statement(lake: Lake):
+    lake.write("src", pl.DataFrame({"id": [1, 2], "y": [0.5, 1.5]}))
+    with pytest.raises(SQLError, match="not a statement that writes"):
+        lake.profile("DROP TABLE src")
+    with pytest.raises(SQLError, match="not a statement that writes"):
+        lake.frame("SELECT id INTO copy FROM src")
+    assert lake.tables() == ["src"]
+    assert lake.frame("SELECT id AS \"update\" FROM src").collect().height == 2
