@@ -187,6 +187,19 @@ class EngineError(LakeMLError, RuntimeError):
     """An engine (Polars, Arrow, ONNX Runtime, Delta) failed in a way no narrower lakeml error describes."""
 
 
+class TriggerValidationError(ConfigError):
+    """A trigger definition has problems; ``issues`` lists every one as ``(json_path, message)``."""
+
+    def __init__(self, message: str, *, issues: list[tuple[str, str]] | None = None,
+                 hint: str | None = None) -> None:
+        self.issues = list(issues or [])
+        super().__init__(message, hint=hint)
+
+
+class TriggerNotFoundError(LakeMLError, KeyError):
+    """No stored trigger of that name, or no window or run of that trigger."""
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """Return a ``Did you mean 'x'?`` sentence for the closest candidate, or None."""
     pool = list(candidates)

@@ -102,7 +102,8 @@ class Evaluator:
     def pipeline(self) -> dict[str, Any]:
         run = self.scope.run
         return {"parameters": run.parameters, "RunId": run.run.runId, "Pipeline": run.pipeline.name,
-                "TriggerTime": run.run.runStart, "TriggerType": run.run.invokedBy,
+                "TriggerTime": run.trigger.get("startTime", run.run.runStart),
+                "TriggerType": run.trigger.get("type", run.run.invokedBy),
                 "TriggerName": run.trigger.get("name", run.run.invokedBy), "GroupId": run.run.runId}
 
     def activity(self, name: str) -> dict[str, Any]:
