@@ -343,3 +343,21 @@ def test_kernel_for_scores_arrow_batches_like_predict(lake: Lake) -> None:
     assert_frames_close(out, lake.predict("f", pl.from_arrow(table)))  # type: ignore[arg-type]
     empty = fn(pa.RecordBatch.from_pylist([], table.schema))
     assert empty.num_rows == 0 and empty.schema == fn.output_schema()
+
+
+def test_auto_follows_the_stored_speed_verdict(lake: Lake, monkeypatch: pytest.MonkeyPatch,
+                                               kernel_env: Path) -> None:
+    """auto mode uses a cached kernel that was faster on the sample, and skips one that was slower
+    without loading it again (the verdicts here are written as the first check would write them)."""
+    mv = lake.models.register(fitted("lgbm"), name="g", features=FEATURES)
+    threads = _threads(lake)
+    kernels.get_kernel(mv.onnx_bytes(), threads=threads, sha256=mv.sha256)  # compiled mode: built, checked
+    folder = kernel_env / "kernels" / f"{mv.sha256}-{compiled.builder_tag()}"
+    monkeypatch.setenv("LAKEML_KERNEL", "auto")
+    for compiled_s, kind in ((0.5, "compiled"), (2.0, "onnxruntime")):
+        compiled.save_verdict(folder, compiled.Verdict(True, "matches ONNX Runtime", 1.0, compiled_s, threads))
+        kernels.forget()
+        lake.predict("g", pl.DataFrame(data()[0], schema=FEATURES))
+        choice = kernels.choice_of(mv.sha256, threads)
+        assert choice is not None and choice.kind == kind
+    assert choice.reason.startswith("ONNX Runtime was faster (compiled 2000.0 ms vs ONNX Runtime 1000.0 ms")

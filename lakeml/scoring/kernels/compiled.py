@@ -27,6 +27,8 @@ from lakeml.scoring.kernels.trees import TreeGraph, Unsupported, cast_output
 
 TOOLCHAIN_ENV = "LAKEML_KERNEL_CC"
 SAMPLE_ROWS = 32_768
+#: rows of the parity re-check when a process loads a library that was checked and timed before
+RECHECK_ROWS = 4_096
 #: a compiled kernel must take at most this fraction of ONNX Runtime's time on the sample
 FASTER = 0.95
 LIB = "kernel.so"
@@ -134,11 +136,11 @@ class Verdict:
         return self.parity and self.compiled_s <= FASTER * self.ort_s
 
 
-def verify(kernel: CompiledTrees, reference: Any, *, reps: int = 3) -> Verdict:
+def verify(kernel: CompiledTrees, reference: Any, *, reps: int = 3, rows: int = SAMPLE_ROWS) -> Verdict:
     """Run ``kernel`` beside ``reference`` (an ONNX Runtime session of the tree node alone) on a
     split-covering sample: compare, then (``reps`` > 0) time both, interleaved, medians."""
     g = kernel.graph
-    x = g.sample(SAMPLE_ROWS)
+    x = g.sample(rows)
     want = dict(zip(g.tree_outputs, reference.run(g.tree_outputs, {g.x_name: x}), strict=True))
     got = kernel.trees(x)
     for name in g.tree_outputs:
