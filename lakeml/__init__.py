@@ -19,7 +19,7 @@ __all__ = ["Lake", "LakeMLError", "__version__", "connect"]
 def __getattr__(name: str) -> object:
     # Lazy so that `import lakeml` stays cheap and never pulls in heavy optional engines.
     if name in ("Lake", "connect"):
-        import lakeml.query.lake as _lake
+        import lakeml.session as _lake
 
         return getattr(_lake, name)
     raise AttributeError(f"module 'lakeml' has no attribute {name!r}")

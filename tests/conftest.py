@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import lakeml
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.azurite import Azurite, start_azurite
 from tests.netguard import _network_guard  # noqa: F401  (autouse: no test may reach off this machine)
 

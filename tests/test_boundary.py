@@ -25,7 +25,7 @@ from lakeml.errors import (
     choices_hint,
     render_for,
 )
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 REPO = Path(__file__).resolve().parents[1]
 

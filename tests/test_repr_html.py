@@ -7,7 +7,7 @@ import html.parser
 import numpy as np
 import polars as pl
 
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.scoring.models import packed_logreg, training_frame
 
 

@@ -7,9 +7,9 @@ import pytest
 
 from lakeml.errors import ConfigError, PredictError
 from lakeml.query.dtypes import SQL_TYPES, parse_dtype, sql_name
-from lakeml.query.lake import Lake
 from lakeml.registry.manifest import _ELEM
 from lakeml.scoring.types import ONNX_ELEM, parse_outputs, parse_sql_type
+from lakeml.session import Lake
 
 # names lake.sql's CAST refuses (it never reads them differently); every other name must agree with it
 NOT_SQL_CASTABLE = {"float32", "float64", "utf8", "categorical", "category"}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.session import Lake
 
 
 @dataclass
@@ -23,7 +23,7 @@ class CliState:
     def lake(self) -> Lake:
         """The lake, opened on first use."""
         if self._lake is None:
-            from lakeml.query.lake import connect
+            from lakeml.session import connect
 
             self._lake = connect(self.lake_uri)
         return self._lake

@@ -16,7 +16,7 @@ from lakeml.errors import ConfigError
 from lakeml.storage.uri import parse_location, safe_uri
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.session import Lake
 
 OutputFormat = Literal["table", "csv", "json", "parquet"]
 

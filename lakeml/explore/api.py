@@ -24,7 +24,7 @@ from lakeml.explore.figures import query_figure
 from lakeml.explore.profile import Profile
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.context import LakeContext
 
 ChartKind = Literal["bar", "line", "scatter", "hist"]
 CHART_KINDS: tuple[str, ...] = ("bar", "line", "scatter", "hist")
@@ -69,7 +69,7 @@ def _wrap(exc: pl.exceptions.PolarsError, what: str) -> LakeMLError:
                                 "[[lake.sql(query).head().collect()|lakeml sql 'QUERY LIMIT 5']].")
 
 
-def profile(lake: Lake, data: Any, *, target: str | None = None, sample: int | float | None = None,
+def profile(lake: LakeContext[pl.LazyFrame], data: Any, *, target: str | None = None, sample: int | float | None = None,
             bins: int = 20, top_k: int = 10, progress: Callable[[str], None] | None = None,
             memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Profile:
     """Profile a table, SQL query or frame with streaming Polars aggregations (two passes).
@@ -149,9 +149,9 @@ def _histogram(lf: pl.LazyFrame, column: str, dtype: pl.DataType, bins: int) -> 
                          "count": [int(lookup.get(k, 0)) for k in range(n)]})
 
 
-def chart(lake: Lake, query: Any, *, kind: ChartKind, x: str | None = None, y: str | Sequence[str] | None = None,
-          output: str | Path | None = None, title: str | None = None, bins: int = 30,
-          max_points: int = 50_000, max_bars: int = 50) -> Chart:
+def chart(lake: LakeContext[pl.LazyFrame], query: Any, *, kind: ChartKind, x: str | None = None,
+          y: str | Sequence[str] | None = None, output: str | Path | None = None, title: str | None = None,
+          bins: int = 30, max_points: int = 50_000, max_bars: int = 50) -> Chart:
     """Chart any query result: ``bar``, ``line``, ``scatter`` or ``hist``; optionally save PNG/SVG.
 
     Big results are reduced in Polars before drawing: histograms are binned lazily, bar charts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import polars as pl
@@ -118,3 +119,30 @@ def quantile_expr(name: str, dtype: pl.DataType) -> pl.Expr:
 def fixed_width_bytes(dtype: pl.DataType) -> int:
     """Approximate bytes per value of a column in Arrow memory (strings/nested: the 8-byte offset)."""
     return _WIDTHS.get(dtype.base_type(), 8)
+
+
+_PER_SECOND = {"ns": 1e9, "us": 1e6, "ms": 1e3}
+
+
+def format_physical(value: float, dtype: pl.DataType, width: float | None = None) -> str:
+    """Human label of a bin edge: temporal edges back in their own type, at a resolution that
+    suits the bin ``width`` (physical units), so 20 bins over a year read as dates."""
+    if column_kind(dtype) != "datetime":
+        if dtype.is_integer() and float(value).is_integer():
+            return str(int(value))
+        return f"{value:.4g}"
+    if dtype == pl.Date:
+        return str(pl.Series([round(value)], dtype=pl.Int32).cast(pl.Date).to_list()[0])
+    unit = getattr(dtype, "time_unit", None) or "ns"
+    seconds = None if width is None else width / _PER_SECOND[unit]
+    converted = pl.Series([round(value)], dtype=pl.Int64).cast(dtype).to_list()[0]
+    if dtype == pl.Time or isinstance(dtype, pl.Datetime):
+        fmt = "%H:%M:%S" if dtype == pl.Time else "%Y-%m-%d %H:%M:%S"
+        if seconds is not None and seconds >= 60:
+            fmt = fmt.replace(":%S", "")
+        if seconds is not None and seconds >= 86400 and isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%d"
+        return converted.strftime(fmt) if seconds is not None else str(converted)
+    if seconds is not None and seconds >= 1:
+        return str(dt.timedelta(seconds=round(converted.total_seconds())))
+    return str(converted)

@@ -18,7 +18,6 @@ matrix) is capped by ``max_corr_columns``.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from lakeml.explore.columns import (
     column_kind,
     first_pass_exprs,
     fixed_width_bytes,
+    format_physical,
     numeric_input,
     physical,
     quantile_expr,
@@ -449,33 +449,6 @@ _HIST_SCHEMA = {"column": pl.String, "bin": pl.Int32, "lower": pl.Float64, "uppe
                 "label": pl.String, "count": pl.Int64}
 _TOP_SCHEMA = {"column": pl.String, "rank": pl.Int32, "value": pl.String, "count": pl.Int64,
                "share": pl.Float64}
-
-
-_PER_SECOND = {"ns": 1e9, "us": 1e6, "ms": 1e3}
-
-
-def format_physical(value: float, dtype: pl.DataType, width: float | None = None) -> str:
-    """Human label of a bin edge: temporal edges back in their own type, at a resolution that
-    suits the bin ``width`` (physical units), so 20 bins over a year read as dates."""
-    if column_kind(dtype) != "datetime":
-        if dtype.is_integer() and float(value).is_integer():
-            return str(int(value))
-        return f"{value:.4g}"
-    if dtype == pl.Date:
-        return str(pl.Series([round(value)], dtype=pl.Int32).cast(pl.Date).to_list()[0])
-    unit = getattr(dtype, "time_unit", None) or "ns"
-    seconds = None if width is None else width / _PER_SECOND[unit]
-    converted = pl.Series([round(value)], dtype=pl.Int64).cast(dtype).to_list()[0]
-    if dtype == pl.Time or isinstance(dtype, pl.Datetime):
-        fmt = "%H:%M:%S" if dtype == pl.Time else "%Y-%m-%d %H:%M:%S"
-        if seconds is not None and seconds >= 60:
-            fmt = fmt.replace(":%S", "")
-        if seconds is not None and seconds >= 86400 and isinstance(dtype, pl.Datetime):
-            fmt = "%Y-%m-%d"
-        return converted.strftime(fmt) if seconds is not None else str(converted)
-    if seconds is not None and seconds >= 1:
-        return str(dt.timedelta(seconds=round(converted.total_seconds())))
-    return str(converted)
 
 
 def _histogram_rows(col: _Col, frame: pl.DataFrame, out: dict[str, list[Any]]) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from lakeml.errors import ConfigError
-from lakeml.explore.columns import numeric_input
+from lakeml.explore.columns import format_physical, numeric_input
 
 if TYPE_CHECKING:
     from lakeml.explore.engine import _Col
@@ -205,8 +205,6 @@ def target_frames(
 
 
 def _bin_labels(col: _Col, frame: pl.DataFrame) -> list[str]:
-    from lakeml.explore.engine import format_physical
-
     edges = col.bin_edges or []
     width = (edges[-1] - edges[0]) / max(len(edges) - 1, 1)
     return [format_physical(edges[k], col.dtype, width) for k in frame[_KEY].to_list()]

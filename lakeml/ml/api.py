@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from lakeml.ml.train import TrainResult, train_frame
+from lakeml.registry.context import ModelsContext
 
 
-def _describe_source(lake: Any, data: Any) -> str:
+def _describe_source(lake: ModelsContext, data: Any) -> str:
     if isinstance(data, str):
         text = data.strip()
         return f"table:{text}" if text in set(lake.tables()) else f"query:{text}"
     return f"frame:{type(data).__module__.split('.')[0]}.{type(data).__name__}"
 
 
-def train(lake: Any, data: Any, *, target: str, model: str = "lightgbm", params: dict[str, Any] | None = None,
+def train(lake: ModelsContext, data: Any, *, target: str, model: str = "lightgbm", params: dict[str, Any] | None = None,
           task: str | None = None, roles: dict[str, str] | None = None, seed: int = 0,
           n_jobs: int | None = None) -> TrainResult:
     """Train one model family on a lake table, a SQL query or a frame.
@@ -24,7 +25,7 @@ def train(lake: Any, data: Any, *, target: str, model: str = "lightgbm", params:
     exported to ONNX and checked for parity with the native model.
 
     Args:
-        lake: the :class:`~lakeml.query.lake.Lake`.
+        lake: the :class:`~lakeml.session.Lake`.
         data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
         target: the column to predict.
         model: a family from :data:`lakeml.ml.families.FAMILIES` (``lightgbm``, ``random_forest``,

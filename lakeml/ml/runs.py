@@ -26,7 +26,7 @@ import polars as pl
 from lakeml.errors import LakeMLError, TrainingError
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.context import LakeContext
 
 RUNS_ROOT = "_lakeml/runs"
 #: Run table name -> SQL view name.
@@ -64,7 +64,7 @@ def run_path(run_id: str, table: str) -> str:
     return f"{RUNS_ROOT}/{run_id}/{table}"
 
 
-def write_run_table(lake: Lake, run_id: str, table: str, frame: pl.DataFrame) -> None:
+def write_run_table(lake: LakeContext[pl.LazyFrame], run_id: str, table: str, frame: pl.DataFrame) -> None:
     """Write one run table (atomically, replacing any earlier version) with a ``run_id`` column first.
 
     Raises:
@@ -77,12 +77,12 @@ def write_run_table(lake: Lake, run_id: str, table: str, frame: pl.DataFrame) ->
     lake.write_path(run_path(run_id, table), data, mode="overwrite")
 
 
-def run_ids(lake: Lake) -> list[str]:
+def run_ids(lake: LakeContext[pl.LazyFrame]) -> list[str]:
     """Ids of all runs in the lake, oldest first."""
     return sorted(name.rstrip("/").rsplit("/", 1)[-1] for name in lake.storage.list(RUNS_ROOT))
 
 
-def read_run_table(lake: Lake, run_id: str, table: str) -> pl.LazyFrame:
+def read_run_table(lake: LakeContext[pl.LazyFrame], run_id: str, table: str) -> pl.LazyFrame:
     """One table of one run.
 
     Raises:
@@ -96,7 +96,7 @@ def read_run_table(lake: Lake, run_id: str, table: str) -> pl.LazyFrame:
     return lake.read_path(run_path(run_id, table))
 
 
-def _union(lake: Lake, table: str) -> pl.LazyFrame:
+def _union(lake: LakeContext[pl.LazyFrame], table: str) -> pl.LazyFrame:
     frames: list[pl.LazyFrame] = []
     for rid in run_ids(lake):
         path = run_path(rid, table)
@@ -111,12 +111,12 @@ def _union(lake: Lake, table: str) -> pl.LazyFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def list_runs(lake: Lake) -> pl.DataFrame:
+def list_runs(lake: LakeContext[pl.LazyFrame]) -> pl.DataFrame:
     """One row per AutoML run (newest first): id, task, target, metric, best family and score, timings."""
     return _union(lake, "run").collect().sort("run_id", descending=True)
 
 
-def views(lake: Lake) -> dict[str, Callable[[], pl.LazyFrame]]:
+def views(lake: LakeContext[pl.LazyFrame]) -> dict[str, Callable[[], pl.LazyFrame]]:
     """SQL built-in views over all runs: automl_runs, automl_trials, automl_leaderboard, ...
 
     Each value is a callable returning the lazy union of that table over every run, read when the
@@ -129,7 +129,7 @@ def views(lake: Lake) -> dict[str, Callable[[], pl.LazyFrame]]:
     return {view: make(table) for table, view in VIEW_NAMES.items()}
 
 
-def mark_registered(lake: Lake, run_id: str, model_ref: str) -> None:
+def mark_registered(lake: LakeContext[pl.LazyFrame], run_id: str, model_ref: str) -> None:
     """Record in the run's ``run`` table that its best model was registered as ``model_ref``."""
     run = read_run_table(lake, run_id, "run").collect()
     write_run_table(lake, run_id, "run", run.with_columns(pl.lit(model_ref).alias("registered_model")))

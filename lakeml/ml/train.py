@@ -16,7 +16,7 @@ import time
 import warnings
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,10 @@ import polars as pl
 from sklearn.pipeline import Pipeline
 
 from lakeml.errors import ConfigError, LakeMLError, ModelError, TrainingError
+
+if TYPE_CHECKING:
+    from lakeml.registry.context import ModelsContext
+    from lakeml.registry.registry import ModelVersion
 from lakeml.ml.families import Family, get_family
 from lakeml.ml.featurize import (
     FeaturePlan,
@@ -162,7 +166,7 @@ class TrainResult:
     timings: dict[str, float]
     target_info: TargetInfo
     seed: int
-    _lake: Any = field(default=None, repr=False)
+    _lake: ModelsContext | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-serializable training record stored in the model manifest's ``extra``."""
@@ -178,7 +182,7 @@ class TrainResult:
         }
 
     def register(self, name: str, *, description: str | None = None,
-                 tags: dict[str, Any] | None = None) -> Any:
+                 tags: dict[str, Any] | None = None) -> ModelVersion:
         """Register the ONNX model with its metrics, lineage and training record.
 
         Returns:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
+from lakeml.context import StorageContext
 from lakeml.errors import ExternalAccessError
 from lakeml.storage.uri import Location, safe_uri
 
 
-def check_access(lake: Any, location: Location, *, what: str) -> None:
+def check_access(lake: StorageContext, location: Location, *, what: str) -> None:
     """Refuse ``location`` if the lake's external access is off and it is outside the lake root.
 
     Args:
-        lake: the :class:`~lakeml.query.lake.Lake` (its ``config.external_access`` and root).
+        lake: the :class:`~lakeml.session.Lake` (its ``config.external_access`` and root).
         location: the location to read, local paths already resolved (symlinks followed).
         what: what is being done, for the message (e.g. ``"read_csv()"``).
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from lakeml.engines.base import Engine
 from lakeml.errors import (
     ConfigError,
     CorruptMetadataError,
@@ -63,8 +64,9 @@ class Catalog:
     """Names to tables for one lake. Managed tables are discovered; external ones are registered."""
 
     def __init__(self, storage: LakeStorage, storage_options: dict[str, Any] | None = None,
-                 *, commit_retries: int = 20) -> None:
+                 *, engine: Engine[pl.LazyFrame], commit_retries: int = 20) -> None:
         self.storage = storage
+        self.engine = engine
         self._storage_options = storage_options
         self._log = CommitLog(storage, CATALOG_LOG, what="the catalog")
         self._retries = commit_retries
@@ -164,13 +166,12 @@ class Catalog:
         if info.managed:
             folder = f"{TABLES_DIR}/{name}"
             if info.format == "parquet":
-                return scan_parquet_table(self.storage, folder)
-            return scan_uri(info.location, info.format, polars_options=self.storage.polars_options(), is_dir=True)
+                return scan_parquet_table(self.engine, self.storage, folder)
+            return scan_uri(self.engine, self.storage, info.location, info.format, is_dir=True)
         storage = self.storage_for(info.location)
         location = parse_location(info.location)
         is_dir = "*" not in location.path and guess_format(location.path) is None
-        frame = scan_uri(location.uri, info.format, polars_options=storage.polars_options(),
-                         options=info.options, is_dir=is_dir)
+        frame = scan_uri(self.engine, storage, location.uri, info.format, options=info.options, is_dir=is_dir)
         try:  # external files can vanish under the catalog: say so here, not at collect time
             frame.collect_schema()
         except (FileNotFoundError, pl.exceptions.ComputeError) as exc:

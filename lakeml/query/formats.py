@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Literal
 
 import polars as pl
 
+from lakeml.engines.base import Engine, FrameT
 from lakeml.errors import ConfigError, CredentialError, DataFormatError, LakeMLError, LakePathNotFoundError
 from lakeml.query.parquet_table import LOG_DIR, is_parquet_table
+from lakeml.query.scans import scan_files
 from lakeml.storage.lakefs import LakeStorage
 from lakeml.storage.uri import safe_uri
 
@@ -37,24 +40,13 @@ def guess_format(path: str) -> Format | None:
     return None
 
 
-def scan_uri(uri: str, fmt: Format, *, polars_options: dict[str, Any], options: dict[str, Any] | None = None,
-             is_dir: bool = False) -> pl.LazyFrame:
-    """A lazy scan of files at ``uri`` (a file, a glob, or a folder) in the given format.
-
-    Folders of Parquet files are read with hive partitioning.
+def scan_uri(engine: Engine[FrameT], storage: LakeStorage, uri: str, fmt: Format, *,
+             options: Mapping[str, object] | None = None, is_dir: bool = False) -> FrameT:
+    """A lazy scan of files at ``uri`` (a file, a glob, or a folder) in the given format, read with
+    ``storage``'s credentials (see :mod:`lakeml.query.scans` for folders and hive partitions).
     """
-    opts = dict(options or {})
     try:
-        if fmt == "delta":
-            delta_opts = {k: v for k, v in polars_options.items() if k == "storage_options"}
-            return pl.scan_delta(uri, credential_provider=None, **delta_opts, **opts)
-        target = uri.rstrip("/") + "/**/*" + _folder_suffix(fmt) if is_dir else uri
-        if fmt == "parquet":
-            return pl.scan_parquet(target, hive_partitioning=True if is_dir else None, **polars_options, **opts)
-        if fmt == "csv":
-            opts.setdefault("infer_schema_length", 10_000)
-            return pl.scan_csv(target, **polars_options, **opts)
-        return pl.scan_ndjson(target, **polars_options, **opts)
+        return scan_files(engine, storage, [uri], fmt, options=options, folders=is_dir and fmt != "delta")
     except (pl.exceptions.ComputeError, OSError) as exc:
         raise read_error(exc, uri, fmt) from exc
 
@@ -80,10 +72,6 @@ def read_error(exc: BaseException, uri: str, fmt: str) -> LakeMLError:
                                hint="Check the account key / SAS token (and that it allows read and list).")
     return DataFormatError(f"Cannot read {fmt} data at {where}: {first[:300]}",
                            hint="Check the format and the files.")
-
-
-def _folder_suffix(fmt: Format) -> str:
-    return {"parquet": ".parquet", "csv": ".csv", "ndjson": ".ndjson"}.get(fmt, "")
 
 
 _DELTA_COMMIT = re.compile(r"^\d{20}\.(json|checkpoint\.parquet)$|^\d{20}\.checkpoint\.\d+\.\d+\.parquet$")

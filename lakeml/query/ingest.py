@@ -25,14 +25,15 @@ from lakeml.query.csv_nulls import DEFAULT_NULL_VALUES, TextColumn, as_number, c
 from lakeml.query.dtypes import parse_dtype, sql_name
 from lakeml.query.formats import Format, check_format, guess_format, read_error, scan_uri
 from lakeml.query.progress import RowProgress
+from lakeml.query.scans import CSV_INFER_ROWS, scan_files
 from lakeml.query.schema_match import conform, fit_append
 from lakeml.query.writer import check_mode
 from lakeml.storage.uri import parse_location, safe_uri
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.context import LakeContext
 
-INFER_ROWS = 10_000  # CSV rows Polars infers column types from, and lakeml samples for numeric-looking text
+INFER_ROWS = CSV_INFER_ROWS  # CSV rows the reader infers column types from, and lakeml samples for numeric-looking text
 
 
 def _mode(mode: str) -> str:
@@ -88,7 +89,7 @@ def _resolve_format(files: list[str], fmt: str | None, source: str) -> Format:
                       hint="Ingest one format at a time (use a glob such as 'folder/*.csv').")
 
 
-def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
+def scan_source(lake: LakeContext[pl.LazyFrame], source: str | Path, *, format: str | None = None,
                 schema: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
                 null_values: Sequence[str] = (),
                 ) -> tuple[pl.LazyFrame, Format, list[str]]:
@@ -109,7 +110,6 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
                               hint=f"Pass {_format('csv')}, 'ndjson' or 'parquet'.")
         is_dir = "*" not in location.path and guess_format(location.path) is None
         files: list[str] = []
-        polars_options = storage.polars_options()
         uri = location.uri
     else:
         path = Path(text.removeprefix("file://")).expanduser()
@@ -119,7 +119,8 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
                                         hint="Check the path (globs like 'data/*.csv' are allowed).")
         fmt = _resolve_format(files, format, text)
         files = [f for f in files if format or guess_format(f) == fmt]
-        is_dir, polars_options, uri = False, {}, ""
+        storage = lake.storage_for(files[0])  # local files: no credentials
+        is_dir, uri = False, ""
     if fmt == "delta":
         raise ConfigError("Ingest copies CSV, NDJSON or Parquet files.",
                           hint="Register a Delta table with Lake.register_table(name, uri, format='delta').")
@@ -138,9 +139,9 @@ def scan_source(lake: Lake, source: str | Path, *, format: str | None = None,
                               hint="Cast columns after ingest with Lake.sql, or drop the schema argument.")
         opts[key] = overrides
     if files:
-        frame = _scan_files(files, fmt, opts)
+        frame = scan_files(lake.engine, storage, files, fmt, options=opts)
     else:
-        frame = scan_uri(uri, fmt, polars_options=polars_options, options=opts, is_dir=is_dir)
+        frame = scan_uri(lake.engine, storage, uri, fmt, options=opts, is_dir=is_dir)
     return frame, fmt, files
 
 
@@ -180,17 +181,8 @@ def _warn_text_columns(columns: list[TextColumn]) -> None:
             TextColumnWarning, stacklevel=3)
 
 
-def _scan_files(files: list[str], fmt: Format, opts: dict[str, Any]) -> pl.LazyFrame:
-    if fmt == "parquet":
-        return pl.scan_parquet(files, **opts)
-    if fmt == "csv":
-        opts.setdefault("infer_schema_length", INFER_ROWS)
-        return pl.scan_csv(files, **opts)
-    return pl.scan_ndjson(files, **opts)
-
-
-def ingest(lake: Lake, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
-           partition_by: str | list[str] | None = None, schema: Mapping[str, Any] | None = None,
+def ingest(lake: LakeContext[pl.LazyFrame], source: str | Path, table: str, *, format: str | None = None,
+           mode: str = "error", partition_by: str | list[str] | None = None, schema: Mapping[str, Any] | None = None,
            null_values: Sequence[str] | None = None, options: Mapping[str, Any] | None = None,
            progress: bool | None = None) -> int:
     """Copy a file, folder or glob into a lake table, streaming (bounded memory).
@@ -270,7 +262,7 @@ def _exists_hint() -> str:
             "the table.")
 
 
-def _existing_schema(lake: Lake, table: str, mode: str) -> pl.Schema | None:
+def _existing_schema(lake: LakeContext[pl.LazyFrame], table: str, mode: str) -> pl.Schema | None:
     """The schema of ``table`` if it exists; refuses an existing table when ``mode`` is ``error``."""
     check_mode(mode)
     if table not in lake.tables():

@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from lakeml.engines.base import Engine
 from lakeml.errors import CommitConflictError, SchemaError, TableExistsError
 from lakeml.query.names import table_label
+from lakeml.query.scans import scan_committed
 from lakeml.query.schema_match import AppendFit, conform, fit_append
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
@@ -113,22 +115,14 @@ def read_version(storage: LakeStorage, table: str, version: int) -> TableVersion
     return TableVersion.from_entry(Entry(version, log.read(version)), log)
 
 
-def scan_parquet_table(storage: LakeStorage, table: str, version: TableVersion | None = None) -> pl.LazyFrame:
+def scan_parquet_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str,
+                       version: TableVersion | None = None) -> pl.LazyFrame:
     """A lazy scan of exactly the files of the newest (or the given) version."""
     current = version or latest_version(storage, table)
     if current is None:
         raise FileNotFoundError(table)
-    if not current.files:
-        schema = current.arrow_schema()
-        return pl.LazyFrame(schema=pl.DataFrame(schema.empty_table()).schema if schema else None)
     paths = [storage.uri(table, path) for path, _ in current.files]
-    hive_schema = None
-    arrow = current.arrow_schema()
-    if current.partition_by and arrow is not None:
-        full = pl.DataFrame(arrow.empty_table()).schema
-        hive_schema = {c: full[c] for c in current.partition_by if c in full}
-    return pl.scan_parquet(paths, hive_partitioning=bool(current.partition_by), hive_schema=hive_schema,
-                           **storage.polars_options())
+    return scan_committed(engine, storage, paths, partition_by=current.partition_by, schema=current.arrow_schema())
 
 
 def _schema_ipc(schema: pl.Schema) -> str:
@@ -136,24 +130,8 @@ def _schema_ipc(schema: pl.Schema) -> str:
     return base64.b64encode(arrow.serialize().to_pybytes()).decode()
 
 
-def _sink(storage: LakeStorage, frame: pl.LazyFrame, data_uri: str, partition_by: tuple[str, ...]) -> None:
-    opts = storage.polars_options()
-    if partition_by:
-        frame.sink_parquet(pl.PartitionBy(data_uri, key=list(partition_by)), mkdir=True, **opts)
-    else:
-        frame.sink_parquet(f"{data_uri}/part-00000.parquet", mkdir=True, **opts)
-
-
-def _row_counts(storage: LakeStorage, table: str, files: list[str]) -> list[tuple[str, int]]:
-    opts = storage.polars_options()
-    out = []
-    for path in files:
-        rows = pl.scan_parquet(storage.uri(table, path), hive_partitioning=False, **opts).select(pl.len())
-        out.append((path, int(rows.collect().item())))
-    return out
-
-
 def write_parquet_table(
+    engine: Engine[pl.LazyFrame],
     storage: LakeStorage,
     table: str,
     frame: pl.LazyFrame,
@@ -190,8 +168,8 @@ def write_parquet_table(
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
     try:
-        _sink(storage, frame, storage.uri(table, data_dir), partition_by)
-        files = _row_counts(storage, table, [f"{data_dir}/{f}" for f in storage.list_files(f"{table}/{data_dir}")])
+        written = engine.write_parquet(frame, f"{table}/{data_dir}", storage=storage, partition_by=partition_by)
+        files = [(f"{data_dir}/{path}", rows) for path, rows in written]
         storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
     except BaseException:
         _discard(storage, table, data_dir)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from lakeml.engines.base import Engine
 from lakeml.errors import ConfigError, LakeMLError, SchemaError, StorageError, TableExistsError
 from lakeml.query.names import table_label
 from lakeml.query.parquet_table import WriteMode, write_parquet_table
@@ -22,8 +23,8 @@ def check_mode(mode: str) -> WriteMode:
     return mode  # type: ignore[return-value]
 
 
-def write_table(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode: str, format: str,
-                partition_by: str | list[str] | tuple[str, ...] | None, retries: int,
+def write_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *,
+                mode: str, format: str, partition_by: str | list[str] | tuple[str, ...] | None, retries: int,
                 existing_format: str | None = None, extra: dict[str, Any] | None = None) -> int:
     """Write ``frame`` to the table folder ``relpath``; returns the committed version number."""
     checked = check_mode(mode)
@@ -40,13 +41,14 @@ def write_table(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode
             raise SchemaError(f"Table {table_label(relpath)!r} is a Delta table.",
                               hint="Overwrite it with [[format='delta']], or drop it first "
                                    "([[lake.drop(table)|lakeml drop TABLE]]).")
-        return write_parquet_table(storage, relpath, frame, mode=checked, partition_by=parts, retries=retries,
+        return write_parquet_table(engine, storage, relpath, frame, mode=checked, partition_by=parts, retries=retries,
                                    extra=extra).version
-    return _write_delta(storage, relpath, frame, mode=checked, partition_by=parts, existing_format=existing_format)
+    return _write_delta(engine, storage, relpath, frame, mode=checked, partition_by=parts,
+                        existing_format=existing_format)
 
 
-def _write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mode: WriteMode,
-                 partition_by: tuple[str, ...], existing_format: str | None) -> int:
+def _write_delta(engine: Engine[pl.LazyFrame], storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *,
+                 mode: WriteMode, partition_by: tuple[str, ...], existing_format: str | None) -> int:
     from deltalake import CommitProperties, DeltaTable, Transaction
 
     uri = storage.uri(relpath)
@@ -57,12 +59,9 @@ def _write_delta(storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *, mod
     # response was lost, and that deltalake then reports as a conflict with itself, is recognised.
     app_id = f"lakeml-write-{new_token()}"
     write_options: dict[str, Any] = {"commit_properties": CommitProperties(app_transactions=[Transaction(app_id, 1)])}
-    if partition_by:
-        write_options["partition_by"] = list(partition_by)
     options = storage.storage_options or None
     try:
-        frame.sink_delta(uri, mode=mode, storage_options=options, credential_provider=None,
-                         delta_write_options=write_options)
+        engine.write_delta(frame, uri, storage=storage, mode=mode, partition_by=partition_by, options=write_options)
     except LakeMLError:
         raise
     except Exception as exc:

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
@@ -30,7 +30,8 @@ from lakeml.registry.refs import ModelRef, not_found, validate_alias, validate_m
 from lakeml.storage.commitlog import CommitLog, Entry
 
 if TYPE_CHECKING:
-    from lakeml.scoring.bound import BoundModel
+    from lakeml.context import StorageContext
+    from lakeml.storage.lakefs import LakeStorage
 
 ROOT = "_lakeml/models"
 ALIAS_LOG = "_aliases"
@@ -43,7 +44,7 @@ class ModelVersion:
     """One registered, immutable model version: its manifest plus lazy access to the ONNX bytes."""
 
     manifest: Manifest
-    _storage: Any = field(repr=False, compare=False)
+    _storage: LakeStorage = field(repr=False, compare=False)
     aliases: tuple[str, ...] = ()
 
     @property
@@ -91,7 +92,7 @@ class ModelVersion:
         return data
 
 
-def _to_onnx_bytes(source: Any, features: Sequence[str] | None,
+def _to_onnx_bytes(runtime: ModelRuntime, source: Any, features: Sequence[str] | None,
                    sample: Any = None) -> tuple[bytes, list[str] | None]:
     """Turn a register() source into ONNX bytes (and features learnt from an estimator)."""
     if isinstance(source, bytes | bytearray | memoryview):
@@ -111,12 +112,9 @@ def _to_onnx_bytes(source: Any, features: Sequence[str] | None,
     if type(source).__name__ == "ModelProto":
         return source.SerializeToString(), None
     if hasattr(source, "fit") or hasattr(source, "booster_") or type(source).__name__ == "Booster":
-        from lakeml.ml import onnx_export  # lazy: the ML layer owns conversion
-
         sample_df = pl.from_pandas(sample) if type(sample).__name__ == "DataFrame" and not isinstance(
             sample, pl.DataFrame) else sample
-        data = onnx_export.to_onnx(source, sample=sample_df,
-                                   n_features=len(features) if features is not None else None)
+        data = runtime.to_onnx(source, sample=sample_df, n_features=len(features) if features is not None else None)
         named = getattr(source, "feature_names_in_", None)
         inputs, _o, _v, _p = inspect_onnx(data)
         packed = len(inputs) == 1 and inputs[0].width != 1
@@ -128,6 +126,40 @@ def _to_onnx_bytes(source: Any, features: Sequence[str] | None,
                           "estimator/pipeline or a LightGBM model.")
 
 
+class Binding(Protocol):
+    """A model bound to an alias for ``PREDICT('alias', ...)`` (the scoring layer's ``BoundModel``)."""
+
+    @property
+    def alias(self) -> str:
+        """The alias SQL uses."""
+        ...
+
+    @property
+    def model(self) -> ModelVersion:
+        """The bound model version."""
+        ...
+
+    def expr(self, *columns: str | pl.Expr) -> pl.Expr:
+        """A Polars expression scoring ``columns`` (by position) into one column."""
+        ...
+
+
+class ModelRuntime(Protocol):
+    """What the registry needs from the layers above it (scoring, ML), handed in by the session."""
+
+    def check_loadable(self, onnx: bytes) -> None:
+        """Raise a lakeml error if ONNX Runtime cannot load ``onnx``."""
+        ...
+
+    def to_onnx(self, model: object, *, sample: pl.DataFrame | None, n_features: int | None) -> bytes:
+        """Convert a fitted scikit-learn / LightGBM model to ONNX bytes."""
+        ...
+
+    def bind(self, mv: ModelVersion, *, alias: str, return_type: str | None, output: str | None) -> Binding:
+        """Bind ``mv`` to ``alias`` on the lake."""
+        ...
+
+
 @public_api
 class ModelRegistry:
     """``lake.models``: register, look up, list, alias, describe and bind models.
@@ -136,9 +168,10 @@ class ModelRegistry:
     >>> lake.models.set_alias("churn", mv.version, "champion")  # doctest: +SKIP
     """
 
-    def __init__(self, lake: Any) -> None:
+    def __init__(self, lake: StorageContext, *, runtime: ModelRuntime) -> None:
         self._lake = lake
         self._storage = lake.storage
+        self._runtime = runtime
 
     # ---- writes -------------------------------------------------------------------------------
     def register(self, source: Any, *, name: str, features: Sequence[str] | None = None,
@@ -165,10 +198,10 @@ class ModelRegistry:
             ModelExistsError: the same bytes are already registered under ``name``.
         """
         validate_model_name(name)
-        data, learnt = _to_onnx_bytes(source, features, sample)
+        data, learnt = _to_onnx_bytes(self._runtime, source, features, sample)
         feats = list(features) if features is not None else learnt
         inputs, outputs, opset, producer = inspect_onnx(data)
-        self._check_loadable(data)
+        self._runtime.check_loadable(data)
         feats_t = self._check_features(name, inputs, feats)
         digest = sha256_hex(data)
         for mv in self._versions(name):
@@ -278,7 +311,7 @@ class ModelRegistry:
         return describe_dict(self.get(ref))
 
     def bind(self, ref: str | ModelRef, *, alias: str, return_type: str | None = None,
-             output: str | None = None) -> BoundModel:
+             output: str | None = None) -> Binding:
         """Bind a model for ``PREDICT('alias', ...)`` in SQL and ``m.expr(...)`` in Polars.
 
         Args:
@@ -288,9 +321,7 @@ class ModelRegistry:
             output: output name, optionally with an element index (``probabilities[1]``); default the
                 first output.
         """
-        from lakeml.scoring.bound import bind_model  # lazy: scoring builds on the registry
-
-        return bind_model(self._lake, self.get(ref), alias=alias, return_type=return_type, output=output)
+        return self._runtime.bind(self.get(ref), alias=alias, return_type=return_type, output=output)
 
     # ---- internals ----------------------------------------------------------------------------
     def _alias_log(self, name: str) -> CommitLog:
@@ -373,12 +404,6 @@ class ModelRegistry:
             version += 1  # another writer claimed it first: conditional put lost, take the next
         raise ModelExistsError(f"Could not allocate a version for model {name!r}.",
                                hint="Too many concurrent registrations; retry.")
-
-    @staticmethod
-    def _check_loadable(data: bytes) -> None:
-        from lakeml.scoring.session import new_session  # lazy: scoring builds on the registry
-
-        new_session(data, threads=1)
 
     @staticmethod
     def _check_features(name: str, inputs: Sequence[Any],

@@ -13,9 +13,11 @@ from typing import Any
 import polars as pl
 
 from lakeml.config import DEFAULT_BATCH_SIZE
+from lakeml.context import StorageContext
 from lakeml.errors import CredentialError, InvalidNameError, LakeMLError, NullInputError, StorageError
 from lakeml.query.names import validate_name
-from lakeml.registry.registry import ModelRegistry, ModelVersion
+from lakeml.registry.context import ModelsContext
+from lakeml.registry.registry import ModelVersion
 from lakeml.scoring.kernels import get_kernel
 from lakeml.scoring.plan import ScoringPlan
 from lakeml.scoring.session import default_threads
@@ -40,21 +42,21 @@ class ScoreResult:
                                     ("model", self.model), ("seconds", f"{self.seconds:.2f} ({rate:,.0f} rows/s)")])
 
 
-def resolve_model(lake: Any, model: str | ModelVersion) -> ModelVersion:
+def resolve_model(lake: ModelsContext, model: str | ModelVersion) -> ModelVersion:
     """A :class:`ModelVersion` from a reference string (or the version itself)."""
     if isinstance(model, ModelVersion):
         return model
-    return ModelRegistry(lake).get(model)
+    return lake.models.get(model)
 
 
-def batch_size_for(lake: Any, batch_size: int | None) -> int:
+def batch_size_for(lake: StorageContext | None, batch_size: int | None) -> int:
     """``batch_size`` if given, else ``lake.config.batch_size``, else the config default."""
     if batch_size is not None:
         return int(batch_size)
     return int(getattr(getattr(lake, "config", None), "batch_size", None) or DEFAULT_BATCH_SIZE)
 
 
-def build_plan(lake: Any, mv: ModelVersion, schema: pl.Schema,
+def build_plan(lake: StorageContext, mv: ModelVersion, schema: pl.Schema,
                outputs: str | dict[str, Any] | list[OutputDecl] | None = None, *, on_null: str = "error",
                auto_cast: bool = False, batch_size: int | None = None, **kw: Any) -> ScoringPlan:
     """Bind model version ``mv`` to a DATA schema: every binding/type/output error is raised here."""
@@ -64,7 +66,7 @@ def build_plan(lake: Any, mv: ModelVersion, schema: pl.Schema,
                        auto_cast=auto_cast, batch_size=batch_size_for(lake, batch_size), **kw)
 
 
-def predict(lake: Any, model: str | ModelVersion, data: Any, *,
+def predict(lake: ModelsContext, model: str | ModelVersion, data: Any, *,
             outputs: str | dict[str, Any] | None = None, on_null: str = "error", auto_cast: bool = False,
             batch_size: int | None = None) -> pl.DataFrame:
     """Score ``data`` with ``model`` and return DATA columns followed by the output columns.
@@ -120,7 +122,7 @@ def score_target(target: str) -> Location | None:
     return None
 
 
-def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
+def score(lake: ModelsContext, model: str | ModelVersion, source: Any, target: str, *,
           outputs: str | dict[str, Any] | None = None, on_null: str = "error", auto_cast: bool = False,
           batch_size: int | None = None, mode: str = "error", format: str = "parquet",
           progress: Callable[[int], None] | None = None) -> ScoreResult:
@@ -143,7 +145,7 @@ def score(lake: Any, model: str | ModelVersion, source: Any, target: str, *,
     lf = lf.lazy() if isinstance(lf, pl.DataFrame) else lf
     schema = lf.collect_schema()
     plan = build_plan(lake, mv, schema, outputs, on_null=on_null, auto_cast=auto_cast, batch_size=batch_size)
-    out_schema = dict(schema)
+    out_schema: dict[str, Any] = dict(schema)
     static = plan.output_schema()
     if any(dt is None for dt in static.values()):
         probe = plan.score_frame(lf.head(1).collect()) if plan.on_null != "error" else None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-import weakref
-from typing import Any
+from collections.abc import MutableMapping
+from typing import Any, Protocol
 
 import polars as pl
 
 from lakeml.errors import PredictError
+from lakeml.registry.context import ModelsContext
 from lakeml.registry.refs import validate_alias
 from lakeml.registry.registry import ModelVersion
 from lakeml.scoring.api import batch_size_for
@@ -17,9 +18,17 @@ from lakeml.scoring.plan import _NATURAL, ScoringPlan
 from lakeml.scoring.session import default_threads
 from lakeml.scoring.types import OutputDecl, parse_sql_type
 
-_BINDINGS: weakref.WeakKeyDictionary[Any, dict[str, BoundModel]] = weakref.WeakKeyDictionary()
 _OUTPUT = re.compile(r"^\s*([^\[\]\s]+)\s*(?:\[\s*(\d+)\s*\])?\s*$")
 _RESULT = "__lakeml_predict"
+
+
+class ScoringContext(ModelsContext, Protocol):
+    """A lake with its registry and the models bound on it (they live on the session, not in a global)."""
+
+    @property
+    def bound_models(self) -> MutableMapping[str, BoundModel]:
+        """Bound models by lower-cased alias."""
+        ...
 
 
 class BoundModel:
@@ -29,7 +38,7 @@ class BoundModel:
     each call yields one column of ``dtype``, row for row.
     """
 
-    def __init__(self, lake: Any, mv: ModelVersion, *, alias: str, dtype: pl.DataType,
+    def __init__(self, lake: ModelsContext, mv: ModelVersion, *, alias: str, dtype: pl.DataType,
                  output: str, index: int | None, on_null: str, auto_cast: bool) -> None:
         self.lake = lake
         self.model = mv
@@ -89,7 +98,7 @@ class BoundModel:
         return out.rename(s.name)
 
 
-def bind_model(lake: Any, mv: ModelVersion, *, alias: str, return_type: str | None = None,
+def bind_model(lake: ScoringContext, mv: ModelVersion, *, alias: str, return_type: str | None = None,
                output: str | None = None, on_null: str = "error", auto_cast: bool = False) -> BoundModel:
     """Create a :class:`BoundModel` and make ``alias`` callable as ``PREDICT('alias', ...)`` in SQL."""
     validate_alias(alias)
@@ -123,19 +132,19 @@ def bind_model(lake: Any, mv: ModelVersion, *, alias: str, return_type: str | No
                            hint="Pick one element with output='name[i]' and a scalar return_type.")
     bound = BoundModel(lake, mv, alias=alias, dtype=dtype, output=spec.name, index=index, on_null=on_null,
                        auto_cast=auto_cast)
-    _BINDINGS.setdefault(lake, {})[alias.lower()] = bound
+    lake.bound_models[alias.lower()] = bound
     return bound
 
 
-def bound_model(lake: Any, alias: str) -> BoundModel:
+def bound_model(lake: ScoringContext, alias: str) -> BoundModel:
     """The model bound to ``alias`` on this lake (case-insensitive).
 
     Raises:
         PredictError: nothing is bound to that alias.
     """
-    found = _BINDINGS.get(lake, {}).get(alias.lower())
+    found = lake.bound_models.get(alias.lower())
     if found is None:
-        known = sorted(b.alias for b in _BINDINGS.get(lake, {}).values())
+        known = sorted(b.alias for b in lake.bound_models.values())
         raise PredictError(f"No model is bound to alias {alias!r}" + (f" (bound: {known})." if known else "."),
                            hint=f"[[Bind one first: lake.models.bind('name:version', alias='{alias}').|On the "
                                 "command line, score with FROM PREDICT(MODEL = 'name:version', DATA = t) AS p "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlglot import exp
@@ -21,16 +21,20 @@ from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_query
 from lakeml.sql.sources import rewrite_sources
 
+if TYPE_CHECKING:
+    from lakeml.context import LakeContext
+    from lakeml.scoring.bound import ScoringContext
+
 __all__ = ["execute", "prepare"]
 
 _SCHEMAS = {"dbo"}  # T-SQL's default schema: `dbo.t` means lake table `t`
 
 
-def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> pl.LazyFrame:
+def execute(lake: ScoringContext, query: str, params: Mapping[str, Any] | None = None) -> pl.LazyFrame:
     """Run a lake SQL query lazily; this is what ``Lake.sql`` calls.
 
     Args:
-        lake: the :class:`~lakeml.query.lake.Lake` whose tables are in scope.
+        lake: the :class:`~lakeml.session.Lake` whose tables are in scope.
         query: one read-only query in the lake dialect (:mod:`lakeml.sql.dialect`).
         params: values for ``@name`` / ``:name`` parameters, bound as literals.
 
@@ -48,15 +52,13 @@ def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> p
     """
     sql, frames, aliases = prepare(lake, query, params)
     try:
-        context = pl.SQLContext(frames=frames, register_globals=False)
-        frame = context.execute(sql, eager=False)
-        frame.collect_schema()  # resolve now: unknown columns fail at lake.sql() time
+        frame = lake.engine.sql(sql, frames=frames)  # resolves now: unknown columns fail at lake.sql() time
     except Exception as exc:
         raise wrap_polars_error(exc, lake=lake, frames=frames, aliases=aliases) from exc
     return frame
 
 
-def prepare(lake: Any, query: str, params: Mapping[str, Any] | None = None
+def prepare(lake: ScoringContext, query: str, params: Mapping[str, Any] | None = None
             ) -> tuple[str, dict[str, pl.LazyFrame], dict[str, str]]:
     """The Polars SQL text, the frames it reads (by name) and the table aliases of ``query``."""
     parsed = _parsed(query) if isinstance(query, str) else parse_query(query)
@@ -88,7 +90,7 @@ def _check_limits(tree: exp.Expr) -> None:
                            hint="Use RANK() OVER (ORDER BY ...) <= n in a QUALIFY clause.")
 
 
-def _register_tables(tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> None:
+def _register_tables(tree: exp.Expr, lake: LakeContext[pl.LazyFrame], frames: dict[str, pl.LazyFrame]) -> None:
     """Register each catalog table / built-in view the query names (CTE names excluded)."""
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     builtins: dict[str, Callable[[], pl.LazyFrame]] | None = None
@@ -123,19 +125,18 @@ def _strip_schema(table: exp.Table) -> None:
         table.set("db", None)
 
 
-def _builtin_views(lake: Any) -> dict[str, Callable[[], pl.LazyFrame]]:
-    provider = getattr(lake, "_builtin_views", None)
-    return dict(provider()) if callable(provider) else {}
+def _builtin_views(lake: LakeContext[pl.LazyFrame]) -> dict[str, Callable[[], pl.LazyFrame]]:
+    return dict(lake.builtin_views())
 
 
-def _table_names(lake: Any) -> list[str]:
+def _table_names(lake: LakeContext[pl.LazyFrame]) -> list[str]:
     try:
         return list(lake.tables())
     except LakeMLError:  # the listing failed (storage): the hint is best effort, the error raised matters more
         return []
 
 
-def _rewrite_predict(tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> exp.Expr:
+def _rewrite_predict(tree: exp.Expr, lake: ScoringContext, frames: dict[str, pl.LazyFrame]) -> exp.Expr:
     if tree.find(PredictTable, PredictCall) is None:
         return tree
     from lakeml.sql.predict import rewrite  # here: it loads the scoring stack, which plain SQL never needs

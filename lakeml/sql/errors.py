@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -20,10 +20,13 @@ from lakeml.errors import (
     choices_hint,
 )
 
+if TYPE_CHECKING:
+    from lakeml.context import StorageContext
+
 __all__ = ["wrap_polars_error"]
 
 
-def wrap_polars_error(exc: BaseException, *, lake: Any, what: str = "running the query",
+def wrap_polars_error(exc: BaseException, *, lake: StorageContext | None, what: str = "running the query",
                       frames: Mapping[str, pl.LazyFrame] | None = None,
                       aliases: Mapping[str, str] | None = None) -> LakeMLError:
     """The lakeml error for a Polars (or I/O) error raised while ``what``.
@@ -122,7 +125,7 @@ def _all_columns(frames: Mapping[str, pl.LazyFrame] | None) -> list[str]:
     return sorted(names)
 
 
-def _redact(lake: Any, text: str) -> str:
+def _redact(lake: StorageContext | None, text: str) -> str:
     storage = getattr(lake, "storage", None)
     redact = getattr(storage, "redact", None)
     return str(redact(text)) if callable(redact) else text

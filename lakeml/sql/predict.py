@@ -11,7 +11,7 @@ of a fresh frame that is the FROM source plus ``m.expr(c1, c2)``.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlglot import exp
@@ -26,10 +26,13 @@ from lakeml.scoring.types import OutputDecl, parse_sql_type
 from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.nodes import PredictCall, PredictTable
 
+if TYPE_CHECKING:
+    from lakeml.scoring.bound import ScoringContext
+
 _counter = itertools.count(1)
 
 
-def rewrite(tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> exp.Expr:
+def rewrite(tree: exp.Expr, lake: ScoringContext, frames: dict[str, pl.LazyFrame]) -> exp.Expr:
     """Replace every PREDICT in ``tree``; scored frames are added to ``frames`` under fresh names.
 
     Raises:
@@ -62,19 +65,19 @@ def _cte_sql(tree: exp.Expr, name: str) -> str | None:
     return None
 
 
-def _source(name: str, tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+def _source(name: str, tree: exp.Expr, lake: ScoringContext, frames: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
     cte = _cte_sql(tree, name)
     if cte is not None:
-        return lake.sql(cte) if not _frames_only(frames, cte) else pl.SQLContext(frames).execute(cte)
+        return lake.sql(cte) if not _frames_only(frames, cte) else lake.engine.sql(cte, frames=frames)
     if name in frames:
         return frames[name]
-    views = lake._builtin_views() if hasattr(lake, "_builtin_views") else {}
+    views = lake.builtin_views()
     if name in views:
         return views[name]()
     return lake.table(name)
 
 
-def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: Any,
+def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: ScoringContext,
                      frames: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
     """DATA = (SELECT ...): run like a CTE, with the query's CTEs (those before the one it is in) in scope."""
     from lakeml.sql.errors import wrap_polars_error
@@ -91,8 +94,7 @@ def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: Any,
     if not _frames_only(frames, sql):
         return lake.sql(sql)
     try:
-        source = pl.SQLContext(frames, register_globals=False).execute(sql, eager=False)
-        source.collect_schema()
+        source = lake.engine.sql(sql, frames=frames)
     except Exception as exc:
         raise wrap_polars_error(exc, lake=lake, what="reading the PREDICT DATA query", frames=frames) from exc
     return source
@@ -107,11 +109,9 @@ def _frames_only(frames: dict[str, pl.LazyFrame], sql: str) -> bool:
     return all(n in frames or n in ctes for n in names)
 
 
-def _model(node: exp.Expr, lake: Any) -> tuple[Manifest, bytes]:
-    from lakeml.registry.registry import ModelRegistry
-
+def _model(node: exp.Expr, lake: ScoringContext) -> tuple[Manifest, bytes]:
     if isinstance(node, exp.Literal) and node.is_string:
-        mv = ModelRegistry(lake).get(node.name)
+        mv = lake.models.get(node.name)
         return mv.manifest, mv.onnx_bytes()
     if isinstance(node, exp.Parameter | exp.Placeholder):
         raise SQLError(f"PREDICT MODEL = {node.sql(dialect=LakeSQL)} is an unbound parameter.",
@@ -124,7 +124,7 @@ def _model(node: exp.Expr, lake: Any) -> tuple[Manifest, bytes]:
                            hint="Select one column (model) and filter to one row (name and version).")
         item = value.item()
         if isinstance(item, str):
-            mv = ModelRegistry(lake).get(item)
+            mv = lake.models.get(item)
             return mv.manifest, mv.onnx_bytes()
         if isinstance(item, bytes | bytearray):
             return _inline_manifest(bytes(item), lake), bytes(item)
@@ -134,12 +134,10 @@ def _model(node: exp.Expr, lake: Any) -> tuple[Manifest, bytes]:
                    hint="Use a reference string ('churn:3'), a parameter, or (SELECT model FROM models WHERE ...).")
 
 
-def _inline_manifest(data: bytes, lake: Any) -> Manifest:
+def _inline_manifest(data: bytes, lake: ScoringContext) -> Manifest:
     """The registry manifest for these bytes, or an ad-hoc one for bytes kept in a user table."""
-    from lakeml.registry.registry import ModelRegistry
-
     digest = sha256_hex(data)
-    reg = ModelRegistry(lake)
+    reg = lake.models
     for row in reg.list().filter(pl.col("sha256") == digest).iter_rows(named=True):
         return reg.get(f"{row['name']}:{row['version']}").manifest
     inputs, outputs, opset, producer = inspect_onnx(data)
@@ -161,7 +159,7 @@ def _decls(node: PredictTable) -> list[OutputDecl] | None:
 
 
 # ---- table form ------------------------------------------------------------------------------------
-def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> None:
+def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: ScoringContext, frames: dict[str, pl.LazyFrame]) -> None:
     runtime = node.args.get("runtime")
     if runtime is not None and runtime.name.upper() != "ONNX":
         raise SQLError(f"PREDICT RUNTIME = {runtime.name} is not supported.",
@@ -251,7 +249,7 @@ def _replace_star(node: exp.Expr, items: list[exp.Expr]) -> None:
 
 
 # ---- bound-model form -----------------------------------------------------------------------------
-def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr, lake: Any,
+def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr, lake: ScoringContext,
                    frames: dict[str, pl.LazyFrame]) -> None:
     from lakeml.scoring.bound import bound_model
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import posixpath
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,9 +17,13 @@ from urllib.parse import urlparse
 import polars as pl
 from sqlglot import exp
 
+from lakeml.context import LakeContext
+from lakeml.engines.base import ScanFormat
 from lakeml.errors import ColumnNotFoundError, ConfigError, LakeMLError, SQLError, choices_hint
 from lakeml.query.access import check_access
+from lakeml.query.scans import scan_files
 from lakeml.sql.nodes import OpenRowset, OpenRowsetColumn
+from lakeml.storage.lakefs import LakeStorage
 from lakeml.storage.uri import Location, parse_location, safe_uri
 
 __all__ = ["TABLE_FUNCTIONS", "rewrite_sources"]
@@ -47,14 +50,14 @@ TABLE_FUNCTIONS: dict[str, str] = {
     "read_ndjson": "ndjson", "read_json": "ndjson", "read_ndjson_auto": "ndjson", "read_delta": "delta",
     "delta_scan": "delta",
 }
-_EXTENSION = {"parquet": ".parquet", "csv": ".csv", "ndjson": ".json"}
+_EXTENSION = {"parquet": ".parquet", "csv": ".csv", "ndjson": ".ndjson"}  # for the example in a hint
 _OPENROWSET_FORMATS = {"PARQUET": "parquet", "CSV": "csv", "DELTA": "delta"}
 _OPENROWSET_CSV_ONLY = {"HEADER_ROW", "FIELDTERMINATOR", "ROWTERMINATOR", "FIELDQUOTE", "FIRSTROW",
                         "ENCODING", "CODEPAGE", "PARSER_VERSION"}
 _UTF8 = {"UTF8", "UTF-8", "65001"}
 
 
-def rewrite_sources(tree: exp.Expr, lake: Any, frames: dict[str, pl.LazyFrame]) -> None:
+def rewrite_sources(tree: exp.Expr, lake: LakeContext[pl.LazyFrame], frames: dict[str, pl.LazyFrame]) -> None:
     """Replace every file table function in ``tree`` by a fresh frame name registered in ``frames``."""
     counter = itertools.count(1)
     for table in list(tree.find_all(exp.Table)):
@@ -86,7 +89,7 @@ def _func_name(func: exp.Func) -> str:
 
 
 # --- table functions ---------------------------------------------------------------------------
-def _table_function(func: exp.Func, lake: Any) -> pl.LazyFrame:
+def _table_function(func: exp.Func, lake: LakeContext[pl.LazyFrame]) -> pl.LazyFrame:
     name = _func_name(func)
     fmt = TABLE_FUNCTIONS[name]
     args = [a for a in [func.this, *func.expressions] if isinstance(a, exp.Expr)] if not isinstance(
@@ -136,7 +139,8 @@ def _python_value(node: exp.Expr, what: str) -> Any:
 
 
 # --- OPENROWSET --------------------------------------------------------------------------------
-def _openrowset(node: OpenRowset, lake: Any) -> tuple[pl.LazyFrame, list[OpenRowsetColumn] | None, str, bool]:
+def _openrowset(node: OpenRowset, lake: LakeContext[pl.LazyFrame]
+                ) -> tuple[pl.LazyFrame, list[OpenRowsetColumn] | None, str, bool]:
     opts = {item.this.name.upper(): item.expression for item in node.args.get("options") or []}
     fmt_node = opts.pop("FORMAT", None)
     if fmt_node is None:
@@ -249,7 +253,7 @@ def _with_schema(name: str, frame: pl.LazyFrame, columns: list[OpenRowsetColumn]
 
 
 # --- scanning ----------------------------------------------------------------------------------
-def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> pl.LazyFrame:
+def scan(lake: LakeContext[pl.LazyFrame], locations: list[str], fmt: str, options: dict[str, Any]) -> pl.LazyFrame:
     """A lazy Polars scan of ``locations`` (files, globs or folders) in ``fmt``, with lake credentials.
 
     A folder of the lake holding a lakeml Parquet table (one written by ``Lake.write`` or
@@ -261,30 +265,19 @@ def scan(lake: Any, locations: list[str], fmt: str, options: dict[str, Any]) -> 
     if table is not None:
         return table
     resolved = [_resolve(lake, loc, fmt) for loc in locations]
-    creds = {key: value for _, opts, _ in resolved for key, value in opts.items()}
-    sources = [uri for uri, _, _ in resolved]
-    is_folder = any(folder for _, _, folder in resolved)
-    readers: dict[str, Callable[..., pl.LazyFrame]] = {
-        "parquet": pl.scan_parquet, "csv": pl.scan_csv, "ndjson": pl.scan_ndjson}
-    kwargs = dict(options)
+    storage = resolved[-1][1]  # the credentials of the locations' account
     try:
-        if fmt == "delta":
-            if len(sources) != 1:
-                raise SQLError("A Delta table is read from one location.", hint="Give one table folder.")
-            return pl.scan_delta(sources[0], **creds, **kwargs)
-        if fmt == "parquet" and (is_folder or any("**" in s for s in sources)):
-            kwargs.setdefault("hive_partitioning", True)
-        if fmt == "csv":
-            kwargs.setdefault("infer_schema_length", 10_000)
-        target: Any = sources[0] if len(sources) == 1 else sources
-        return readers[fmt](target, **creds, **kwargs)
+        if fmt == "delta" and len(resolved) != 1:
+            raise SQLError("A Delta table is read from one location.", hint="Give one table folder.")
+        return scan_files(lake.engine, storage, [uri for uri, _, _ in resolved], _format(fmt), options=options,
+                          folders=[folder for _, _, folder in resolved])
     except (FileNotFoundError, OSError, pl.exceptions.PolarsError) as exc:
         from lakeml.sql.errors import wrap_polars_error
 
         raise wrap_polars_error(exc, lake=lake, what=f"reading {', '.join(map(safe_uri, locations))}") from exc
 
 
-def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | None:
+def _lakeml_table(lake: LakeContext[pl.LazyFrame], locations: list[str], fmt: str) -> pl.LazyFrame | None:
     if fmt != "parquet" or len(locations) != 1:
         return None
     text = locations[0].strip().removesuffix("/**").rstrip("/")
@@ -293,30 +286,33 @@ def _lakeml_table(lake: Any, locations: list[str], fmt: str) -> pl.LazyFrame | N
     from lakeml.query.parquet_table import is_parquet_table, scan_parquet_table
 
     try:
-        return scan_parquet_table(lake.storage, text) if is_parquet_table(lake.storage, text) else None
+        return scan_parquet_table(lake.engine, lake.storage, text) if is_parquet_table(lake.storage, text) else None
     except LakeMLError:
         return None  # not a readable lakeml table (e.g. a path outside the lake): read it as files
 
 
-def _resolve(lake: Any, text: str, fmt: str) -> tuple[str, dict[str, Any], bool]:
-    """(uri for polars, polars credential kwargs, is_folder) for a location written in SQL."""
+def _format(fmt: str) -> ScanFormat:
+    if fmt not in ("parquet", "csv", "ndjson", "delta"):
+        raise SQLError(f"Unknown file format {fmt!r}.", hint="Read parquet, csv, ndjson or delta files.")
+    return fmt  # type: ignore[return-value]
+
+
+def _resolve(lake: LakeContext[pl.LazyFrame], text: str, fmt: str) -> tuple[str, LakeStorage, bool]:
+    """(uri, the storage whose credentials read it, is_folder) for a location written in SQL."""
     text = _https_to_abfss(text.strip())
     folder_hint = text.endswith("/") or text.endswith("/**")
     location = _location(lake, text)
     path = location.path
-    options = _credentials(lake, location)
+    storage = _storage(lake, location)
     has_glob = any(c in path for c in "*?[")
     if fmt == "delta":
-        return location.uri, options, False
+        return location.uri, storage, False
     is_folder = folder_hint or (
         not has_glob and (Path(path).is_dir() if location.is_local else posixpath.splitext(path)[1] == ""))
-    uri = location.uri
-    if is_folder:
-        uri = f"{uri.rstrip('/')}/**/*{_EXTENSION[fmt]}"
-    return uri, options, is_folder
+    return location.uri, storage, is_folder
 
 
-def _location(lake: Any, text: str) -> Location:
+def _location(lake: LakeContext[pl.LazyFrame], text: str) -> Location:
     """The location a SQL string names: a URI, an absolute path, or a path relative to the lake root."""
     text = _https_to_abfss(text.strip())
     if not text:
@@ -347,16 +343,16 @@ def _https_to_abfss(text: str) -> str:
     return f"abfss://{container}@{account}.dfs.core.windows.net/{path}{query}"
 
 
-def _credentials(lake: Any, location: Location) -> dict[str, Any]:
-    """Polars credential kwargs for ``location``: the lake's own, or built from the lake settings."""
+def _storage(lake: LakeContext[pl.LazyFrame], location: Location) -> LakeStorage:
+    """The storage whose credentials read ``location``: the lake's own, or built from the lake settings."""
     if location.is_local:
-        return {}
+        return lake.storage_for(location.uri)  # local files: no credentials
     storage = lake.storage
     creds = getattr(storage, "credentials", None)
     if creds is not None and location.account in (None, creds.account_name):
-        return dict(storage.polars_options())
+        return storage
     # Another account: the catalog resolves credentials for external locations from the lake settings.
-    return dict(lake.storage_for(location.uri if location.account is None else _abfss(location)).polars_options())
+    return lake.storage_for(location.uri if location.account is None else _abfss(location))
 
 
 def _abfss(location: Location) -> str:

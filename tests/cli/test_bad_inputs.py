@@ -110,9 +110,9 @@ def _python_keywords() -> set[str]:
     from lakeml.ml import api as ml_api
     from lakeml.ml.automl import automl
     from lakeml.query.ingest import ingest
-    from lakeml.query.lake import Lake, connect
     from lakeml.registry.registry import ModelRegistry
     from lakeml.scoring import api as scoring_api
+    from lakeml.session import Lake, connect
 
     functions = [connect, ingest, automl, ml_api.train, scoring_api.predict, scoring_api.score,
                  explore_api.profile, explore_api.chart]

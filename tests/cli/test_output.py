@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from lakeml.cli.output import render_table, type_name
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 
 def _render(frame: pl.DataFrame, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

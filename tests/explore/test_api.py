@@ -215,7 +215,7 @@ def test_profile_and_demo_report_on_any_lake(any_lake) -> None:
 
     from rich.console import Console
 
-    from lakeml.explore.demo import REPORT_PATH, demo_step
+    from lakeml.demo.explore import REPORT_PATH, demo_step
 
     rng = np.random.default_rng(9)
     dep = rng.normal(10, 20, 800)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from rich.console import Console
 
-from lakeml.explore.demo import CHART_PATH, REPORT_PATH, demo_step
+from lakeml.demo.explore import CHART_PATH, REPORT_PATH, demo_step
 
 
 def _console() -> tuple[Console, io.StringIO]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 import lakeml
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from lakeml.storage import lakefs
 
 ROWS = 200_000

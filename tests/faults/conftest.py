@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import lakeml
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.azurite import ACCOUNT, Azurite
 from tests.faults.relay import Relay
 

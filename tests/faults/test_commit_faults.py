@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import CorruptMetadataError, TableNotFoundError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from lakeml.storage.lakefs import LakeStorage
 from tests.scoring.models import regressor
 

@@ -29,7 +29,7 @@ import pytest
 
 import lakeml
 from lakeml.errors import TableExistsError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.azurite import ACCOUNT, Azurite
 from tests.faults.child import OPS, ROWS, csv_path, model_bytes, rows
 from tests.scoring.models import regressor, training_frame

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.faults.relay import Relay, Rule
 
 LOG_PUT = r"/_lakeml_log/\d{20}\.json"

@@ -11,7 +11,7 @@ from rich.console import Console
 @pytest.mark.slow
 def test_demo_step_trains_registers_and_scores_with_sql_predict(lake) -> None:
     from lakeml.demo import load_demo_tables
-    from lakeml.ml.demo import MODEL_NAME, demo_step
+    from lakeml.demo.automl import MODEL_NAME, demo_step
 
     lake.storage.ensure_root()
     out = io.StringIO()

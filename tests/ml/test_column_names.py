@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import polars as pl
 
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 
 def _frame(n: int = 400) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from lakeml.errors import ConfigError, ModelError, NullInputError, TrainingError
 from lakeml.ml.tasks import check_target, infer_task, prepare_target
 from lakeml.ml.train import data_fingerprint, train_frame
 from lakeml.ml.validation import choose_validation, describe_validation
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 FAST = {"n_estimators": 15}
 

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 INT64_MIN = -(2**63)
 

@@ -7,7 +7,7 @@ import pytest
 
 import lakeml
 from lakeml.errors import ConfigError, InvalidNameError, TableExistsError, TableNotFoundError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 
 def test_managed_tables_are_discovered(any_lake: Lake):

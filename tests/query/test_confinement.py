@@ -14,7 +14,7 @@ import pytest
 import lakeml
 from lakeml.config import LakeConfig
 from lakeml.errors import ExternalAccessError, InvalidNameError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.azurite import ACCOUNT, Azurite
 
 

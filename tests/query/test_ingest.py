@@ -12,7 +12,7 @@ import pytest
 
 from lakeml.errors import ConfigError, DataFormatError, LakePathNotFoundError, SchemaError, TableExistsError
 from lakeml.query.ingest import TextColumnWarning
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 REPO = Path(__file__).resolve().parents[2]
 

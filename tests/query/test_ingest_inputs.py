@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import LakePathNotFoundError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.azurite import ACCOUNT
 
 CR_ONLY = b'id,name,score\r1,ann,2.5\r2,"b\rob",3\r3,cy,4\r'

@@ -13,8 +13,8 @@ import pytest
 from lakeml.explore.api import chart, profile
 from lakeml.ml.api import train
 from lakeml.ml.automl.api import automl
-from lakeml.query.lake import Lake
 from lakeml.scoring.api import predict, score
+from lakeml.session import Lake
 
 DELEGATES: dict[str, Callable[..., Any]] = {
     "train": train, "automl": automl, "profile": profile, "chart": chart, "predict": predict, "score": score,

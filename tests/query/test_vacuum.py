@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import ConfigError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.scoring.models import regressor
 
 

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import ConfigError, SchemaError, TableExistsError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 REPO = Path(__file__).resolve().parents[2]
 

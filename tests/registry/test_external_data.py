@@ -16,9 +16,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from lakeml.errors import ModelError
-from lakeml.query.lake import Lake
 from lakeml.registry.manifest import sha256_hex
 from lakeml.registry.registry import ROOT
+from lakeml.session import Lake
 
 SECRET_FILE = "rel_hostname"
 

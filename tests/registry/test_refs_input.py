@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from lakeml.errors import InvalidNameError, LakeMLError
-from lakeml.query.lake import Lake
 from lakeml.query.names import validate_name
 from lakeml.registry.refs import ModelRef, validate_model_name
+from lakeml.session import Lake
 from tests.scoring.models import packed_logreg
 
 

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from lakeml.errors import InvalidNameError, LakePathNotFoundError, ModelError, ModelExistsError, ModelNotFoundError
-from lakeml.query.lake import Lake
 from lakeml.registry.manifest import Manifest
 from lakeml.registry.refs import ModelRef
+from lakeml.session import Lake
 from tests.scoring.models import add_model, column_pipeline, packed_forest, packed_logreg, training_frame
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
 

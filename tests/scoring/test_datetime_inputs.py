@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import PredictError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 
 @pytest.fixture

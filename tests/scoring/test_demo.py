@@ -7,8 +7,8 @@ import io
 import polars as pl
 from rich.console import Console
 
-from lakeml.query.lake import Lake
-from lakeml.scoring.demo import demo_step
+from lakeml.demo.scoring import demo_step
+from lakeml.session import Lake
 
 
 def test_demo_step_trains_registers_and_scores(lake: Lake) -> None:

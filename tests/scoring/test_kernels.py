@@ -30,10 +30,10 @@ from sklearn.preprocessing import StandardScaler
 
 from lakeml.ml.featurize import ToFloat32
 from lakeml.ml.onnx_export import to_onnx
-from lakeml.query.lake import Lake
 from lakeml.scoring import kernels
 from lakeml.scoring.kernels import compiled
 from lakeml.scoring.kernels.trees import TreeGraph, Unsupported
+from lakeml.session import Lake
 
 pytest.importorskip("treelite")
 pytest.importorskip("tl2cgen")

@@ -8,8 +8,8 @@ import pytest
 from onnx import TensorProto
 
 from lakeml.errors import ModelError, PredictError
-from lakeml.query.lake import Lake
 from lakeml.scoring import session as session_mod
+from lakeml.session import Lake
 from tests.scoring.models import add_model, column_pipeline, packed_forest, packed_logreg, regressor, training_frame
 
 

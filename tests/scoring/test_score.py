@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lakeml.errors import LakeMLError, PredictError, TableNotFoundError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
 WITH = "label bigint, probabilities array(real, 2)"

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import ConfigError, InvalidNameError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 
 @pytest.mark.parametrize("target", ["../x/evil", "x/evil", "out.parquet", "./out.parquet", "sub\\out.parquet",

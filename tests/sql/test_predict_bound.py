@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import PredictError, SQLError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
 
@@ -83,3 +83,23 @@ def test_unbound_alias_and_unsupported_shapes(bound_lake: Lake) -> None:
         bound_lake.sql("SELECT PREDICT('churn', a + 1, b) FROM cust")
     with pytest.raises(SQLError, match="single table"):
         bound_lake.sql("SELECT PREDICT('churn', c.a, c.b) FROM cust c JOIN feats f ON c.a = f.a")
+
+
+def test_bound_models_live_and_die_with_their_lake(tmp_path) -> None:
+    import gc
+    import weakref
+
+    import lakeml
+
+    lake = lakeml.connect(tmp_path / "lake")
+    lake.models.register(packed_logreg()[0], name="churn", features=["a", "b"])
+    lake.write("feats", training_frame().select("a", "b"))
+    lake.models.bind("churn:1", alias="churn", return_type="double", output="probabilities[1]")
+    assert lake.sql("SELECT PREDICT('churn', a, b) AS s FROM feats").collect().height > 0
+    other = lakeml.connect(tmp_path / "lake")
+    with pytest.raises(PredictError, match="No model is bound to alias 'churn'"):
+        other.sql("SELECT PREDICT('churn', a, b) AS s FROM feats")
+    ref = weakref.ref(lake)
+    del lake
+    gc.collect()
+    assert ref() is None  # no module-level cache keeps a lake (and its bound models) alive

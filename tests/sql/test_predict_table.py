@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import LakeMLError, PredictError, SQLError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
 Q = """SELECT d.*, p.label, p.probabilities

@@ -17,7 +17,7 @@ from lakeml.errors import (
     SQLSyntaxError,
     TableNotFoundError,
 )
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 SALES = pl.DataFrame({
     "id": [1, 2, 3, 4, 5],
@@ -252,7 +252,7 @@ def test_polars_errors_are_wrapped(sales_lake: Lake) -> None:
 
 
 def test_builtin_views_are_in_scope(lake: Lake) -> None:
-    views = lake._builtin_views()
+    views = lake.builtin_views()
     assert {"models", "automl_runs", "automl_trials", "automl_leaderboard"} <= set(views)
     for name in ("models", "automl_runs"):
         expected = views[name]().collect_schema().names()

@@ -9,7 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from lakeml.errors import ColumnNotFoundError, CredentialError, LakePathNotFoundError, SQLError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 
 PARTS = [
     pl.DataFrame({"id": [1, 2], "kind": ["a", "b"], "value": [1.5, 2.5]}),

@@ -15,7 +15,7 @@ import pytest
 
 import lakeml
 from lakeml.errors import CredentialError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from tests.azurite import ACCOUNT, Azurite
 from tests.scoring.models import packed_logreg, training_frame
 

@@ -14,7 +14,7 @@ import pytest
 
 import lakeml
 from lakeml.errors import CredentialError, LakeMLError
-from lakeml.query.lake import Lake
+from lakeml.session import Lake
 from lakeml.storage.uri import safe_uri
 from tests.azurite import ACCOUNT, Azurite
 from tests.scoring.models import packed_logreg, training_frame

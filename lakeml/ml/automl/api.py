@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from lakeml.ml.automl.data import PreparedData
     from lakeml.ml.automl.engine import Progress, TrialRecord
     from lakeml.ml.automl.result import AutoMLResult
-    from lakeml.query.lake import Lake
+    from lakeml.registry.context import ModelsContext
 
 
 def _families(task: str, allowed: Sequence[str] | None, blocked: Sequence[str] | None) -> list[str]:
@@ -102,7 +102,7 @@ def _reserve(data: PreparedData) -> Callable[[TrialRecord | None], float]:
 
 
 def automl(
-    lake: Lake,
+    lake: ModelsContext,
     data: Any,
     *,
     target: str,

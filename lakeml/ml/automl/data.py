@@ -17,7 +17,7 @@ from lakeml.ml.train import data_fingerprint
 from lakeml.ml.validation import choose_validation
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.context import LakeContext
 
 
 @dataclass
@@ -54,7 +54,7 @@ def describe_source(data: Any) -> str:
     return f"<{type(data).__module__.split('.')[0]}.{type(data).__name__}>"
 
 
-def _collect(lake: Lake, data: Any, target: str, seed: int, max_rows: int | None,
+def _collect(lake: LakeContext[pl.LazyFrame], data: Any, target: str, seed: int, max_rows: int | None,
              notes: list[str]) -> tuple[pl.DataFrame, int]:
     lazy = lake.frame(data)
     schema = lazy.collect_schema()  # engine errors are translated at the Lake boundary
@@ -106,7 +106,7 @@ def search_folds(folds: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, *, s
     return out
 
 
-def prepare(lake: Lake, data: Any, *, target: str, task: str | None, roles: dict[str, str] | None,
+def prepare(lake: LakeContext[pl.LazyFrame], data: Any, *, target: str, task: str | None, roles: dict[str, str] | None,
             seed: int, max_rows: int | None) -> PreparedData:
     """Read ``data``, check the target, infer the task, plan features, run guardrails, choose folds.
 

@@ -26,7 +26,7 @@ from lakeml.ml.parity import check_parity
 from lakeml.ml.runs import new_run_id, write_run_table
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.registry.context import ModelsContext
 
 #: Rows of validation data the ONNX parity check scores.
 PARITY_ROWS = 20_000
@@ -102,7 +102,7 @@ def _final_model(pool: WorkerPool, data: PreparedData, chosen: list[TrialRecord]
     return model, why
 
 
-def finish(lake: Lake, data: PreparedData, records: list[TrialRecord], pool: WorkerPool, clock: Clock, *,
+def finish(lake: ModelsContext, data: PreparedData, records: list[TrialRecord], pool: WorkerPool, clock: Clock, *,
            metric: str, greater: bool, ensemble: bool, seed: int, stop_reason: str, deterministic: bool,
            settings: dict[str, Any], timings: dict[str, float]) -> AutoMLResult:
     """Pick the final model (single or ensemble), refit it, export and prove it, write the run tables."""
@@ -232,7 +232,7 @@ def leaderboard_frame(records: list[TrialRecord], greater: bool) -> pl.DataFrame
     return frame.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
 
 
-def _write_tables(lake: Lake, result: AutoMLResult, settings: dict[str, Any], clock: Clock) -> None:
+def _write_tables(lake: ModelsContext, result: AutoMLResult, settings: dict[str, Any], clock: Clock) -> None:
     write_run_table(lake, result.run_id, "trials", result.trials)
     write_run_table(lake, result.run_id, "leaderboard", result.leaderboard)
     write_run_table(lake, result.run_id, "guardrails", guardrails_frame(result.guardrails))

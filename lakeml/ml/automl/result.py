@@ -13,7 +13,7 @@ from lakeml.ml.guardrails import Guardrail, guardrails_frame
 from lakeml.registry.manifest import NULL_RULES_KEY
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.registry.context import ModelsContext
 
 
 @dataclass
@@ -39,7 +39,7 @@ class AutoMLResult:
         timings: seconds spent in prepare, search, refit, export_parity, write_tables.
     """
 
-    lake: Lake
+    lake: ModelsContext
     run_id: str
     task: str
     metric: str

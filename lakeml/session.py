@@ -1,4 +1,9 @@
-"""The :class:`Lake` session: the user-facing entry point of lakeml."""
+"""The :class:`Lake` session: the user-facing entry point of lakeml, above every layer it drives.
+
+The session wires the layers together (catalog, engine, registry, scoring, SQL, training,
+explore); the layers below take the typed contexts of :mod:`lakeml.context`, never the ``Lake``.
+Imports of the upper layers stay inside the methods so that ``import lakeml`` is cheap.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ import polars as pl
 
 from lakeml.boundary import boundary, public_api
 from lakeml.config import DEFAULT_EARLY_STOPPING, DEFAULT_MEMORY_BUDGET, LakeConfig, default_lake_uri
+from lakeml.engines import load_engine
+from lakeml.engines.base import Engine
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
 from lakeml.query.access import check_access
 from lakeml.query.catalog import TABLES_DIR, Catalog, TableInfo
 from lakeml.query.formats import committed_table_format
-from lakeml.query.frames import to_lazy
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
@@ -33,6 +39,7 @@ if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
     from lakeml.ml.train import TrainResult
     from lakeml.registry.registry import ModelRegistry, ModelVersion
     from lakeml.scoring.api import ScoreResult
+    from lakeml.scoring.bound import BoundModel
 
 _SQL_START = re.compile(r"^\s*(select|with|from|values|\()", re.IGNORECASE)
 
@@ -67,12 +74,17 @@ class Lake:
     """
 
     def __init__(self, storage: LakeStorage, *, config: LakeConfig | None = None,
-                 storage_options: Mapping[str, Any] | None = None) -> None:
+                 storage_options: Mapping[str, Any] | None = None,
+                 engine: Engine[pl.LazyFrame] | None = None) -> None:
         self.storage = storage
         self.config = config or LakeConfig()
-        self.catalog = Catalog(storage, dict(storage_options) if storage_options else None,
+        #: The engine every scan, query and write of this lake runs on.
+        self.engine: Engine[pl.LazyFrame] = engine if engine is not None else load_engine("polars")
+        self.catalog = Catalog(storage, dict(storage_options) if storage_options else None, engine=self.engine,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
+        #: Models bound with ``lake.models.bind``, by lower-cased alias; they live as long as the lake.
+        self.bound_models: dict[str, BoundModel] = {}
 
     def __repr__(self) -> str:
         return f"Lake({self.storage.describe()!r})"
@@ -159,8 +171,8 @@ class Lake:
                               hint="Write to a new table name, or unregister the external table first.")
         folder = f"{TABLES_DIR}/{table}"
         existing = committed_table_format(self.storage, folder)
-        return write_table(self.storage, folder, to_lazy(data), mode=mode, format=format, partition_by=partition_by,
-                           retries=self.config.commit_retries, existing_format=existing)
+        return write_table(self.engine, self.storage, folder, self.engine.from_data(data), mode=mode, format=format,
+                           partition_by=partition_by, retries=self.config.commit_retries, existing_format=existing)
 
     def drop(self, table: str) -> None:
         """Delete a managed table and its files.
@@ -211,14 +223,14 @@ class Lake:
     def write_path(self, relpath: str, data: Any, *, mode: str = "overwrite") -> int:
         """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""
         path = clean_relpath(relpath)
-        return write_table(self.storage, path, to_lazy(data), mode=mode, format="parquet", partition_by=None,
-                           retries=self.config.commit_retries)
+        return write_table(self.engine, self.storage, path, self.engine.from_data(data), mode=mode, format="parquet",
+                           partition_by=None, retries=self.config.commit_retries)
 
     def read_path(self, relpath: str) -> pl.LazyFrame:
         """Read a table written with :meth:`write_path`."""
         path = clean_relpath(relpath)
         try:
-            return scan_parquet_table(self.storage, path)
+            return scan_parquet_table(self.engine, self.storage, path)
         except FileNotFoundError:
             raise TableNotFoundError(f"No lakeml table at {relpath!r}.", hint="Check the path.") from None
 
@@ -228,7 +240,7 @@ class Lake:
             if _SQL_START.match(data) or any(ch.isspace() for ch in data.strip()):
                 return self.sql(data)
             return self.table(data)
-        return to_lazy(data)
+        return self.engine.from_data(data)
 
     # -- SQL -------------------------------------------------------------------------------------
     def sql(self, query: str, *, params: Mapping[str, Any] | None = None) -> pl.LazyFrame:
@@ -242,8 +254,8 @@ class Lake:
 
         return execute(self, query, params=dict(params) if params else None)
 
-    def _builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
-        # imported here, not at module level: the query layer sits below the registry and ml layers
+    def builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
+        """The built-in views (model and run listings) by name, each built on demand."""
         from lakeml.ml import runs
         from lakeml.registry import views as registry_views
 
@@ -284,7 +296,7 @@ class Lake:
         if self._models is None:
             from lakeml.registry.registry import ModelRegistry
 
-            self._models = ModelRegistry(self)
+            self._models = ModelRegistry(self, runtime=_ModelRuntime(self))
         return self._models
 
     def predict(self, model: str | ModelVersion, data: Any, *,
@@ -487,6 +499,31 @@ class Lake:
                      max_points=max_points, max_bars=max_bars)
 
 
+class _ModelRuntime:
+    """What the registry needs from the layers above it, wired here (the registry imports neither).
+
+    Implements :class:`lakeml.registry.registry.ModelRuntime` for one lake.
+    """
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def check_loadable(self, onnx: bytes) -> None:
+        from lakeml.scoring.session import new_session
+
+        new_session(onnx, threads=1)
+
+    def to_onnx(self, model: object, *, sample: pl.DataFrame | None, n_features: int | None) -> bytes:
+        from lakeml.ml import onnx_export
+
+        return onnx_export.to_onnx(model, sample=sample, n_features=n_features)
+
+    def bind(self, mv: ModelVersion, *, alias: str, return_type: str | None, output: str | None) -> BoundModel:
+        from lakeml.scoring.bound import bind_model
+
+        return bind_model(self._lake, mv, alias=alias, return_type=return_type, output=output)
+
+
 def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None, tuple[str, ...], int | None]:
     from deltalake import DeltaTable
 
@@ -509,24 +546,20 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
             Entra ID. Without them the ``AZURE_STORAGE_*`` variables are used; an Azure lake with no
             credential source is refused.
         config: engine settings (:class:`lakeml.config.LakeConfig` or a dict of its fields).
-        backend: the execution engine; ``"polars"`` is the single-machine engine.
+        backend: the execution engine: ``"polars"`` (the default, this machine) or ``"spark"``.
 
     Example:
         >>> import lakeml
         >>> lake = lakeml.connect("./lake")  # doctest: +SKIP
     """
-    if backend != "polars":
-        from lakeml.errors import UnsupportedOperationError
-
-        raise UnsupportedOperationError(f"The {backend!r} backend is not available in this version of lakeml.",
-                                        hint="Use backend='polars' (the default single-machine engine).")
+    engine = load_engine(backend)  # the Spark engine (lakeml.engines.spark) loads lazily, here only
     settings = config if isinstance(config, LakeConfig) else LakeConfig.from_dict(dict(config or {}))
     storage = open_storage(root if root is not None else default_lake_uri(), storage_options)
     if storage.root.is_local and Path(storage.root.path).exists() and not Path(storage.root.path).is_dir():
         raise ConfigError(f"The lake root {storage.root.uri!r} is a file, not a folder.",
                           hint="Point [[connect(root=...)|--lake]] at a folder (it is created on the first "
                                "write), or an abfss:// URI.")
-    return Lake(storage, config=settings, storage_options=storage_options)
+    return Lake(storage, config=settings, storage_options=storage_options, engine=engine)
 
 
 __all__ = ["Lake", "TableDescription", "choices_hint", "connect"]

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.session import Lake
 
 MODEL_NAME = "flight_delay_automl"
 #: Budget of the demo run (seconds); the whole stage stays well under a minute and a half.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lakeml.query.lake import Lake
+    from lakeml.session import Lake
 
 REPORT_PATH = "_lakeml/reports/flights_profile.html"
 CHART_PATH = "_lakeml/reports/flights_monthly_delay.png"

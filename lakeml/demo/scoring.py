@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakeml.session import Lake
 
 FEATURES_SQL = ("CAST(month AS REAL) AS month, CAST(hour AS REAL) AS hour, CAST(distance AS REAL) AS distance, "
                 "carrier, origin")
@@ -23,7 +26,7 @@ FROM november GROUP BY carrier ORDER BY avg_p_late DESC LIMIT 5
 """
 
 
-def demo_step(lake: Any, console: Any) -> None:
+def demo_step(lake: Lake, console: Any) -> None:
     """Train a scikit-learn pipeline on the demo ``flights`` table, register it and score with SQL PREDICT."""
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression

@@ -1,4 +1,4 @@
-"""Turning user data (frames of any common kind) into Polars LazyFrames."""
+"""Turning user data (frames of any common kind) into Polars LazyFrames (the Polars engine's ``from_data``)."""
 
 from __future__ import annotations
 
