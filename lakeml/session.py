@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from lakeml.boundary import boundary, public_api
-from lakeml.config import DEFAULT_EARLY_STOPPING, DEFAULT_MEMORY_BUDGET, LakeConfig, default_lake_uri
+from lakeml.config import (
+    DEFAULT_EARLY_STOPPING,
+    DEFAULT_MEMORY_BUDGET,
+    LakeConfig,
+    default_backend,
+    default_lake_uri,
+)
 from lakeml.engines import load_engine
 from lakeml.engines.base import Engine
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
@@ -26,8 +32,9 @@ from lakeml.query.formats import committed_table_format
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
-from lakeml.query.writer import write_table
-from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
+from lakeml.query.writer import last_transaction, write_table
+from lakeml.storage.lakefs import LakeStorage, clean_relpath, new_token, open_storage
+from lakeml.storage.transactions import Transaction, WriteResult
 from lakeml.storage.uri import parse_location
 
 if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
@@ -134,7 +141,10 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        dtypes = dict(frame.collect_schema())
+        if isinstance(frame, pl.LazyFrame):
+            dtypes = dict(frame.collect_schema())
+        else:  # another engine's frame: its Arrow schema, shown in Polars type names
+            dtypes = dict(pl.DataFrame(self.engine.schema(frame).empty_table()).schema)
         schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
@@ -146,23 +156,46 @@ class Lake:
         elif info.format == "delta":
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
-            rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            if isinstance(frame, pl.LazyFrame):
+                rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            else:
+                view = f"__lakeml_count_{new_token()}"
+                counted = self.engine.sql(f"SELECT COUNT(*) AS n FROM {view}", frames={view: frame})
+                rows = int(self.engine.collect(counted).column(0)[0].as_py())
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
                                 dtypes)
 
     def write(self, table: str, data: Any, *, mode: str = "error", format: str = "parquet",
-              partition_by: str | list[str] | None = None) -> int:
-        """Write data to a managed table, atomically; returns the committed version.
+              partition_by: str | list[str] | None = None, keys: Sequence[str] | str | None = None,
+              transaction: Transaction | None = None) -> WriteResult:
+        """Write data to a managed table as one atomic commit.
 
         Args:
             table: table name (created under ``<root>/tables/``).
             data: a Polars LazyFrame/DataFrame, pandas DataFrame or pyarrow Table. LazyFrames stream.
-            mode: ``"error"`` (refuse if it exists), ``"append"`` or ``"overwrite"``.
+            mode: ``"error"`` (refuse if it exists), ``"append"``, ``"overwrite"``, or ``"merge"``:
+                upsert by ``keys`` (table rows whose keys match an incoming row are replaced by it, the
+                other incoming rows are appended; a missing table is created). Incoming keys must be
+                unique and not null.
             format: ``"parquet"`` or ``"delta"``.
             partition_by: column(s) for hive-style partition folders.
+            keys: the key column(s) of ``mode="merge"``.
+            transaction: a :class:`~lakeml.storage.transactions.Transaction` committed in the same
+                commit as the rows (Delta: an app transaction ``txn`` plus the metadata in the
+                commit info). If its ``app_id`` already committed this version or a higher one,
+                nothing is written and the result has ``committed=False``.
+
+        Returns:
+            A frozen :class:`~lakeml.storage.transactions.WriteResult`: ``version`` (the committed
+            table version, or the current one for a no-op), ``committed``, ``rows_inserted``,
+            ``rows_updated``, ``rows_affected`` and ``transaction``.
 
         Raises:
-            TableExistsError, SchemaError, ConfigError, StorageError.
+            TableExistsError, SchemaError (also for duplicate or null merge keys), ConfigError, StorageError.
+
+        Example:
+            >>> lake.write("flights", new_rows, mode="merge", keys=["flight_id"],
+            ...            transaction=Transaction("copy_flights", 7, {"watermark": "2024-03-01"}))  # doctest: +SKIP
         """
         validate_name(table)
         registered = self.catalog.registered()
@@ -172,7 +205,19 @@ class Lake:
         folder = f"{TABLES_DIR}/{table}"
         existing = committed_table_format(self.storage, folder)
         return write_table(self.engine, self.storage, folder, self.engine.from_data(data), mode=mode, format=format,
-                           partition_by=partition_by, retries=self.config.commit_retries, existing_format=existing)
+                           partition_by=partition_by, retries=self.config.commit_retries, existing_format=existing,
+                           keys=keys, transaction=transaction)
+
+    def last_transaction(self, table: str, app_id: str) -> Transaction | None:
+        """The newest committed transaction marker of ``app_id`` on a managed table, with its metadata.
+
+        Returns None when the table does not exist or ``app_id`` never committed to it.
+
+        Example:
+            >>> lake.last_transaction("flights", "copy_flights").metadata["watermark"]  # doctest: +SKIP
+        """
+        validate_name(table)
+        return last_transaction(self.storage, f"{TABLES_DIR}/{table}", app_id)
 
     def drop(self, table: str) -> None:
         """Delete a managed table and its files.
@@ -224,7 +269,7 @@ class Lake:
         """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""
         path = clean_relpath(relpath)
         return write_table(self.engine, self.storage, path, self.engine.from_data(data), mode=mode, format="parquet",
-                           partition_by=None, retries=self.config.commit_retries)
+                           partition_by=None, retries=self.config.commit_retries).version
 
     def read_path(self, relpath: str) -> pl.LazyFrame:
         """Read a table written with :meth:`write_path`."""
@@ -238,6 +283,9 @@ class Lake:
         """Resolve data given as a table name, a SQL query or a frame into a LazyFrame."""
         if isinstance(data, str):
             if _SQL_START.match(data) or any(ch.isspace() for ch in data.strip()):
+                from lakeml.sql.dml import refuse_writes
+
+                refuse_writes(data)
                 return self.sql(data)
             return self.table(data)
         return self.engine.from_data(data)
@@ -249,8 +297,18 @@ class Lake:
         Catalog tables are in scope by name; ``read_parquet('uri')`` style table functions and
         T-SQL ``OPENROWSET(BULK 'uri', FORMAT = 'PARQUET')`` read lake files; ``TOP n`` works;
         ``@name`` parameters bind from ``params``.
+
+        Statements that write run at once, each as one table commit: ``CREATE [OR REPLACE] TABLE t
+        [IF NOT EXISTS] AS SELECT ...``, ``CREATE TABLE t (col type, ...)``, ``SELECT ... INTO t``,
+        ``INSERT INTO t [(cols)] SELECT ... | VALUES ...``, ``DROP TABLE [IF EXISTS] t`` and the upsert
+        ``MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN
+        INSERT *``. They return a one-row frame with the Int64 column ``rows_affected`` (docs/lake.md).
         """
-        from lakeml.sql.engine import execute
+        if self.engine.name != "polars":  # frames live in another engine: query-unique views, PREDICT on it
+            from lakeml.sql.on_engine import execute as execute_on_engine
+
+            return execute_on_engine(self, query, dict(params) if params else None)  # type: ignore[no-any-return]
+        from lakeml.sql.fastpath import execute
 
         return execute(self, query, params=dict(params) if params else None)
 
@@ -322,6 +380,11 @@ class Lake:
         Example:
             >>> lake.predict("churn@champion", "customers", outputs="label bigint")  # doctest: +SKIP
         """
+        if self.engine.name != "polars":  # mapInArrow on Spark; a lazy frame of the engine comes back
+            from lakeml.scoring.on_engine import predict as predict_on_engine
+
+            return predict_on_engine(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[no-any-return]
+                                     auto_cast=auto_cast, batch_size=batch_size)
         from lakeml.scoring.api import predict
 
         return predict(self, model, data, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -351,6 +414,12 @@ class Lake:
         Example:
             >>> lake.score("churn@champion", "customers", "churn_scores")  # doctest: +SKIP
         """
+        if self.engine.name != "polars":
+            from lakeml.scoring.on_engine import score as score_on_engine
+
+            return score_on_engine(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
+                                   on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
+                                   format=format)
         from lakeml.scoring.api import score
 
         return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -535,7 +604,8 @@ def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None,
 
 @boundary
 def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any] | None = None,
-            config: LakeConfig | Mapping[str, Any] | None = None, backend: str = "polars") -> Lake:
+            config: LakeConfig | Mapping[str, Any] | None = None, backend: str | None = None,
+            spark: Any = None, spark_conf: Mapping[str, Any] | None = None) -> Lake:
     """Open a lake.
 
     Args:
@@ -546,13 +616,22 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
             Entra ID. Without them the ``AZURE_STORAGE_*`` variables are used; an Azure lake with no
             credential source is refused.
         config: engine settings (:class:`lakeml.config.LakeConfig` or a dict of its fields).
-        backend: the execution engine: ``"polars"`` (the default, this machine) or ``"spark"``.
+        backend: the execution engine: ``"polars"`` (this machine) or ``"spark"``; default
+            ``$LAKEML_BACKEND``, else ``"polars"``. Tables, models and queries are the same on both.
+        spark: with ``backend="spark"``, an existing ``SparkSession`` (a notebook's or a cluster's);
+            without it lakeml starts a local session (``local[*]``) on first use.
+        spark_conf: Spark settings for the session lakeml starts (``{"spark.master": "local[4]"}``).
 
     Example:
         >>> import lakeml
         >>> lake = lakeml.connect("./lake")  # doctest: +SKIP
     """
-    engine = load_engine(backend)  # the Spark engine (lakeml.engines.spark) loads lazily, here only
+    name = str(backend if backend is not None else default_backend()).strip().lower()
+    if name != "spark" and (spark is not None or spark_conf):
+        raise ConfigError("spark= and spark_conf= only apply to backend='spark'.",
+                          hint="Pass backend='spark', or drop the Spark arguments.")
+    options = {"spark": spark, "spark_conf": spark_conf} if name == "spark" else None
+    engine = load_engine(name, options=options)  # the Spark engine (lakeml.engines.spark) loads lazily, here only
     settings = config if isinstance(config, LakeConfig) else LakeConfig.from_dict(dict(config or {}))
     storage = open_storage(root if root is not None else default_lake_uri(), storage_options)
     if storage.root.is_local and Path(storage.root.path).exists() and not Path(storage.root.path).is_dir():

@@ -186,11 +186,14 @@ class Engine(Protocol[FrameT]):
         ...
 
     def write_delta(self, frame: FrameT, uri: str, *, storage: LakeStorage, mode: WriteMode,
-                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None) -> None:
+                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None,
+                    snapshot: object | None = None) -> None:
         """Write ``frame`` to the Delta table at ``uri`` and commit it (Delta's log is the commit).
 
-        ``options`` are ``deltalake`` write options (e.g. ``commit_properties``). The engine's
-        exception propagates; the table layer turns it into a lakeml error.
+        ``options`` are ``deltalake`` write options (e.g. ``commit_properties``). ``snapshot``, a
+        ``deltalake.DeltaTable`` of ``uri``, makes the commit build on that version, so Delta's
+        conflict check covers every commit since (a transactional write checked its marker on it).
+        The engine's exception propagates; the table layer turns it into a lakeml error.
         """
         ...
 
