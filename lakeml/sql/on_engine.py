@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlglot import exp
 
+from lakeml.engines.base import unsupported
+from lakeml.sql.dml import is_write
 from lakeml.sql.engine import _check_limits, _register_tables
 from lakeml.sql.engine_run import run
 from lakeml.sql.nodes import PredictCall, PredictTable
@@ -33,6 +35,11 @@ def _parsed(query: str) -> exp.Query:
 def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> Any:
     """Run a lake SQL query on ``lake.engine``; returns the engine's frame (bad names fail here)."""
     engine = lake.engine
+    if not engine.capabilities.sql_writes and is_write(query):
+        unsupported(engine.name, "SQL that writes (CREATE TABLE AS, INSERT, DROP TABLE, MERGE)",
+                    hint="Run the statement on the Polars engine, which shares the lake: "
+                         "[[lakeml.connect(root).sql(statement)|lakeml --backend polars sql STATEMENT]]"
+                         "[[; or write a query's result with lake.write(table, lake.sql('SELECT ...'))|]].")
     tree: exp.Expr = _parsed(query).copy()
     tree = bind_params(tree, params)
     _check_limits(tree)
