@@ -1,13 +1,13 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   creates .venv, installs lakeml, runs the end-to-end demo on ./lake
-#   make test   installs everything the tests need (Azurite, Chromium included) and runs lint + the whole suite
+#   make test   installs everything the tests need (Azurite, Chromium, a Java runtime for Spark) and runs lint + the whole suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 LAKE ?= ./lake
 
-.PHONY: demo test lint unit faults install install-dev azurite chromium bench clean
+.PHONY: demo test lint unit faults install install-dev azurite chromium java bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,17 @@ chromium:
 	  (apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1) \
 	  || echo "chromium could not be installed: the browser test will be skipped")
 
+# The Spark half of the suite needs Java 17+; where java is missing it is installed like Chromium.
+java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || (command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null 2>&1) \
+	  || echo "java could not be installed: the Spark tests will fail to start a session (install openjdk-17-jre-headless)")
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check lakeml tests benchmarks
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed-dev azurite chromium
+unit: $(VENV)/.installed-dev azurite chromium java
 	$(VENV)/bin/pytest -q
 
 test: lint unit

@@ -560,6 +560,60 @@ def _spark_note(spark: dict[str, Any] | None) -> str:
             f"peak RSS {spark.get('whole_process_peak_rss_mib', float('nan')):.0f} MiB (driver + JVM).")
 
 
+# --- lakeml backend="spark" beside raw PySpark (same session, same files, one process) ---------------
+def spark_lakeml_main(paths: dict[str, Path], reps: int) -> dict[str, Any]:
+    """Raw PySpark SQL and ``lakeml.connect(..., backend="spark")`` on one local[2] session, interleaved.
+
+    Raw Spark reads the Parquet folders as temporary views once; lakeml resolves its catalog tables
+    to their files and plans the query on every call (its whole layer cost). Both collect the result.
+    """
+    import lakeml
+    from lakeml.engines.spark.runtime import start_session
+
+    spark = start_session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "2g",
+                                       "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"})
+    for name in ("lineitem", "supplier"):
+        spark.read.parquet(str(paths[name])).createOrReplaceTempView(name)
+    lake = lakeml.connect(paths["lake"], backend="spark", spark=spark)
+    runners = {"pyspark": lambda sql: spark.sql(sql).collect(), "lakeml_spark": lambda sql: lake.sql(sql).collect()}
+    out: dict[str, Any] = {}
+    for key, sql in QUERIES.items():
+        results = {name: run(sql) for name, run in runners.items()}  # warm-up and cross-check
+        same = [[_plain(v) for v in row] for row in results["pyspark"]] == \
+            [[_plain(v) for v in row] for row in results["lakeml_spark"]]
+        times: dict[str, list[float]] = {name: [] for name in runners}
+        for rep in range(reps):
+            for name in (list(runners) if rep % 2 == 0 else list(reversed(runners))):
+                t0 = time.perf_counter()
+                runners[name](sql)
+                times[name].append(time.perf_counter() - t0)
+        out[key] = {"runs_s": times, "median_s": {n: statistics.median(t) for n, t in times.items()},
+                    "paired_ratio": statistics.median(a / b for a, b in zip(times["lakeml_spark"], times["pyspark"],
+                                                                             strict=True)),
+                    "same_result": same}
+    spark.stop()
+    return out
+
+
+def spark_lakeml_report(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """``benchmarks/results/bench_query_spark.{json,md}``: the Spark rows and their 1.10x target."""
+    rows = [[key, r["median_s"]["pyspark"], r["median_s"]["lakeml_spark"], f"{r['paired_ratio']:.3f}x",
+             "yes" if r["paired_ratio"] <= 1.10 else "NO", "equal" if r["same_result"] else "DIFFERENT"]
+            for key, r in result.items()]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    markdown = "\n\n".join([
+        f"# Query benchmark on Spark ({args.rows:,} lineitem rows, local[2], medians of {args.reps} warm reps)",
+        "Raw PySpark SQL over temporary views of the Parquet folders beside `lakeml.connect(root, backend='spark', "
+        "spark=session).sql(...)` on the same session and files, interleaved rep by rep; the ratio is the median "
+        "of per-rep ratios (lakeml / raw).",
+        markdown_table(["query", "pyspark warm s", "lakeml spark warm s", "lakeml / pyspark (paired)",
+                        "<= 1.10x", "results"], rows),
+        f"Machine load (1-min average) at the end: {load:.2f} on {os.cpu_count()} cores; the machine is shared.",
+    ])
+    print("\n" + markdown)
+    write_results("bench_query_spark", {"rows": args.rows, "reps": args.reps, "queries": result}, markdown)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -570,7 +624,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan-reps", type=int, default=7)
     parser.add_argument("--first-reps", type=int, default=3)
     parser.add_argument("--skip-sql-layer", action="store_true")
-    parser.add_argument("--child", choices=["spark", "e2e", "first"], help=argparse.SUPPRESS)
+    parser.add_argument("--spark-lakeml", action="store_true",
+                        help="only the lakeml backend='spark' vs raw PySpark rows (bench_query_spark results)")
+    parser.add_argument("--child", choices=["spark", "e2e", "first", "spark-lakeml"], help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--query", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -585,6 +641,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child == "e2e":
         print(json.dumps(e2e_main(args.engine, paths)))
+        return 0
+    if args.child == "spark-lakeml":
+        print(json.dumps(spark_lakeml_main(paths, args.reps)))
+        return 0
+    if args.spark_lakeml:
+        generate(args.rows)
+        register_tables(paths)
+        child = run_child([sys.executable, __file__, "--child", "spark-lakeml", "--rows", str(args.rows),
+                           "--reps", str(args.reps)], env=spark_env())
+        if child.returncode != 0:
+            raise RuntimeError(f"Spark child failed:\n{child.stderr[-3000:]}")
+        spark_lakeml_report(args, json.loads(child.stdout.strip().splitlines()[-1]))
         return 0
 
     t0 = time.perf_counter()

@@ -211,8 +211,99 @@ def child_setup(model: str, data: Path, work: Path) -> dict[str, Any]:
     return {"seconds": 0.0}
 
 
+# ---- lakeml backend="spark" beside raw PySpark (same session, same data, one process) ---------------
+def child_spark_lakeml(model: str, data: Path, work: Path, reps: int = 3) -> dict[str, Any]:
+    """Raw PySpark scoring (mapInArrow + ONNX Runtime, one session per worker) beside ``lake.score`` on Spark.
+
+    Both read the same Parquet file, score label and probabilities with the same ONNX model (one
+    intra-op thread per worker, Spark's task slots being the parallelism) and write Parquet; lakeml
+    also commits its files to the lake table's log. Warm, interleaved rep by rep.
+    """
+    import polars as pl
+
+    import lakeml
+    from lakeml.engines.spark.runtime import start_session
+
+    spark = start_session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.driver.host": "127.0.0.1"})
+    onnx_bytes = (work / f"{model}.onnx").read_bytes()
+    features = list(FEATURES)
+    sessions: dict[str, Any] = {}
+
+    def raw_score(batches: Any) -> Any:
+        import numpy as np
+        import onnxruntime as ort
+        import pyarrow as pa
+
+        sess = sessions.get("s")
+        if sess is None:  # one session per worker process, as lakeml keeps
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 1
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            sess = sessions["s"] = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        for batch in batches:
+            x = np.column_stack([batch.column(f).to_numpy(zero_copy_only=False) for f in features]).astype(np.float32)
+            label, proba = sess.run(None, {name: x})[:2]
+            proba = np.asarray(proba, dtype=np.float32)
+            offsets = pa.array(np.arange(0, proba.size + 1, proba.shape[1], dtype=np.int32))
+            yield batch.append_column("label", pa.array(label.astype("int64"))).append_column(
+                "probabilities", pa.ListArray.from_arrays(offsets, pa.array(proba.reshape(-1))))
+
+    schema = ", ".join(f"{f} float" for f in features) + ", label long, probabilities array<float>"
+    lake = lakeml.connect(work / f"lake-spark-{uuid.uuid4().hex[:8]}", backend="spark", spark=spark)
+    lake.models.register(onnx_bytes, name=model, features=features)
+    outputs = "label bigint, probabilities array(real, 2)"
+    raw_out = work / f"spark-raw-{uuid.uuid4().hex[:8]}"
+
+    def raw() -> None:
+        spark.read.parquet(str(data)).mapInArrow(raw_score, schema).write.mode("overwrite").parquet(str(raw_out))
+
+    def lakeml_run() -> None:
+        lake.score(model, spark.read.parquet(str(data)), "scored", outputs=outputs, mode="overwrite")
+
+    runners = {"pyspark": raw, "lakeml_spark": lakeml_run}
+    for run in runners.values():
+        run()  # warm-up (worker processes, sessions)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for rep in range(reps):
+        for name in (list(runners) if rep % 2 == 0 else list(reversed(runners))):
+            t0 = time.perf_counter()
+            runners[name]()
+            times[name].append(time.perf_counter() - t0)
+    ours = lakeml.connect(lake.root).table("scored").select("label", "probabilities").collect()
+    theirs = pl.read_parquet(raw_out).select("label", "probabilities")
+    same = (ours.height == theirs.height and ours["label"].sum() == theirs["label"].sum()
+            and abs(float(ours["probabilities"].list.get(1).sum()) - float(theirs["probabilities"].list.get(1).sum()))
+            <= 1e-3 * ours.height)
+    spark.stop()
+    return {"seconds": 0.0, "runs_s": times, "median_s": {n: statistics.median(t) for n, t in times.items()},
+            "paired_ratio": statistics.median(a / b for a, b in zip(times["lakeml_spark"], times["pyspark"],
+                                                                     strict=True)),
+            "same_result": bool(same), "rows": ours.height}
+
+
+def spark_lakeml_report(results: dict[str, dict[str, Any]], rows: int, reps: int) -> None:
+    """``benchmarks/results/scoring_spark.{json,md}``: the Spark rows and their 1.10x target."""
+    table = [[model, r["median_s"]["pyspark"], r["median_s"]["lakeml_spark"], f"{r['paired_ratio']:.3f}x",
+              "yes" if r["paired_ratio"] <= 1.10 else "NO", "equal" if r["same_result"] else "DIFFERENT"]
+             for model, r in results.items()]
+    text = "\n".join([
+        f"## Batch scoring on Spark, {rows:,} rows x {N_FEATURES} float features (local[2], medians of {reps} "
+        "warm reps)", "",
+        markdown_table(["model", "pyspark job s", "lakeml spark score s", "lakeml / pyspark (paired)", "<= 1.10x",
+                        "results"], table), "",
+        "Raw PySpark: read Parquet, mapInArrow with one ONNX Runtime session per worker, write Parquet. lakeml: "
+        "`lake.score(model, spark_frame, table)` on the same session (binding on the driver, the same executor "
+        "as Polars in the workers, files committed by the lake's log). Interleaved rep by rep; the ratio is the "
+        "median of per-rep ratios.",
+        f"Machine load (1-min average) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; the machine "
+        "is shared."])
+    print(text)
+    write_results("scoring_spark", {"rows": rows, "reps": reps, "models": results}, text)
+
+
 CHILDREN = {"setup": child_setup, "lakeml": child_lakeml, "io": child_io, "ort": child_ort,
-            "native": child_native, "spark": child_spark}
+            "native": child_native, "spark": child_spark, "spark_lakeml": child_spark_lakeml}
 
 
 # ---- parent ---------------------------------------------------------------------------------------
@@ -237,6 +328,8 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--spark-lakeml", action="store_true",
+                        help="only the lakeml backend='spark' vs raw PySpark rows (scoring_spark results)")
     parser.add_argument("--child", choices=sorted(CHILDREN))
     parser.add_argument("--model")
     parser.add_argument("--data")
@@ -256,6 +349,10 @@ def main() -> None:
     if setup.returncode != 0:
         raise RuntimeError(setup.stderr[-3000:])
     models = [m for m in args.models.split(",") if m]
+    if args.spark_lakeml:
+        results = {m: run_config("spark_lakeml", m, data, work) for m in models}
+        spark_lakeml_report(results, args.rows, len(next(iter(results.values()))["runs_s"]["pyspark"]))
+        return
     kinds = ["lakeml", "io", "ort", "native"] + ([] if args.skip_spark else ["spark"])
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     load_before = os.getloadavg()[0]

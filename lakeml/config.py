@@ -11,6 +11,8 @@ from lakeml.errors import ConfigError
 DEFAULT_LAKE = "./lake"
 LAKE_ENV_VAR = "LAKEML_LAKE"
 EXTERNAL_ACCESS_ENV_VAR = "LAKEML_EXTERNAL_ACCESS"
+BACKEND_ENV_VAR = "LAKEML_BACKEND"
+DEFAULT_BACKEND = "polars"
 
 
 DEFAULT_BATCH_SIZE = 65_536
@@ -82,6 +84,11 @@ class LakeConfig:
     def with_(self, **changes: Any) -> LakeConfig:
         """A copy with some settings changed."""
         return replace(self, **changes)
+
+
+def default_backend() -> str:
+    """The engine used when none is given: ``$LAKEML_BACKEND`` or ``polars`` (the one source of the default)."""
+    return os.environ.get(BACKEND_ENV_VAR, "").strip().lower() or DEFAULT_BACKEND
 
 
 def default_lake_uri() -> str:

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from lakeml.boundary import boundary, public_api
-from lakeml.config import DEFAULT_EARLY_STOPPING, DEFAULT_MEMORY_BUDGET, LakeConfig, default_lake_uri
+from lakeml.config import (
+    DEFAULT_EARLY_STOPPING,
+    DEFAULT_MEMORY_BUDGET,
+    LakeConfig,
+    default_backend,
+    default_lake_uri,
+)
 from lakeml.engines import load_engine
 from lakeml.engines.base import Engine
 from lakeml.errors import ConfigError, TableNotFoundError, choices_hint
@@ -27,7 +33,7 @@ from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
 from lakeml.query.writer import last_transaction, write_table
-from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
+from lakeml.storage.lakefs import LakeStorage, clean_relpath, new_token, open_storage
 from lakeml.storage.transactions import Transaction, WriteResult
 from lakeml.storage.uri import parse_location
 
@@ -135,7 +141,10 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        dtypes = dict(frame.collect_schema())
+        if isinstance(frame, pl.LazyFrame):
+            dtypes = dict(frame.collect_schema())
+        else:  # another engine's frame: its Arrow schema, shown in Polars type names
+            dtypes = dict(pl.DataFrame(self.engine.schema(frame).empty_table()).schema)
         schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
@@ -147,7 +156,12 @@ class Lake:
         elif info.format == "delta":
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
-            rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            if isinstance(frame, pl.LazyFrame):
+                rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            else:
+                view = f"__lakeml_count_{new_token()}"
+                counted = self.engine.sql(f"SELECT COUNT(*) AS n FROM {view}", frames={view: frame})
+                rows = int(self.engine.collect(counted).column(0)[0].as_py())
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
                                 dtypes)
 
@@ -290,6 +304,10 @@ class Lake:
         ``MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN
         INSERT *``. They return a one-row frame with the Int64 column ``rows_affected`` (docs/lake.md).
         """
+        if self.engine.name != "polars":  # frames live in another engine: query-unique views, PREDICT on it
+            from lakeml.sql.on_engine import execute as execute_on_engine
+
+            return execute_on_engine(self, query, dict(params) if params else None)  # type: ignore[no-any-return]
         from lakeml.sql.fastpath import execute
 
         return execute(self, query, params=dict(params) if params else None)
@@ -362,6 +380,11 @@ class Lake:
         Example:
             >>> lake.predict("churn@champion", "customers", outputs="label bigint")  # doctest: +SKIP
         """
+        if self.engine.name != "polars":  # mapInArrow on Spark; a lazy frame of the engine comes back
+            from lakeml.scoring.on_engine import predict as predict_on_engine
+
+            return predict_on_engine(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[no-any-return]
+                                     auto_cast=auto_cast, batch_size=batch_size)
         from lakeml.scoring.api import predict
 
         return predict(self, model, data, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -391,6 +414,12 @@ class Lake:
         Example:
             >>> lake.score("churn@champion", "customers", "churn_scores")  # doctest: +SKIP
         """
+        if self.engine.name != "polars":
+            from lakeml.scoring.on_engine import score as score_on_engine
+
+            return score_on_engine(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
+                                   on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
+                                   format=format)
         from lakeml.scoring.api import score
 
         return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
@@ -575,7 +604,8 @@ def _delta_stats(uri: str, storage_options: dict[str, str]) -> tuple[int | None,
 
 @boundary
 def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any] | None = None,
-            config: LakeConfig | Mapping[str, Any] | None = None, backend: str = "polars") -> Lake:
+            config: LakeConfig | Mapping[str, Any] | None = None, backend: str | None = None,
+            spark: Any = None, spark_conf: Mapping[str, Any] | None = None) -> Lake:
     """Open a lake.
 
     Args:
@@ -586,13 +616,22 @@ def connect(root: str | Path | None = None, *, storage_options: Mapping[str, Any
             Entra ID. Without them the ``AZURE_STORAGE_*`` variables are used; an Azure lake with no
             credential source is refused.
         config: engine settings (:class:`lakeml.config.LakeConfig` or a dict of its fields).
-        backend: the execution engine: ``"polars"`` (the default, this machine) or ``"spark"``.
+        backend: the execution engine: ``"polars"`` (this machine) or ``"spark"``; default
+            ``$LAKEML_BACKEND``, else ``"polars"``. Tables, models and queries are the same on both.
+        spark: with ``backend="spark"``, an existing ``SparkSession`` (a notebook's or a cluster's);
+            without it lakeml starts a local session (``local[*]``) on first use.
+        spark_conf: Spark settings for the session lakeml starts (``{"spark.master": "local[4]"}``).
 
     Example:
         >>> import lakeml
         >>> lake = lakeml.connect("./lake")  # doctest: +SKIP
     """
-    engine = load_engine(backend)  # the Spark engine (lakeml.engines.spark) loads lazily, here only
+    name = str(backend if backend is not None else default_backend()).strip().lower()
+    if name != "spark" and (spark is not None or spark_conf):
+        raise ConfigError("spark= and spark_conf= only apply to backend='spark'.",
+                          hint="Pass backend='spark', or drop the Spark arguments.")
+    options = {"spark": spark, "spark_conf": spark_conf} if name == "spark" else None
+    engine = load_engine(name, options=options)  # the Spark engine (lakeml.engines.spark) loads lazily, here only
     settings = config if isinstance(config, LakeConfig) else LakeConfig.from_dict(dict(config or {}))
     storage = open_storage(root if root is not None else default_lake_uri(), storage_options)
     if storage.root.is_local and Path(storage.root.path).exists() and not Path(storage.root.path).is_dir():

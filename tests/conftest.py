@@ -49,3 +49,48 @@ def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
     if request.param == "local":
         return lakeml.connect(tmp_path / "lake")
     return request.getfixturevalue("azure_lake")  # type: ignore[no-any-return]
+
+
+# ---- engines: the conformance suite runs shared tests on Polars and on Spark through one parameter ----
+ENGINES = ["polars", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[object]:
+    """One local[2] Spark session for the whole run (starting one costs seconds)."""
+    from lakeml.engines.spark.runtime import start_session
+
+    spark = start_session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+                                       "spark.ui.enabled": "false"})
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine a conformance test runs on: ``"polars"`` or ``"spark"``."""
+    return str(request.param)
+
+
+@pytest.fixture
+def engine_lake(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Lake:
+    """A fresh local lake on the engine under test (Spark: the run's shared session)."""
+    if engine == "spark":
+        return lakeml.connect(tmp_path / "lake", backend="spark", spark=request.getfixturevalue("spark_session"))
+    return lakeml.connect(tmp_path / "lake")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "engine_gap(engine, capability, reason): a declared gap of one engine; "
+                                       "the test runs there and must fail (strict xfail), never a silent skip")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        engine = callspec.params.get("engine") if callspec is not None else None
+        for mark in item.iter_markers("engine_gap"):
+            gap_engine, capability = mark.args[0], mark.args[1]
+            reason = mark.kwargs.get("reason") or (mark.args[2] if len(mark.args) > 2 else "")
+            if engine == gap_engine:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=f"{gap_engine} gap [{capability}]: {reason}"))

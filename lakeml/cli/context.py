@@ -18,6 +18,7 @@ class CliState:
 
     lake_uri: str
     debug: bool = False
+    backend: str | None = None  # None: $LAKEML_BACKEND or the default engine (lakeml.config.default_backend)
     _lake: Lake | None = field(default=None, repr=False)
 
     def lake(self) -> Lake:
@@ -25,7 +26,7 @@ class CliState:
         if self._lake is None:
             from lakeml.session import connect
 
-            self._lake = connect(self.lake_uri)
+            self._lake = connect(self.lake_uri, backend=self.backend)
         return self._lake
 
 

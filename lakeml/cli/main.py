@@ -11,7 +11,8 @@ import click
 from lakeml.boundary import translate
 from lakeml.cli import automl, demo, explore, models, predict, tables, train
 from lakeml.cli.context import CliState
-from lakeml.config import LAKE_ENV_VAR, default_lake_uri
+from lakeml.config import BACKEND_ENV_VAR, DEFAULT_BACKEND, LAKE_ENV_VAR, default_lake_uri
+from lakeml.engines import ENGINES
 from lakeml.errors import LakeMLError
 from lakeml.redaction import redact_text
 
@@ -22,13 +23,15 @@ DEBUG_FLAG = "--debug"
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--lake", "lake_uri", envvar=LAKE_ENV_VAR, default=None, metavar="URI",
               help="Lake root: a folder or an abfss:// / az:// URI. Default: $LAKEML_LAKE or ./lake.")
+@click.option("--backend", envvar=BACKEND_ENV_VAR, default=None, type=click.Choice(ENGINES, case_sensitive=False),
+              help=f"Execution engine. Default: ${BACKEND_ENV_VAR} or {DEFAULT_BACKEND}.")
 @click.option("--debug", is_flag=True,
               help=f"Show full tracebacks on errors (allowed anywhere on the line; or set {DEBUG_ENV_VAR}=1).")
 @click.version_option(package_name="lakeml")
 @click.pass_context
-def cli(ctx: click.Context, lake_uri: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, lake_uri: str | None, backend: str | None, debug: bool) -> None:
     """lakeml: lake tables, SQL, AutoML, a model registry and SQL PREDICT scoring on one machine."""
-    ctx.obj = CliState(lake_uri or default_lake_uri(), debug=debug)
+    ctx.obj = CliState(lake_uri or default_lake_uri(), debug=debug, backend=backend)
 
 
 # each noun module adds its commands with register(cli)

@@ -143,6 +143,37 @@ def _schema_ipc(schema: pl.Schema) -> str:
     return base64.b64encode(arrow.serialize().to_pybytes()).decode()
 
 
+def _frame_schema(engine: Engine[Any], frame: Any) -> pl.Schema:
+    """The column types of a frame of any engine, as Polars types (what the log records)."""
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect_schema()
+    return pl.DataFrame(engine.schema(frame).empty_table()).schema
+
+
+def _conform(engine: Engine[Any], frame: Any, existing: pl.Schema, fit: AppendFit) -> Any:
+    """Appended rows widened into the table's types and column order, on the frame's own engine."""
+    if isinstance(frame, pl.LazyFrame):
+        return conform(frame, existing, fit)
+    return engine.map_batches(frame, _ConformBatch(existing, fit),
+                              schema=pl.DataFrame(schema=existing).to_arrow().schema)
+
+
+class _ConformBatch:
+    """The batch function of :func:`_conform` (picklable: an engine may run it in worker processes)."""
+
+    def __init__(self, existing: pl.Schema, fit: AppendFit) -> None:
+        self.existing, self.fit = existing, fit
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        import pyarrow as pa
+
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        table = conform(frame.lazy(), self.existing, self.fit).collect().to_arrow().combine_chunks()
+        batches = table.to_batches()
+        return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
 def write_parquet_table(
     engine: Engine[pl.LazyFrame],
     storage: LakeStorage,
@@ -168,7 +199,7 @@ def write_parquet_table(
         SchemaError: appending columns that do not match the table, or a partition column change.
         CommitConflictError: other writers kept winning the race for ``retries`` attempts.
     """
-    schema = frame.collect_schema()
+    schema = _frame_schema(engine, frame)
     missing = [c for c in partition_by if c not in schema]
     if missing:
         raise SchemaError(f"Partition column(s) {missing} are not in the data.",
@@ -183,8 +214,8 @@ def write_parquet_table(
     if mode == "append" and current is not None:
         fit, existing = _check_append(table, current, schema, partition_by), current_schema(current)
         if fit is not None and existing is not None and list(existing.items()) != list(schema.items()):
-            frame = conform(frame, existing, fit)  # lossless widening, the table's column order
-            schema = frame.collect_schema()
+            frame = _conform(engine, frame, existing, fit)  # lossless widening, the table's column order
+            schema = existing
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
     files = sink_files(engine, storage, table, frame, data_dir, partition_by)

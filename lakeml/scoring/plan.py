@@ -277,19 +277,29 @@ class ScoringPlan:
         if self.on_null == "propagate" or df.height == 0 or not self.null_columns:
             return
         counts = df.select(pl.col(self.null_columns).null_count()).row(0)
-        for col, n in zip(self.null_columns, counts, strict=True):
+        error = self.null_error(dict(zip(self.null_columns, counts, strict=True)))
+        if error is not None:
+            raise error
+
+    def null_error(self, counts: dict[str, int]) -> NullInputError | None:
+        """The rule-10 error for these per-column null counts (an engine may count them its own way)."""
+        if self.on_null == "propagate":
+            return None
+        for col, n in counts.items():
             if not n:
                 continue
-            if self.on_null == "nan" and df.schema[col].is_float():
+            if self.on_null == "nan" and self.schema[col].is_float():
                 continue
             extra = " (on_null='nan' only fills float inputs)" if self.on_null == "nan" else ""
             b = next(b for b in self.inputs if col in b.columns)
             if self.manifest.null_rule(b.input) is not None:
                 extra += (f" (training filled them, but model input {b.input!r} is tensor({b.elem}), which "
                           "cannot carry a missing value)")
-            raise NullInputError(f"Input column {col!r} has {n} null value(s){extra}; nothing was scored.",
-                               hint="Filter or fill them (WHERE col IS NOT NULL / COALESCE), or pass "
-                                    "[[on_null='propagate']] (null outputs) or [[on_null='nan']] (NaN for floats).")
+            return NullInputError(f"Input column {col!r} has {n} null value(s){extra}; nothing was scored.",
+                                  hint="Filter or fill them (WHERE col IS NOT NULL / COALESCE), or pass "
+                                       "[[on_null='propagate']] (null outputs) or [[on_null='nan']] (NaN for "
+                                       "floats).")
+        return None
 
     def score_frame(self, df: pl.DataFrame) -> pl.DataFrame:
         """DATA columns of ``df`` followed by the output columns (one row per row, same order)."""

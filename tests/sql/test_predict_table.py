@@ -1,4 +1,4 @@
-"""SQL PREDICT, table form, through ``lake.sql`` (parse, rewrite, Polars SQL)."""
+"""SQL PREDICT, table form, through ``lake.sql`` (parse, rewrite, the engine's SQL), on every engine."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from lakeml.errors import LakeMLError, PredictError, SQLError
 from lakeml.session import Lake
+from tests.conformance import collect, same
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
 Q = """SELECT d.*, p.label, p.probabilities
@@ -16,7 +17,8 @@ WITH (label bigint, probabilities array(real, 2)) AS p"""
 
 
 @pytest.fixture
-def sql_lake(lake: Lake) -> Lake:
+def sql_lake(engine_lake: Lake) -> Lake:
+    lake = engine_lake
     lake.models.register(packed_logreg()[0], name="churn", features=["a", "b"])
     lake.models.register(column_pipeline()[0], name="pipe")
     lake.write("cust", training_frame().with_row_index("id"))
@@ -26,16 +28,16 @@ def sql_lake(lake: Lake) -> Lake:
 
 
 def test_table_form_matches_python_predict(sql_lake: Lake) -> None:
-    got = sql_lake.sql(Q).collect()
-    expected = sql_lake.predict("churn:1", "cust", outputs="label bigint, probabilities array(real, 2)")
-    assert got.equals(expected)
+    got = collect(sql_lake.sql(Q))
+    expected = collect(sql_lake.predict("churn:1", "cust", outputs="label bigint, probabilities array(real, 2)"))
+    assert same(got, expected)
 
 
 def test_table_form_with_where_join_and_order(sql_lake: Lake) -> None:
     q = """SELECT d.id, r.region, p.label FROM PREDICT(MODEL = 'churn', DATA = cust AS d) WITH (label bigint) AS p
            JOIN regions r ON r.id = d.id WHERE p.label = 1 ORDER BY d.id"""
-    got = sql_lake.sql(q).collect()
-    full = sql_lake.predict("churn", "cust", outputs="label bigint")
+    got = collect(sql_lake.sql(q))
+    full = collect(sql_lake.predict("churn", "cust", outputs="label bigint"))
     expected = full.filter(pl.col("label") == 1, pl.col("id") < 3)["id"].to_list()
     assert got["id"].to_list() == expected and got.columns == ["id", "region", "label"]
 
@@ -44,7 +46,7 @@ def test_table_form_with_cte_as_data_and_name_clash(sql_lake: Lake) -> None:
     q = """WITH c AS (SELECT id, a, b, y AS label FROM cust WHERE a > 0)
            SELECT d.id, d.label AS truth, p.label
            FROM PREDICT(MODEL = 'churn', DATA = c AS d) WITH (label bigint) AS p"""
-    got = sql_lake.sql(q).collect()
+    got = collect(sql_lake.sql(q))
     assert got.columns == ["id", "truth", "label"]
     assert got.height == int((training_frame()["a"] > 0).sum())
     assert got["id"].to_list() == sorted(got["id"].to_list())  # DATA order kept
@@ -53,7 +55,7 @@ def test_table_form_with_cte_as_data_and_name_clash(sql_lake: Lake) -> None:
 def test_table_form_model_as_param_and_alias(sql_lake: Lake) -> None:
     sql_lake.models.set_alias("churn", 1, "champion")
     q = "SELECT p.label FROM PREDICT(MODEL = @m, DATA = cust AS d) WITH (label bigint) AS p"
-    got = sql_lake.sql(q, params={"m": "churn@champion"}).collect()
+    got = collect(sql_lake.sql(q, params={"m": "churn@champion"}))
     assert got.height == 300
 
 
@@ -61,8 +63,8 @@ def test_table_form_model_as_subquery_over_models_view(sql_lake: Lake) -> None:
     q = """SELECT d.id, p.probabilities FROM PREDICT(
              MODEL = (SELECT model FROM models WHERE name = 'churn' AND version = 1),
              DATA = cust AS d) WITH (probabilities array(real, 2)) AS p"""
-    got = sql_lake.sql(q).collect()
-    ref = sql_lake.predict("churn:1", "cust", outputs="probabilities array(real, 2)")
+    got = collect(sql_lake.sql(q))
+    ref = collect(sql_lake.predict("churn:1", "cust", outputs="probabilities array(real, 2)"))
     assert got["probabilities"].to_list() == ref["probabilities"].to_list()
     bad = q.replace("AND version = 1", "")
     sql_lake.models.register(packed_logreg(seed=1)[0], name="churn", features=["a", "b"])
@@ -71,7 +73,7 @@ def test_table_form_model_as_subquery_over_models_view(sql_lake: Lake) -> None:
 
 
 def test_table_form_without_with_returns_all_outputs(sql_lake: Lake) -> None:
-    got = sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'pipe', DATA = cust AS d) AS p").collect()
+    got = collect(sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'pipe', DATA = cust AS d) AS p"))
     assert got.columns[-2:] == ["label", "probabilities"] and got.height == 300
 
 
@@ -92,8 +94,8 @@ def test_table_form_cast_in_cte_fixes_types(sql_lake: Lake) -> None:
     q = """WITH c AS (SELECT CAST(CAST(a AS DOUBLE) AS REAL) AS a, b FROM cust)
            SELECT p.probabilities FROM PREDICT(MODEL = 'churn', DATA = c AS d)
            WITH (probabilities array(real, 2)) AS p"""
-    got = sql_lake.sql(q).collect()
-    ref = sql_lake.predict("churn", "cust", outputs="probabilities array(real, 2)")
+    got = collect(sql_lake.sql(q))
+    ref = collect(sql_lake.predict("churn", "cust", outputs="probabilities array(real, 2)"))
     assert np.array_equal(np.stack(got["probabilities"].to_numpy()), np.stack(ref["probabilities"].to_numpy()))
 
 
@@ -103,10 +105,10 @@ def test_table_form_with_subquery_as_data_works_like_a_cte(sql_lake: Lake) -> No
     as_subquery = """SELECT d.id, p.label
                      FROM PREDICT(MODEL = 'churn', DATA = (SELECT id, a, b FROM cust WHERE a > 0) AS d)
                      WITH (label bigint) AS p"""
-    expected = sql_lake.sql(as_cte).collect()
-    got = sql_lake.sql(as_subquery).collect()
+    expected = collect(sql_lake.sql(as_cte))
+    got = collect(sql_lake.sql(as_subquery))
     assert got.columns == ["id", "label"] and got.height == int((training_frame()["a"] > 0).sum())
-    assert got.equals(expected)
+    assert same(got, expected)
 
 
 def test_subquery_data_sees_the_query_ctes_and_nests_predict(sql_lake: Lake) -> None:
@@ -117,7 +119,7 @@ def test_subquery_data_sees_the_query_ctes_and_nests_predict(sql_lake: Lake) -> 
                                 FROM PREDICT(MODEL = 'churn', DATA = c AS s) WITH (label bigint) AS q
                                 WHERE s.id < 50) AS d)
            WITH (label bigint) AS p ORDER BY d.id"""
-    got = sql_lake.sql(q).collect()
+    got = collect(sql_lake.sql(q))
     assert got.height == 50 and got["first"].to_list() == got["label"].to_list()
 
 

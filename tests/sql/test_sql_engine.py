@@ -1,4 +1,6 @@
-"""Lake.sql end to end on a real local lake: tables, TOP, CTEs, joins, params, pushdown, errors."""
+"""Lake.sql end to end on a real local lake: tables, TOP, CTEs, joins, params, pushdown, errors.
+
+Tests taking ``sales_engine_lake`` run on every engine (Polars and Spark)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from lakeml.errors import (
     TableNotFoundError,
 )
 from lakeml.session import Lake
+from tests.conformance import collect
 
 SALES = pl.DataFrame({
     "id": [1, 2, 3, 4, 5],
@@ -36,16 +39,24 @@ def sales_lake(lake: Lake) -> Lake:
     return lake
 
 
+@pytest.fixture
+def sales_engine_lake(engine_lake: Lake) -> Lake:
+    """The same tables on the engine under test (Polars and Spark)."""
+    engine_lake.write("sales", SALES)
+    engine_lake.write("regions", REGIONS)
+    return engine_lake
+
+
 def test_sql_returns_a_lazy_frame(sales_lake: Lake) -> None:
     frame = sales_lake.sql("SELECT id FROM sales")
     assert isinstance(frame, pl.LazyFrame)
     assert frame.collect()["id"].to_list() == [1, 2, 3, 4, 5]
 
 
-def test_top_limits_rows(sales_lake: Lake) -> None:
-    out = sales_lake.sql("SELECT TOP 2 id FROM sales ORDER BY amount DESC").collect()
+def test_top_limits_rows(sales_engine_lake: Lake) -> None:
+    out = collect(sales_engine_lake.sql("SELECT TOP 2 id FROM sales ORDER BY amount DESC"))
     assert out["id"].to_list() == [5, 4]
-    out = sales_lake.sql("SELECT TOP (3) id FROM sales ORDER BY id").collect()
+    out = collect(sales_engine_lake.sql("SELECT TOP (3) id FROM sales ORDER BY id"))
     assert out["id"].to_list() == [1, 2, 3]
 
 
@@ -57,25 +68,25 @@ def test_polars_sql_features_pass_through(sales_lake: Lake) -> None:
     assert out.to_dict(as_series=False) == {"id": [4, 5], "d": [True, None], "a": [40, 50], "region": ["s", "n"]}
 
 
-def test_cte_and_join_across_catalog_tables(sales_lake: Lake) -> None:
-    out = sales_lake.sql("""
+def test_cte_and_join_across_catalog_tables(sales_engine_lake: Lake) -> None:
+    out = collect(sales_engine_lake.sql("""
         WITH big AS (SELECT * FROM sales WHERE amount >= 20)
         SELECT r.label, COUNT(*) AS n, SUM(b.amount) AS total
         FROM big AS b JOIN regions AS r ON b.region = r.region
         GROUP BY r.label ORDER BY r.label
-    """).collect()
+    """))
     expected = pl.DataFrame({"label": ["North", "South"], "n": [2, 2], "total": [80.0, 60.0]})
     assert_frame_equal(out, expected, check_dtypes=False)
 
 
-def test_cte_name_shadows_nothing_in_the_catalog(sales_lake: Lake) -> None:
+def test_cte_name_shadows_nothing_in_the_catalog(sales_engine_lake: Lake) -> None:
     # `recent` is not a table: the CTE alone defines it, so no catalog lookup fails
-    out = sales_lake.sql("WITH recent AS (SELECT id FROM sales WHERE id > 3) SELECT * FROM recent").collect()
+    out = collect(sales_engine_lake.sql("WITH recent AS (SELECT id FROM sales WHERE id > 3) SELECT * FROM recent"))
     assert out["id"].to_list() == [4, 5]
 
 
-def test_dbo_schema_is_accepted(sales_lake: Lake) -> None:
-    assert sales_lake.sql("SELECT COUNT(*) AS n FROM dbo.sales").collect()["n"][0] == 5
+def test_dbo_schema_is_accepted(sales_engine_lake: Lake) -> None:
+    assert collect(sales_engine_lake.sql("SELECT COUNT(*) AS n FROM dbo.sales"))["n"][0] == 5
 
 
 def test_other_schemas_are_refused(sales_lake: Lake) -> None:
@@ -104,17 +115,17 @@ def test_pushdown_through_a_join_and_a_cte(sales_lake: Lake) -> None:
 
 
 # --- parameters -----------------------------------------------------------------------------------
-def test_int_and_string_params(sales_lake: Lake) -> None:
-    out = sales_lake.sql("SELECT id FROM sales WHERE amount > @min AND region = @region ORDER BY id",
-                         params={"min": 15, "region": "n"}).collect()
+def test_int_and_string_params(sales_engine_lake: Lake) -> None:
+    out = collect(sales_engine_lake.sql("SELECT id FROM sales WHERE amount > @min AND region = @region ORDER BY id",
+                         params={"min": 15, "region": "n"}))
     assert out["id"].to_list() == [3, 5]
 
 
-def test_string_param_with_quotes_is_a_value_not_sql(sales_lake: Lake) -> None:
-    out = sales_lake.sql("SELECT id FROM sales WHERE name = @name", params={"name": "o'brien"}).collect()
+def test_string_param_with_quotes_is_a_value_not_sql(sales_engine_lake: Lake) -> None:
+    out = collect(sales_engine_lake.sql("SELECT id FROM sales WHERE name = @name", params={"name": "o'brien"}))
     assert out["id"].to_list() == [2]
-    injected = sales_lake.sql("SELECT id FROM sales WHERE name = @name",
-                              params={"name": "x' OR '1'='1"}).collect()
+    injected = collect(sales_engine_lake.sql("SELECT id FROM sales WHERE name = @name",
+                              params={"name": "x' OR '1'='1"}))
     assert injected.height == 0
 
 
@@ -130,21 +141,21 @@ def test_null_float_bool_date_decimal_params(sales_lake: Lake) -> None:
     assert out["dec"].cast(pl.Float64).to_list() == [2.25, 2.25]
 
 
-def test_list_param_expands_in_in(sales_lake: Lake) -> None:
-    out = sales_lake.sql("SELECT id FROM sales WHERE id IN (@ids) ORDER BY id", params={"ids": [2, 4]}).collect()
+def test_list_param_expands_in_in(sales_engine_lake: Lake) -> None:
+    out = collect(sales_engine_lake.sql("SELECT id FROM sales WHERE id IN (@ids) ORDER BY id", params={"ids": [2, 4]}))
     assert out["id"].to_list() == [2, 4]
-    none = sales_lake.sql("SELECT id FROM sales WHERE id IN (@ids)", params={"ids": []}).collect()
+    none = collect(sales_engine_lake.sql("SELECT id FROM sales WHERE id IN (@ids)", params={"ids": []}))
     assert none.height == 0
 
 
-def test_colon_params_and_case_insensitive_names(sales_lake: Lake) -> None:
-    out = sales_lake.sql("SELECT id FROM sales WHERE id = :id OR id = @Other ORDER BY id",
-                         params={"id": 1, "other": 2}).collect()
+def test_colon_params_and_case_insensitive_names(sales_engine_lake: Lake) -> None:
+    out = collect(sales_engine_lake.sql("SELECT id FROM sales WHERE id = :id OR id = @Other ORDER BY id",
+                         params={"id": 1, "other": 2}))
     assert out["id"].to_list() == [1, 2]
 
 
-def test_param_in_top(sales_lake: Lake) -> None:
-    out = sales_lake.sql("SELECT TOP (@n) id FROM sales ORDER BY id", params={"n": 2}).collect()
+def test_param_in_top(sales_engine_lake: Lake) -> None:
+    out = collect(sales_engine_lake.sql("SELECT TOP (@n) id FROM sales ORDER BY id", params={"n": 2}))
     assert out["id"].to_list() == [1, 2]
 
 
@@ -167,9 +178,9 @@ def test_positional_and_bad_params_are_refused(sales_lake: Lake) -> None:
 
 
 # --- errors -----------------------------------------------------------------------------------------
-def test_unknown_table_suggests_the_closest(sales_lake: Lake) -> None:
+def test_unknown_table_suggests_the_closest(sales_engine_lake: Lake) -> None:
     with pytest.raises(TableNotFoundError, match="'sale'") as info:
-        sales_lake.sql("SELECT * FROM sale")
+        sales_engine_lake.sql("SELECT * FROM sale")
     assert "Did you mean 'sales'?" in str(info.value)
     assert isinstance(info.value, LakeMLError) and isinstance(info.value, KeyError)
 
@@ -180,12 +191,12 @@ def test_unknown_table_in_a_join_lists_tables(sales_lake: Lake) -> None:
     assert "regions" in str(info.value) and "sales" in str(info.value)
 
 
-def test_unknown_column_fails_at_sql_time_with_did_you_mean(sales_lake: Lake) -> None:
+def test_unknown_column_fails_at_sql_time_with_did_you_mean(sales_engine_lake: Lake) -> None:
     with pytest.raises(ColumnNotFoundError, match="'amont'") as info:
-        sales_lake.sql("SELECT amont FROM sales")
+        sales_engine_lake.sql("SELECT amont FROM sales")
     assert "Did you mean 'amount'?" in str(info.value)
     with pytest.raises(ColumnNotFoundError, match="'regon'") as info:
-        sales_lake.sql("SELECT id FROM sales WHERE regon = 'n'")
+        sales_engine_lake.sql("SELECT id FROM sales WHERE regon = 'n'")
     assert "Did you mean 'region'?" in str(info.value)
 
 
@@ -259,10 +270,10 @@ def test_builtin_views_are_in_scope(lake: Lake) -> None:
         assert lake.sql(f"SELECT * FROM {name}").collect_schema().names() == expected
 
 
-def test_same_text_with_new_params_binds_afresh(sales_lake: Lake) -> None:
+def test_same_text_with_new_params_binds_afresh(sales_engine_lake: Lake) -> None:
     # parsed queries are cached by text: binding must never leak into the next call
     query = "SELECT id FROM sales WHERE id = @id"
-    assert sales_lake.sql(query, params={"id": 1}).collect()["id"].to_list() == [1]
-    assert sales_lake.sql(query, params={"id": 2}).collect()["id"].to_list() == [2]
+    assert collect(sales_engine_lake.sql(query, params={"id": 1}))["id"].to_list() == [1]
+    assert collect(sales_engine_lake.sql(query, params={"id": 2}))["id"].to_list() == [2]
     with pytest.raises(SQLError, match="@id"):
-        sales_lake.sql(query)
+        sales_engine_lake.sql(query)
