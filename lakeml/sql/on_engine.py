@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from lakeml.sql.dml import execute_dml
 from lakeml.sql.engine import _check_limits, _register_tables
 from lakeml.sql.engine_run import run
 from lakeml.sql.nodes import PredictCall, PredictTable
@@ -31,8 +32,15 @@ def _parsed(query: str) -> exp.Query:
 
 
 def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> Any:
-    """Run a lake SQL query on ``lake.engine``; returns the engine's frame (bad names fail here)."""
+    """Run a lake SQL query on ``lake.engine``; returns the engine's frame (bad names fail here).
+
+    A statement that writes runs as on the Polars path (:mod:`lakeml.sql.dml`); its ``rows_affected``
+    row comes back as an engine frame.
+    """
     engine = lake.engine
+    written = execute_dml(lake, query, params)
+    if written is not None:
+        return engine.from_data(written)
     tree: exp.Expr = _parsed(query).copy()
     tree = bind_params(tree, params)
     _check_limits(tree)
