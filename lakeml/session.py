@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
     from lakeml.ml.automl.engine import Progress
     from lakeml.ml.automl.result import AutoMLResult
     from lakeml.ml.train import TrainResult
+    from lakeml.pipeline.api import Pipelines
+    from lakeml.pipeline.triggers.api import Triggers
     from lakeml.registry.registry import ModelRegistry, ModelVersion
     from lakeml.scoring.api import ScoreResult
     from lakeml.scoring.bound import BoundModel
@@ -90,6 +92,8 @@ class Lake:
         self.catalog = Catalog(storage, dict(storage_options) if storage_options else None, engine=self.engine,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
+        self._pipelines: Pipelines | None = None
+        self._triggers: Triggers | None = None
         #: Models bound with ``lake.models.bind``, by lower-cased alias; they live as long as the lake.
         self.bound_models: dict[str, BoundModel] = {}
 
@@ -315,9 +319,12 @@ class Lake:
     def builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
         """The built-in views (model and run listings) by name, each built on demand."""
         from lakeml.ml import runs
+        from lakeml.pipeline import records as pipeline_records
+        from lakeml.pipeline.triggers import runs as trigger_runs
         from lakeml.registry import views as registry_views
 
-        return {**registry_views.views(self), **runs.views(self)}
+        return {**registry_views.views(self), **runs.views(self), **pipeline_records.views(self.storage),
+                **trigger_runs.views(self.storage)}
 
     # -- ingest ------------------------------------------------------------------------------------
     def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
@@ -348,6 +355,24 @@ class Lake:
                       null_values=null_values, options=options, progress=progress)
 
     # -- models and scoring (delegations) --------------------------------------------------------------
+    @property
+    def pipelines(self) -> Pipelines:
+        """The pipelines of this lake: create, run, runs, show, rerun, cancel (see docs/pipelines.md)."""
+        if self._pipelines is None:
+            from lakeml.pipeline.api import Pipelines
+
+            self._pipelines = Pipelines(self)
+        return self._pipelines
+
+    @property
+    def triggers(self) -> Triggers:
+        """The triggers of this lake: create, list, runs, backfill, rerun, serve (see docs/triggers.md)."""
+        if self._triggers is None:
+            from lakeml.pipeline.triggers.api import Triggers
+
+            self._triggers = Triggers(self)
+        return self._triggers
+
     @property
     def models(self) -> ModelRegistry:
         """The model registry of this lake."""

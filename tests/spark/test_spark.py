@@ -104,15 +104,15 @@ def test_an_azure_lake_on_a_spark_without_hadoop_azure_is_refused_without_secret
 def test_writes_commit_through_the_log_and_polars_reads_them(spark_session: object, tmp_path: Path) -> None:
     lake = lakeml.connect(tmp_path / "lake", backend="spark", spark=spark_session)
     first = pl.DataFrame({"id": [1, 2, 3], "g": ["a", "b", "a"], "x": [0.5, None, 2.0]})
-    assert lake.write("t", first, partition_by="g") == 0
-    assert lake.write("t", lake.sql("SELECT id + 10 AS id, g, x FROM t WHERE g = 'a'"), mode="append") == 1
+    assert lake.write("t", first, partition_by="g").version == 0
+    assert lake.write("t", lake.sql("SELECT id + 10 AS id, g, x FROM t WHERE g = 'a'"), mode="append").version == 1
     polars_lake = lakeml.connect(tmp_path / "lake")
     got = polars_lake.table("t").collect()
     assert sorted(got["id"].to_list()) == [1, 2, 3, 11, 13] and polars_lake.describe("t").partition_by == ("g",)
     assert same(lake.table("t"), polars_lake.table("t").select("id", "x", "g"), ordered=False)
     described = lake.describe("t")
     assert (described.num_rows, described.partition_by, described.schema["id"]) == (5, ("g",), "Int64")
-    assert lake.write("t", pl.DataFrame({"id": [7], "g": ["z"], "x": [1.0]}), mode="overwrite") == 2
+    assert lake.write("t", pl.DataFrame({"id": [7], "g": ["z"], "x": [1.0]}), mode="overwrite").version == 2
     assert collect(lake.table("t"))["id"].to_list() == [7]
     with pytest.raises(SchemaError, match="Cannot append"):
         lake.write("t", pl.DataFrame({"id": ["text"], "g": ["z"], "x": [1.0]}), mode="append")
