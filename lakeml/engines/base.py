@@ -49,6 +49,8 @@ class Capabilities:
         map_batches: ``map_batches`` runs a Python function over Arrow batches (scoring, ``lake.predict``).
         sql_functions: models bound with ``lake.models.bind`` are callable inside SQL text.
         azure: scans and writes ``abfss://`` lakes with the lake's credentials.
+        merge_writes: ``lake.write(..., mode="merge", keys=...)`` upserts frames of this engine.
+        sql_writes: ``lake.sql`` runs statements that write (CREATE TABLE AS, INSERT, DROP, MERGE).
         distributed: work runs on a cluster, not only in this process.
     """
 
@@ -58,6 +60,8 @@ class Capabilities:
     map_batches: bool = True
     sql_functions: bool = True
     azure: bool = True
+    merge_writes: bool = True
+    sql_writes: bool = True
     distributed: bool = False
 
 

@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from lakeml.engines import load_engine
-from lakeml.engines.base import Engine
+from lakeml.engines.base import Engine, unsupported
 from lakeml.errors import ConfigError, SchemaError
 from lakeml.query.delta_write import delta_last_transaction, merge_delta, write_delta
 from lakeml.query.formats import committed_table_format
@@ -42,12 +41,11 @@ def write_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, relpath: str
                           hint="Use [[format='parquet']] (the default) or [[format='delta']].")
     if checked == "merge":
         key_names = check_keys(keys)
-        if engine.name != "polars":
-            # A merge is keyed, single-machine work (a key check, a join with the matched files): it
-            # runs on the Polars engine over the incoming rows, collected from the lake's engine.
-            incoming = pl.from_arrow(engine.collect(frame))
-            assert isinstance(incoming, pl.DataFrame)
-            engine, frame = load_engine("polars"), incoming.lazy()
+        if not engine.capabilities.merge_writes:
+            unsupported(engine.name, "mode='merge'",
+                        hint="Merge on the Polars engine, which reads and writes the same lake: "
+                             "[[lakeml.connect(root).write(table, data, mode='merge', keys=...)|"
+                             "lakeml --backend polars ...]].")
     elif keys is not None:
         raise ConfigError(f"keys= only applies to mode='merge', not mode={mode!r}.",
                           hint="Pass [[mode='merge'|--mode merge]] to upsert by keys, or leave keys out.")

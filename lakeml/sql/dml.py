@@ -73,15 +73,21 @@ def execute_dml(lake: Writer, query: str, params: Mapping[str, Any] | None = Non
     return pl.LazyFrame({ROWS_AFFECTED: [rows]}, schema={ROWS_AFFECTED: pl.Int64})
 
 
+def is_write(query: str) -> bool:
+    """Whether ``query`` is a statement that writes (CREATE, SELECT INTO, INSERT, DROP, MERGE)."""
+    if not isinstance(query, str) or not _WRITE_WORD.search(query):
+        return False
+    tree = parse_statement(query)
+    return not isinstance(tree, exp.Query) or tree.args.get("into") is not None
+
+
 def refuse_writes(query: str) -> None:
     """Raise SQLError when ``query`` is a writing statement: where data is read (``lake.train(data=...)``,
     ``lake.profile``...) a statement must not change the lake as a side effect."""
-    if isinstance(query, str) and _WRITE_WORD.search(query):
-        tree = parse_statement(query)
-        if not isinstance(tree, exp.Query) or tree.args.get("into") is not None:
-            raise SQLError("Data to read must be a table name or a query, not a statement that writes.",
-                           hint="Run the statement with [[lake.sql(...)|lakeml sql]] first, then pass the table "
-                                "name or a SELECT.")
+    if is_write(query):
+        raise SQLError("Data to read must be a table name or a query, not a statement that writes.",
+                       hint="Run the statement with [[lake.sql(...)|lakeml sql]] first, then pass the table "
+                            "name or a SELECT.")
 
 
 def _run(lake: Writer, tree: exp.Expr) -> int:

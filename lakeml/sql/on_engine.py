@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from lakeml.sql.dml import execute_dml
+from lakeml.engines.base import unsupported
+from lakeml.sql.dml import is_write
 from lakeml.sql.engine import _check_limits, _register_tables
 from lakeml.sql.engine_run import run
 from lakeml.sql.nodes import PredictCall, PredictTable
@@ -32,15 +33,13 @@ def _parsed(query: str) -> exp.Query:
 
 
 def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> Any:
-    """Run a lake SQL query on ``lake.engine``; returns the engine's frame (bad names fail here).
-
-    A statement that writes runs as on the Polars path (:mod:`lakeml.sql.dml`); its ``rows_affected``
-    row comes back as an engine frame.
-    """
+    """Run a lake SQL query on ``lake.engine``; returns the engine's frame (bad names fail here)."""
     engine = lake.engine
-    written = execute_dml(lake, query, params)
-    if written is not None:
-        return engine.from_data(written)
+    if not engine.capabilities.sql_writes and is_write(query):
+        unsupported(engine.name, "SQL that writes (CREATE TABLE AS, INSERT, DROP TABLE, MERGE)",
+                    hint="Run the statement on the Polars engine, which shares the lake: "
+                         "[[lakeml.connect(root).sql(statement)|lakeml --backend polars sql STATEMENT]]"
+                         "[[; or write a query's result with lake.write(table, lake.sql('SELECT ...'))|]].")
     tree: exp.Expr = _parsed(query).copy()
     tree = bind_params(tree, params)
     _check_limits(tree)

@@ -144,18 +144,3 @@ def test_concurrent_runs_of_the_same_transaction_commit_it_once(lake: Lake, fmt:
         results = list(pool.map(run, range(4)))
     assert sum(r.committed for r in results) == 1
     assert lake.table("t").collect().height == 53
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_merge_and_markers_on_every_engine(engine_lake: Lake, fmt: str):
-    engine_lake.write("t", _batch(0), format=fmt, transaction=Transaction("load", 1, {"w": 1}))
-    merged = engine_lake.write("t", pl.DataFrame({"id": [2, 7], "v": ["new", "r7"]}), mode="merge", keys="id",
-                               format=fmt, transaction=Transaction("load", 2, {"w": 2}))
-    assert (merged.committed, merged.rows_inserted, merged.rows_updated) == (True, 1, 1)
-    again = engine_lake.write("t", pl.DataFrame({"id": [2, 7], "v": ["new", "r7"]}), mode="merge", keys="id",
-                              format=fmt, transaction=Transaction("load", 2, {"w": 2}))
-    assert not again.committed
-    assert engine_lake.last_transaction("t", "load") == Transaction("load", 2, {"w": 2})
-    got = pl.from_arrow(engine_lake.engine.collect(engine_lake.table("t")))
-    assert isinstance(got, pl.DataFrame)
-    assert got.sort("id").rows() == [(0, "r0"), (1, "r1"), (2, "new"), (7, "r7")]

@@ -17,9 +17,10 @@ import pytest
 
 import lakeml
 from lakeml.engines.spark.abfs import abfs_settings
-from lakeml.errors import ConfigError, NullInputError, PredictError, SchemaError
+from lakeml.errors import ConfigError, NullInputError, PredictError, SchemaError, UnsupportedOperationError
 from lakeml.session import Lake
 from lakeml.storage.credentials import AzureCredentials, Secret
+from lakeml.storage.transactions import Transaction
 from tests.conformance import collect, same
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
@@ -207,3 +208,45 @@ def test_an_azure_lake_writes_and_reads_on_every_engine(engine: str, azurite: ob
     data = pl.DataFrame({"a": [1, 2, 3]})
     lake.write("t", data)
     assert same(lake.table("t"), data, ordered=False)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_transactional_writes_commit_once_on_every_engine(engine_lake: Lake, fmt: str) -> None:
+    rows = pl.DataFrame({"id": [1, 2], "x": [1.0, 2.0]})
+    marker = Transaction("copy", 1, {"watermark": "2013-02-01"})
+    first = engine_lake.write("t", rows, format=fmt, transaction=marker)
+    again = engine_lake.write("t", rows, format=fmt, mode="append", transaction=marker)
+    assert (first.committed, again.committed) == (True, False)
+    assert engine_lake.last_transaction("t", "copy") == marker
+    assert same(engine_lake.table("t"), rows, ordered=False)
+
+
+@pytest.mark.engine_gap("spark", "merge_writes", reason="merge is copy-on-write over Polars frames; on Spark the "
+                                                        "error names the Polars engine, which shares the lake")
+def test_merge_upserts_on_every_engine(engine_lake: Lake) -> None:
+    engine_lake.write("t", pl.DataFrame({"id": [1, 2], "x": [1.0, 2.0]}))
+    engine_lake.write("t", pl.DataFrame({"id": [2, 3], "x": [9.0, 3.0]}), mode="merge", keys=["id"])
+    assert same(engine_lake.table("t"), pl.DataFrame({"id": [1, 2, 3], "x": [1.0, 9.0, 3.0]}), ordered=False)
+
+
+@pytest.mark.engine_gap("spark", "sql_writes", reason="SQL that writes runs on the Polars engine; on Spark the "
+                                                      "error says so")
+def test_sql_that_writes_on_every_engine(engine_lake: Lake) -> None:
+    engine_lake.write("t", pl.DataFrame({"id": [1, 2], "x": [1.0, 2.0]}))
+    engine_lake.sql("CREATE TABLE u AS SELECT id, x * 2 AS y FROM t")
+    engine_lake.sql("INSERT INTO u SELECT id + 10, x FROM t")
+    assert same(engine_lake.table("u"), pl.DataFrame({"id": [1, 2, 11, 12], "y": [2.0, 4.0, 1.0, 2.0]}),
+                ordered=False)
+
+
+@pytest.mark.spark
+def test_spark_gaps_say_which_engine_to_use(spark_session: object, tmp_path: Path) -> None:
+    lake = lakeml.connect(tmp_path / "lake", backend="spark", spark=spark_session)
+    lake.write("t", pl.DataFrame({"id": [1], "x": [1.0]}))
+    assert not lake.engine.capabilities.merge_writes and not lake.engine.capabilities.sql_writes
+    with pytest.raises(UnsupportedOperationError, match="mode='merge'") as merge:
+        lake.write("t", pl.DataFrame({"id": [1], "x": [2.0]}), mode="merge", keys=["id"])
+    with pytest.raises(UnsupportedOperationError, match="SQL that writes") as dml:
+        lake.sql("DROP TABLE t")
+    assert "lakeml.connect(root)" in str(merge.value) and "lakeml.connect(root).sql" in str(dml.value)
+    assert lake.tables() == ["t"]

@@ -274,19 +274,3 @@ def test_data_arguments_never_run_a_writing_statement(lake: Lake):
         lake.frame("SELECT id INTO copy FROM src")
     assert lake.tables() == ["src"]
     assert lake.frame("SELECT id AS \"update\" FROM src").collect().height == 2
-
-
-def test_statements_on_every_engine(engine_lake: Lake):
-    def affected(statement: str) -> int:  # lake.sql returns the engine's frame (a Spark DataFrame on Spark)
-        frame = pl.from_arrow(engine_lake.engine.collect(engine_lake.sql(statement)))
-        assert isinstance(frame, pl.DataFrame) and frame.columns == ["rows_affected"]
-        return int(frame.item())
-
-    engine_lake.write("src", pl.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]}))
-    assert affected("CREATE TABLE t AS SELECT id, name FROM src WHERE id < 3") == 2
-    assert affected("INSERT INTO t VALUES (5, 'e')") == 1
-    assert affected("MERGE INTO t USING src AS s ON t.id = s.id "
-                    "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *") == 3
-    got = pl.from_arrow(engine_lake.engine.collect(engine_lake.table("t")))
-    assert isinstance(got, pl.DataFrame) and got.sort("id").rows() == [(1, "a"), (2, "b"), (3, "c"), (5, "e")]
-    assert affected("DROP TABLE t") == 0 and engine_lake.tables() == ["src"]

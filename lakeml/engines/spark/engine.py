@@ -86,7 +86,8 @@ class SparkEngine:
 
         azure = self._spark is not None and has_abfs(self._spark)
         return Capabilities(lazy=True, streaming_writes=True, delta_writes=True, map_batches=True,
-                            sql_functions=True, azure=azure, distributed=True)
+                            sql_functions=True, azure=azure, merge_writes=False, sql_writes=False,
+                            distributed=True)
 
     # ---- locations --------------------------------------------------------------------------------
     def hadoop_path(self, uri: str, storage: LakeStorage) -> str:
