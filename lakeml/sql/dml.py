@@ -37,7 +37,7 @@ from lakeml.errors import (
 )
 from lakeml.query.dtypes import SQL_TYPES, sql_name, sql_type
 from lakeml.sql.dialect import LakeSQL
-from lakeml.sql.dml_common import run_query, sql_widens, table_format, table_name, table_names
+from lakeml.sql.dml_common import run_query, sql_widens, table_format, table_name, table_names, table_schema
 from lakeml.sql.merge_sql import run_merge
 from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_statement
@@ -251,9 +251,9 @@ def _insert(lake: Writer, tree: exp.Insert) -> int:
     if ctes is not None:
         inner = inner.copy()
         inner.set("with_" if "with_" in inner.arg_types else "with", ctes.copy())
-    table_schema = lake.table(name).collect_schema()
+    target_schema = table_schema(lake, name)
     rows = run_query(lake, inner)
-    frame = fit_insert(rows, table_schema, columns, name=name, values=isinstance(inner, exp.Values))
+    frame = fit_insert(rows, target_schema, columns, name=name, values=isinstance(inner, exp.Values))
     mode = "overwrite" if tree.args.get("overwrite") else "append"
     return _affected(lake.write(name, frame, mode=mode, format=fmt))
 

@@ -6,7 +6,7 @@ through ``lake.sql`` (the ordinary read path), so this module never imports the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlglot import exp
@@ -20,7 +20,7 @@ from lakeml.sql.dialect import LakeSQL
 if TYPE_CHECKING:
     from lakeml.scoring.bound import ScoringContext as Writer  # what lake SQL runs against (engine.py)
 
-__all__ = ["conform_decimals", "run_query", "sql_widens", "table_format", "table_name", "table_names"]
+__all__ = ["conform_decimals", "run_query", "sql_widens", "table_format", "table_name", "table_names", "table_schema"]
 
 _SCHEMAS = {"dbo"}
 
@@ -61,8 +61,28 @@ def run_query(lake: Writer, query: exp.Expr) -> pl.LazyFrame:
         rows = query.expressions
         width = len(rows[0].expressions) if rows and isinstance(rows[0], exp.Tuple) else 1
         names = ", ".join(f"column_{i}" for i in range(width))
-        return lake.sql(f"SELECT * FROM ({query.sql(dialect=LakeSQL)}) AS _values({names})")
-    return lake.sql(query.sql(dialect=LakeSQL))
+        return _polars(lake, lake.sql(f"SELECT * FROM ({query.sql(dialect=LakeSQL)}) AS _values({names})"))
+    return _polars(lake, lake.sql(query.sql(dialect=LakeSQL)))
+
+
+def table_schema(lake: Writer, name: str) -> pl.Schema:
+    """The column types of table ``name`` as Polars types, on any engine."""
+    frame: Any = lake.table(name)
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect_schema()
+    engine: Any = lake.engine
+    return pl.DataFrame(engine.schema(frame).empty_table()).schema
+
+
+def _polars(lake: Writer, frame: object) -> pl.LazyFrame:
+    """A statement's rows as a Polars frame: on another engine they are collected to the driver first
+    (the statement's own checks and casts are Polars code)."""
+    if isinstance(frame, pl.LazyFrame):
+        return frame
+    engine: Any = lake.engine  # the lake's engine, whatever its frame type
+    rows = pl.from_arrow(engine.collect(frame))
+    assert isinstance(rows, pl.DataFrame)
+    return rows.lazy()
 
 
 def sql_widens(source: pl.DataType, target: pl.DataType) -> bool:

@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from lakeml.errors import LakeMLError, SQLError, TableNotFoundError, choices_hint
 from lakeml.sql.dialect import LakeSQL
+from lakeml.sql.dml import execute_dml
 from lakeml.sql.errors import wrap_polars_error
 from lakeml.sql.nodes import PredictCall, PredictTable
 from lakeml.sql.params import bind_params
@@ -54,8 +55,6 @@ def execute(lake: ScoringContext, query: str, params: Mapping[str, Any] | None =
     >>> lake.sql("SELECT TOP 5 name, SUM(amount) AS total FROM sales WHERE year = @y GROUP BY name",
     ...          params={"y": 2024}).collect()   # doctest: +SKIP
     """
-    from lakeml.sql.dml import execute_dml  # here: engine.py is also imported by dml.py
-
     written = execute_dml(lake, query, params)
     if written is not None:
         return written

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from lakeml.errors import SchemaError, SQLError, TableNotFoundError, choices_hint
 from lakeml.sql.dialect import LakeSQL
-from lakeml.sql.dml_common import conform_decimals, run_query, table_format, table_name, table_names
+from lakeml.sql.dml_common import conform_decimals, run_query, table_format, table_name, table_names, table_schema
 
 if TYPE_CHECKING:
     from lakeml.sql.dml_common import Writer
@@ -41,15 +41,15 @@ def run_merge(lake: Writer, tree: exp.Merge) -> int:
     using = tree.args.get("using")
     source, source_alias = _source(lake, using)
     keys = _keys(tree.args.get("on"), target_alias, source_alias)
-    table_schema = lake.table(name).collect_schema()
-    columns = list(table_schema)
+    target_schema = table_schema(lake, name)
+    columns = list(target_schema)
     _check_whens(tree, columns, keys, target_alias, source_alias)
     schema = source.collect_schema()
     missing = [c for c in columns if c not in schema]
     if missing:
         raise SchemaError(f"MERGE INTO {name}: the source has no column(s) {', '.join(missing)}.",
                           hint=f"Select every column of {name} in the source ({', '.join(columns)}).")
-    rows = conform_decimals(source.select(columns), table_schema)
+    rows = conform_decimals(source.select(columns), target_schema)
     result = lake.write(name, rows, mode="merge", keys=keys, format=fmt)
     return int(result.rows_affected or 0)
 

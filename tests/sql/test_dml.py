@@ -96,14 +96,18 @@ def test_select_into_is_the_tsql_create_table_as(src: Lake):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_insert_select_values_columns_and_ctes(src: Lake, fmt: str):
     src.write("t", pl.DataFrame({"id": [1], "name": ["a"]}), format=fmt)
+    assert src.sql("SELECT COUNT(*) AS n FROM t").collect().item() == 1
     assert run(src, "INSERT INTO t SELECT id, name FROM src WHERE id > @lo", lo=1) == 2
+    assert src.sql("SELECT COUNT(*) AS n FROM t").collect().item() == 3
     assert run(src, "INSERT INTO t VALUES (10, 'j'), (11, NULL)") == 2
     assert run(src, "INSERT INTO t (name, id) SELECT 'k', 12") == 1  # named columns, any order
     assert run(src, "INSERT t (id) VALUES (13)") == 1  # T-SQL: INTO is optional; name defaults to null
     assert run(src, "WITH c AS (SELECT 14 AS id, 'n' AS name) INSERT INTO t SELECT * FROM c") == 1
     assert rows(src, "t") == [(1, "a"), (2, "b"), (3, "c"), (10, "j"), (11, None), (12, "k"), (13, None),
                               (14, "n")]
+    assert src.sql("SELECT COUNT(*) AS n FROM t").collect().item() == 8  # queries see each commit
     assert run(src, "INSERT OVERWRITE TABLE t SELECT id, name FROM src WHERE id = 2") == 1
+    assert src.sql("SELECT COUNT(*) AS n FROM t").collect().item() == 1
     assert rows(src, "t") == [(2, "b")] and src.describe("t").format == fmt
 
 
