@@ -1,7 +1,8 @@
 """Batch scoring benchmark: lakeml ``score`` vs the I/O + ONNX Runtime limit, native predict, PySpark.
 
 1M rows x 20 float features in Parquet; LogisticRegression, RandomForest (100 trees, depth 10),
-LightGBM (100 trees). Every configuration runs in a fresh process (peak RSS is that process's own),
+LightGBM (100 trees), HistGradientBoosting (100 iterations). Every configuration runs in a fresh
+process (peak RSS is that process's own),
 repetitions are interleaved, medians reported. A 10M-row lakeml run checks that memory is bounded
 by the batch size, not the table size.
 
@@ -16,6 +17,14 @@ Configurations:
   native   pandas.read_parquet + the library's own predict_proba + writing the result with pandas
            (timed with its write, as lakeml's time includes its own; read+predict alone is reported too)
   spark    PySpark local[2]: read Parquet, ORT inside mapInArrow, write Parquet
+  kernels  the kernels alone on the same 1M rows in memory, paired in one process: native
+           predict_proba, ONNX Runtime with lakeml's session options, the compiled tree kernel
+           (treelite + tl2cgen, from the local cache the setup step warmed), and lakeml's choice
+  polars_ort  a hand-written table-to-table loop: scan_parquet -> map_batches(ONNX Runtime) -> sink_parquet
+
+Compiled kernels need the 'kernels' extra (treelite, tl2cgen) and a C compiler; the setup step
+builds them into benchmarks/data/scoring/kernel-cache (LAKEML_CACHE_DIR for every child) and
+records the build time, so the timed runs measure a warm cache as a second scoring run would.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from benchmarks._common import DATA_DIR, markdown_table, run_child, write_result
 N_FEATURES = 20
 TRAIN_ROWS = 50_000
 BATCH = 100_000
-MODELS = ("logreg", "forest", "lightgbm")
+MODELS = ("logreg", "forest", "lightgbm", "hgb")
 FEATURES = [f"f{i:02d}" for i in range(N_FEATURES)]
 
 
@@ -68,7 +77,7 @@ def train_models(data: Path, work: Path) -> None:
     import lightgbm
     import numpy as np
     import polars as pl
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
     from lakeml.ml.onnx_export import to_onnx
@@ -80,6 +89,7 @@ def train_models(data: Path, work: Path) -> None:
         "logreg": LogisticRegression(max_iter=500),
         "forest": RandomForestClassifier(n_estimators=100, max_depth=10, n_jobs=2, random_state=0),
         "lightgbm": lightgbm.LGBMClassifier(n_estimators=100, verbose=-1, n_jobs=2),
+        "hgb": HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0),
     }
     for name, model in fitted.items():
         if (work / f"{name}.onnx").exists():
@@ -91,6 +101,8 @@ def train_models(data: Path, work: Path) -> None:
 
 # ---- child configurations -------------------------------------------------------------------------
 def child_lakeml(model: str, data: Path, work: Path) -> dict[str, Any]:
+    if not kernel_built(model, work):  # no background compile inside the timed run (see child_warm)
+        os.environ["LAKEML_KERNEL"] = "ort"
     import lakeml
 
     lake = lakeml.connect(work / f"lake-{uuid.uuid4().hex[:8]}")
@@ -211,6 +223,145 @@ def child_setup(model: str, data: Path, work: Path) -> dict[str, Any]:
     return {"seconds": 0.0}
 
 
+# ---- kernels (issue #15): in-memory kernel columns, compiled-kernel warm-up, hand-written loop ----
+KERNEL_CACHE = "kernel-cache"
+WARM_TIMEOUT_S = 300.0
+
+
+def kernel_env(work: Path) -> None:
+    """Every child scores with the benchmark's own kernel cache (never the user's ~/.cache)."""
+    os.environ["LAKEML_CACHE_DIR"] = str(work / KERNEL_CACHE)
+
+
+def kernel_built(model: str, work: Path) -> bool:
+    """Whether the warm-up step left a compiled kernel for the model in the benchmark's cache."""
+    import hashlib
+
+    sha = hashlib.sha256((work / f"{model}.onnx").read_bytes()).hexdigest()
+    return bool(list((work / KERNEL_CACHE / "kernels").glob(f"{sha}-*/kernel.so")))
+
+
+def child_warm(model: str, data: Path, work: Path) -> dict[str, Any]:
+    """Build (or find) the model's compiled kernel and record lakeml's choice: what a first use costs."""
+    import hashlib
+
+    from lakeml.scoring import kernels
+    from lakeml.scoring.session import default_threads
+
+    onnx = (work / f"{model}.onnx").read_bytes()
+    start = time.perf_counter()
+    kernels.get_kernel(onnx, threads=default_threads())  # auto: a missing kernel builds in the background
+    kernels.wait_for_builds(WARM_TIMEOUT_S)  # a build still running then is reported, and abandoned
+    choice = kernels.choice_of(hashlib.sha256(onnx).hexdigest(), default_threads())
+    return {"seconds": time.perf_counter() - start, "kind": choice.kind if choice else "-",
+            "reason": choice.reason if choice else "-"}
+
+
+def child_kernels(model: str, data: Path, work: Path) -> dict[str, Any]:
+    """The kernels alone on 1M rows in memory (100k batches), paired in one process."""
+    import hashlib
+
+    import joblib
+    import numpy as np
+    import polars as pl
+
+    from lakeml.scoring import kernels
+    from lakeml.scoring.session import default_threads, get_session
+
+    x = np.ascontiguousarray(pl.read_parquet(data).to_numpy(), dtype=np.float32)
+    onnx = (work / f"{model}.onnx").read_bytes()
+    threads = default_threads()
+    out: dict[str, Any] = {"seconds": 0.0}
+
+    def timed(fn: Any) -> float:
+        start = time.perf_counter()
+        for i in range(0, len(x), BATCH):
+            fn(x[i:i + BATCH])
+        return time.perf_counter() - start
+
+    est = joblib.load(work / f"{model}.joblib")  # the benchmark's own file, never a lake object
+    out["native_mem_s"] = timed(est.predict_proba)
+    ort = get_session(onnx, threads=threads)
+    names = [o.name for o in ort.session.get_outputs()]
+    out["ort_mem_s"] = timed(lambda b: ort.run(names, {"input": b}))
+    # the compiled kernel whether or not lakeml would pick it, if the warm-up step built it
+    os.environ["LAKEML_KERNEL"] = "compiled" if kernel_built(model, work) else "ort"
+    compiled = kernels.get_kernel(onnx, threads=threads)
+    out["compiled_mem_s"] = timed(lambda b: compiled.run(names, {"input": b})) \
+        if getattr(compiled, "kind", "") == "compiled" else None
+    kernels.forget()
+    os.environ["LAKEML_KERNEL"] = "auto"
+    chosen = kernels.get_kernel(onnx, threads=threads)
+    choice = kernels.choice_of(hashlib.sha256(onnx).hexdigest(), threads)
+    out["choice"] = choice.kind if choice else "-"
+    out["choice_reason"] = choice.reason if choice else "-"
+    out["chosen_mem_s"] = timed(lambda b: chosen.run(names, {"input": b}))
+    return out
+
+
+def child_polars_ort(model: str, data: Path, work: Path) -> dict[str, Any]:
+    """A hand-written table-to-table loop: Polars streaming scan -> ONNX Runtime -> Parquet sink,
+    writing the same outputs as lakeml's score (label, probabilities)."""
+    import numpy as np
+    import onnxruntime as ort
+    import polars as pl
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = min(os.cpu_count() or 1, 8)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession((work / f"{model}.onnx").read_bytes(), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    lf = pl.scan_parquet(data)
+    schema = dict(lf.collect_schema())
+    schema.update(label=pl.Int64(), probabilities=pl.Array(pl.Float32(), 2))
+
+    def score(df: pl.DataFrame) -> pl.DataFrame:
+        label, proba = sess.run(None, {name: np.ascontiguousarray(df.select(FEATURES).to_numpy(), dtype=np.float32)})
+        return df.with_columns(pl.Series("label", label.astype(np.int64)),
+                               pl.Series("probabilities", np.asarray(proba, dtype=np.float32)))
+
+    start = time.perf_counter()
+    lf.map_batches(score, schema=pl.Schema(schema), streamable=True).sink_parquet(
+        work / f"polars-ort-{uuid.uuid4().hex[:8]}.parquet")
+    return {"seconds": time.perf_counter() - start}
+
+
+def kernel_summary(model: str, r: dict[str, list[dict[str, Any]]], lakeml_s: float, io_s: float) -> dict[str, Any]:
+    """Kernel columns for one model: in-memory seconds per kernel, the limit they set, the loop."""
+    k = r["kernels"]
+    comp = [x["compiled_mem_s"] for x in k if x.get("compiled_mem_s") is not None]
+    entry: dict[str, Any] = {
+        "native_mem_s": med(k, "native_mem_s"), "ort_mem_s": med(k, "ort_mem_s"),
+        "compiled_mem_s": float(statistics.median(comp)) if comp else None,
+        "chosen_mem_s": med(k, "chosen_mem_s"), "choice": k[-1]["choice"], "choice_reason": k[-1]["choice_reason"],
+        "polars_ort_s": med(r["polars_ort"], "seconds"),
+    }
+    fastest = min(v for v in (entry["ort_mem_s"], entry["compiled_mem_s"]) if v is not None)
+    entry.update(fastest_mem_s=fastest, limit_fastest_s=io_s + fastest,
+                 lakeml_over_limit_fastest=lakeml_s / (io_s + fastest),
+                 lakeml_over_polars_ort=lakeml_s / entry["polars_ort_s"])
+    return entry
+
+
+def kernel_table(models: list[str], summary: dict[str, Any], warm: dict[str, Any]) -> list[str]:
+    """The kernel section of the results (markdown lines)."""
+    rows = []
+    for model in models:
+        e = summary[model]["kernels"]
+        w = warm.get(model, {})
+        comp = e["compiled_mem_s"]
+        rows.append([model, e["native_mem_s"], e["ort_mem_s"], comp if comp is not None else "-",
+                     f"{e['choice']} ({e['choice_reason']})", f"{w.get('seconds', 0.0):.1f}",
+                     summary[model]["lakeml_s"], e["limit_fastest_s"], f"{e['lakeml_over_limit_fastest']:.2f}x",
+                     e["polars_ort_s"], f"{e['lakeml_over_polars_ort']:.2f}x"])
+    headers = ["model", "native in memory s", "ONNX Runtime in memory s", "compiled in memory s",
+               "lakeml's choice", "first-use build+check s", "lakeml score s", "io + fastest kernel s",
+               "lakeml / (io + fastest)", "Polars+ORT loop s", "lakeml / loop"]
+    return ["## Kernels: 1M rows in memory (100k batches), and table to table", "", markdown_table(headers, rows), "",
+            "Targets: lakeml / (io + fastest kernel) <= 1.10 for every family. The loop is a hand-written "
+            "Polars scan -> map_batches(ONNX Runtime) -> sink_parquet with the same outputs.", ""]
+
+
 # ---- lakeml backend="spark" beside raw PySpark (same session, same data, one process) ---------------
 def child_spark_lakeml(model: str, data: Path, work: Path, reps: int = 3) -> dict[str, Any]:
     """Raw PySpark scoring (mapInArrow + ONNX Runtime, one session per worker) beside ``lake.score`` on Spark.
@@ -303,7 +454,8 @@ def spark_lakeml_report(results: dict[str, dict[str, Any]], rows: int, reps: int
 
 
 CHILDREN = {"setup": child_setup, "lakeml": child_lakeml, "io": child_io, "ort": child_ort,
-            "native": child_native, "spark": child_spark, "spark_lakeml": child_spark_lakeml}
+            "native": child_native, "spark": child_spark, "spark_lakeml": child_spark_lakeml, "warm": child_warm,
+            "kernels": child_kernels, "polars_ort": child_polars_ort}
 
 
 # ---- parent ---------------------------------------------------------------------------------------
@@ -343,6 +495,7 @@ def main() -> None:
 
     work = DATA_DIR / "scoring"
     work.mkdir(parents=True, exist_ok=True)
+    kernel_env(work)
     data = work / f"features_{args.rows}.parquet"
     setup = run_child([sys.executable, __file__, "--child", "setup", "--model", "-", "--data", str(data),
                        "--work", str(work)])
@@ -353,7 +506,10 @@ def main() -> None:
         results = {m: run_config("spark_lakeml", m, data, work) for m in models}
         spark_lakeml_report(results, args.rows, len(next(iter(results.values()))["runs_s"]["pyspark"]))
         return
-    kinds = ["lakeml", "io", "ort", "native"] + ([] if args.skip_spark else ["spark"])
+    warm = {m: run_config("warm", m, data, work) for m in models}
+    for m, w in warm.items():
+        print(f"warm {m:9s} {w['seconds']:.1f}s {w['kind']} ({w['reason']})", flush=True)
+    kinds = ["lakeml", "io", "native", "kernels", "polars_ort"] + ([] if args.skip_spark else ["spark"])
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     load_before = os.getloadavg()[0]
     for rep in range(args.reps):  # interleaved: every configuration once per repetition
@@ -365,7 +521,7 @@ def main() -> None:
     rows, summary = [], {}
     for model in models:
         r = {k: runs[(model, k)] for k in kinds}
-        a, io_s, ort_s = med(r["lakeml"], "seconds"), med(r["io"], "seconds"), med(r["ort"], "seconds")
+        a, io_s, ort_s = med(r["lakeml"], "seconds"), med(r["io"], "seconds"), med(r["kernels"], "ort_mem_s")
         # like with like: native is timed with its own write (lakeml's score time includes its write);
         # Spark's job (read, score, write) beside lakeml's score call, Spark's process beside lakeml's
         nat, nat_predict = med(r["native"], "seconds"), med(r["native"], "predict_s")
@@ -381,6 +537,7 @@ def main() -> None:
                          spark_session_s=med(r["spark"], "session_s"))
             entry["spark_job_over_lakeml_score"] = entry["spark_job_s"] / a
             entry["spark_process_over_lakeml_process"] = entry["spark_process_s"] / lake_proc
+        entry["kernels"] = kernel_summary(model, r, a, io_s)
         summary[model] = entry
         rows.append([model, a, lake_proc, io_s, ort_s, io_s + ort_s, f"{entry['lakeml_over_limit']:.2f}x", nat,
                      nat_predict, f"{entry['native_over_lakeml']:.2f}x",
@@ -388,13 +545,14 @@ def main() -> None:
                      f"{entry['spark_job_over_lakeml_score']:.1f}x" if "spark" in r else "-",
                      entry.get("spark_process_s", "-"),
                      f"{entry['spark_process_over_lakeml_process']:.1f}x" if "spark" in r else "-",
-                     " / ".join(f"{entry['peak_rss_mib'][k]:.0f}" for k in kinds)])
+                     " / ".join(f"{entry['peak_rss_mib'][k]:.0f}" for k in kinds if k != "kernels")])
     headers = ["model", "lakeml score s", "lakeml process s", "io s", "ort s", "limit s", "lakeml/limit",
                "native s (read+predict+write)", "native read+predict s", "native/lakeml", "spark job s",
                "spark job / lakeml score", "spark process s", "spark process / lakeml process",
-               f"peak RSS MiB ({' / '.join(kinds)})"]
+               f"peak RSS MiB ({' / '.join(k for k in kinds if k != 'kernels')})"]
     md = [f"## Batch scoring, {args.rows:,} rows x {N_FEATURES} float features (medians of {args.reps})", "",
           markdown_table(headers, rows), ""]
+    md += kernel_table(models, summary, warm)
 
     big: dict[str, Any] = {}
     if not args.skip_big:
@@ -419,7 +577,7 @@ def main() -> None:
               f"on {os.cpu_count()} cores; timings inflate with it (ratios within one run stay comparable).")
     text = "\n".join(md)
     print(text)
-    write_results("scoring", {"rows": args.rows, "reps": args.reps, "summary": summary, "big": big,
+    write_results("scoring", {"rows": args.rows, "reps": args.reps, "summary": summary, "big": big, "warm": warm,
                               "runs": {f"{m}/{k}": v for (m, k), v in runs.items()}}, text)
 
 

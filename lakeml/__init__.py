@@ -13,7 +13,7 @@ from __future__ import annotations
 from lakeml.errors import LakeMLError
 
 __version__ = "0.1.0"
-__all__ = ["Lake", "LakeMLError", "__version__", "connect"]
+__all__ = ["Lake", "LakeMLError", "Transaction", "WriteResult", "__version__", "connect"]
 
 
 def __getattr__(name: str) -> object:
@@ -22,4 +22,8 @@ def __getattr__(name: str) -> object:
         import lakeml.session as _lake
 
         return getattr(_lake, name)
+    if name in ("Transaction", "WriteResult"):
+        import lakeml.storage.transactions as _transactions
+
+        return getattr(_transactions, name)
     raise AttributeError(f"module 'lakeml' has no attribute {name!r}")

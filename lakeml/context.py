@@ -10,7 +10,7 @@ registry, ``lakeml.scoring.bound.ScoringContext`` the bound models).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from lakeml.engines.base import Engine, FrameT
@@ -18,6 +18,7 @@ from lakeml.engines.base import Engine, FrameT
 if TYPE_CHECKING:
     from lakeml.config import LakeConfig
     from lakeml.storage.lakefs import LakeStorage
+    from lakeml.storage.transactions import Transaction, WriteResult
 
 __all__ = ["LakeContext", "StorageContext"]
 
@@ -74,9 +75,18 @@ class LakeContext(StorageContext, Protocol[FrameT]):
         ...
 
     def write(self, table: str, data: object, *, mode: str = "error", format: str = "parquet",
-              partition_by: str | list[str] | None = None) -> int:
-        """Write data to a managed table atomically (``mode``: error, append or overwrite; ``format``:
-        parquet or delta); returns the committed version."""
+              partition_by: str | list[str] | None = None, keys: Sequence[str] | str | None = None,
+              transaction: Transaction | None = None) -> WriteResult:
+        """Write data to a managed table atomically (``mode``: error, append, overwrite or merge by
+        ``keys``; ``format``: parquet or delta), optionally with a transaction marker in the same commit."""
+        ...
+
+    def last_transaction(self, table: str, app_id: str) -> Transaction | None:
+        """The committed transaction marker of ``app_id`` on a managed table, or None."""
+        ...
+
+    def drop(self, table: str) -> None:
+        """Delete a managed table and its files."""
         ...
 
     def write_path(self, relpath: str, data: object, *, mode: str = "overwrite") -> int:

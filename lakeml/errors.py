@@ -187,6 +187,19 @@ class EngineError(LakeMLError, RuntimeError):
     """An engine (Polars, Arrow, ONNX Runtime, Delta) failed in a way no narrower lakeml error describes."""
 
 
+class TriggerValidationError(ConfigError):
+    """A trigger definition has problems; ``issues`` lists every one as ``(json_path, message)``."""
+
+    def __init__(self, message: str, *, issues: list[tuple[str, str]] | None = None,
+                 hint: str | None = None) -> None:
+        self.issues = list(issues or [])
+        super().__init__(message, hint=hint)
+
+
+class TriggerNotFoundError(LakeMLError, KeyError):
+    """No stored trigger of that name, or no window or run of that trigger."""
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """Return a ``Did you mean 'x'?`` sentence for the closest candidate, or None."""
     pool = list(candidates)
@@ -215,3 +228,43 @@ def _plural(noun: str) -> str:
     if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
         return noun[:-1] + "ies"
     return noun + "s"
+
+
+class PipelineValidationError(ConfigError):
+    """A pipeline definition (or the parameters of a run) has problems; ``issues`` lists every one.
+
+    Each issue is ``(path, message)`` where ``path`` is a JSON path into the document
+    (``$.properties.activities[2].typeProperties.sql``).
+    """
+
+    def __init__(self, message: str, *, issues: list[tuple[str, str]] | None = None,
+                 hint: str | None = None) -> None:
+        self.issues = list(issues or [])
+        super().__init__(message, hint=hint)
+
+
+class ExpressionError(LakeMLError, ValueError):
+    """A pipeline expression could not be parsed or evaluated; names the expression, position and function."""
+
+    def __init__(self, message: str, *, expression: str = "", position: int | None = None,
+                 function: str | None = None, hint: str | None = None) -> None:
+        self.expression = expression
+        self.position = position
+        self.function = function
+        super().__init__(message, hint=hint)
+
+
+class PipelineNotFoundError(LakeMLError, KeyError):
+    """No stored pipeline, or no pipeline run, of that name or id."""
+
+
+class ActivityError(LakeMLError, RuntimeError):
+    """A pipeline activity failed; ``code`` is its error code (a Fail activity's ``errorCode``)."""
+
+    def __init__(self, message: str, *, code: str = "ActivityFailed", hint: str | None = None) -> None:
+        self.code = code
+        super().__init__(message, hint=hint)
+
+
+class ActivityTimeoutError(LakeMLError, TimeoutError):
+    """A pipeline activity ran longer than its policy's timeout."""

@@ -32,8 +32,9 @@ from lakeml.query.formats import committed_table_format
 from lakeml.query.names import validate_name
 from lakeml.query.parquet_table import drop_table_folder, latest_version, scan_parquet_table
 from lakeml.query.vacuum import DEFAULT_RETENTION_HOURS, VacuumReport, vacuum
-from lakeml.query.writer import write_table
-from lakeml.storage.lakefs import LakeStorage, clean_relpath, open_storage
+from lakeml.query.writer import last_transaction, write_table
+from lakeml.storage.lakefs import LakeStorage, clean_relpath, new_token, open_storage
+from lakeml.storage.transactions import Transaction, WriteResult
 from lakeml.storage.uri import parse_location
 
 if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
@@ -43,6 +44,8 @@ if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
     from lakeml.ml.automl.engine import Progress
     from lakeml.ml.automl.result import AutoMLResult
     from lakeml.ml.train import TrainResult
+    from lakeml.pipeline.api import Pipelines
+    from lakeml.pipeline.triggers.api import Triggers
     from lakeml.registry.registry import ModelRegistry, ModelVersion
     from lakeml.scoring.api import ScoreResult
     from lakeml.scoring.bound import BoundModel
@@ -89,6 +92,8 @@ class Lake:
         self.catalog = Catalog(storage, dict(storage_options) if storage_options else None, engine=self.engine,
                                commit_retries=self.config.commit_retries)
         self._models: ModelRegistry | None = None
+        self._pipelines: Pipelines | None = None
+        self._triggers: Triggers | None = None
         #: Models bound with ``lake.models.bind``, by lower-cased alias; they live as long as the lake.
         self.bound_models: dict[str, BoundModel] = {}
 
@@ -140,7 +145,10 @@ class Lake:
         """Schema, format, location and (when cheap) row count of a table."""
         info = self.catalog.info(name)
         frame = self.table(name)
-        dtypes = dict(frame.collect_schema())
+        if isinstance(frame, pl.LazyFrame):
+            dtypes = dict(frame.collect_schema())
+        else:  # another engine's frame: its Arrow schema, shown in Polars type names
+            dtypes = dict(pl.DataFrame(self.engine.schema(frame).empty_table()).schema)
         schema = {k: str(v) for k, v in dtypes.items()}
         rows: int | None = None
         parts: tuple[str, ...] = ()
@@ -152,23 +160,46 @@ class Lake:
         elif info.format == "delta":
             rows, parts, version = _delta_stats(info.location, self.storage_for(info.location).storage_options)
         elif info.format == "parquet":
-            rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            if isinstance(frame, pl.LazyFrame):
+                rows = int(frame.select(pl.len()).collect().item())  # footers only: cheap for Parquet
+            else:
+                view = f"__lakeml_count_{new_token()}"
+                counted = self.engine.sql(f"SELECT COUNT(*) AS n FROM {view}", frames={view: frame})
+                rows = int(self.engine.collect(counted).column(0)[0].as_py())
         return TableDescription(name, info.format, info.location, info.managed, schema, rows, parts, version,
                                 dtypes)
 
     def write(self, table: str, data: Any, *, mode: str = "error", format: str = "parquet",
-              partition_by: str | list[str] | None = None) -> int:
-        """Write data to a managed table, atomically; returns the committed version.
+              partition_by: str | list[str] | None = None, keys: Sequence[str] | str | None = None,
+              transaction: Transaction | None = None) -> WriteResult:
+        """Write data to a managed table as one atomic commit.
 
         Args:
             table: table name (created under ``<root>/tables/``).
             data: a Polars LazyFrame/DataFrame, pandas DataFrame or pyarrow Table. LazyFrames stream.
-            mode: ``"error"`` (refuse if it exists), ``"append"`` or ``"overwrite"``.
+            mode: ``"error"`` (refuse if it exists), ``"append"``, ``"overwrite"``, or ``"merge"``:
+                upsert by ``keys`` (table rows whose keys match an incoming row are replaced by it, the
+                other incoming rows are appended; a missing table is created). Incoming keys must be
+                unique and not null.
             format: ``"parquet"`` or ``"delta"``.
             partition_by: column(s) for hive-style partition folders.
+            keys: the key column(s) of ``mode="merge"``.
+            transaction: a :class:`~lakeml.storage.transactions.Transaction` committed in the same
+                commit as the rows (Delta: an app transaction ``txn`` plus the metadata in the
+                commit info). If its ``app_id`` already committed this version or a higher one,
+                nothing is written and the result has ``committed=False``.
+
+        Returns:
+            A frozen :class:`~lakeml.storage.transactions.WriteResult`: ``version`` (the committed
+            table version, or the current one for a no-op), ``committed``, ``rows_inserted``,
+            ``rows_updated``, ``rows_affected`` and ``transaction``.
 
         Raises:
-            TableExistsError, SchemaError, ConfigError, StorageError.
+            TableExistsError, SchemaError (also for duplicate or null merge keys), ConfigError, StorageError.
+
+        Example:
+            >>> lake.write("flights", new_rows, mode="merge", keys=["flight_id"],
+            ...            transaction=Transaction("copy_flights", 7, {"watermark": "2024-03-01"}))  # doctest: +SKIP
         """
         validate_name(table)
         registered = self.catalog.registered()
@@ -178,7 +209,19 @@ class Lake:
         folder = f"{TABLES_DIR}/{table}"
         existing = committed_table_format(self.storage, folder)
         return write_table(self.engine, self.storage, folder, self.engine.from_data(data), mode=mode, format=format,
-                           partition_by=partition_by, retries=self.config.commit_retries, existing_format=existing)
+                           partition_by=partition_by, retries=self.config.commit_retries, existing_format=existing,
+                           keys=keys, transaction=transaction)
+
+    def last_transaction(self, table: str, app_id: str) -> Transaction | None:
+        """The newest committed transaction marker of ``app_id`` on a managed table, with its metadata.
+
+        Returns None when the table does not exist or ``app_id`` never committed to it.
+
+        Example:
+            >>> lake.last_transaction("flights", "copy_flights").metadata["watermark"]  # doctest: +SKIP
+        """
+        validate_name(table)
+        return last_transaction(self.storage, f"{TABLES_DIR}/{table}", app_id)
 
     def drop(self, table: str) -> None:
         """Delete a managed table and its files.
@@ -230,7 +273,7 @@ class Lake:
         """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""
         path = clean_relpath(relpath)
         return write_table(self.engine, self.storage, path, self.engine.from_data(data), mode=mode, format="parquet",
-                           partition_by=None, retries=self.config.commit_retries)
+                           partition_by=None, retries=self.config.commit_retries).version
 
     def read_path(self, relpath: str) -> pl.LazyFrame:
         """Read a table written with :meth:`write_path`."""
@@ -244,6 +287,9 @@ class Lake:
         """Resolve data given as a table name, a SQL query or a frame into a LazyFrame."""
         if isinstance(data, str):
             if _SQL_START.match(data) or any(ch.isspace() for ch in data.strip()):
+                from lakeml.sql.dml import refuse_writes
+
+                refuse_writes(data)
                 return self.sql(data)
             return self.table(data)
         return self.engine.from_data(data)
@@ -255,21 +301,30 @@ class Lake:
         Catalog tables are in scope by name; ``read_parquet('uri')`` style table functions and
         T-SQL ``OPENROWSET(BULK 'uri', FORMAT = 'PARQUET')`` read lake files; ``TOP n`` works;
         ``@name`` parameters bind from ``params``.
+
+        Statements that write run at once, each as one table commit: ``CREATE [OR REPLACE] TABLE t
+        [IF NOT EXISTS] AS SELECT ...``, ``CREATE TABLE t (col type, ...)``, ``SELECT ... INTO t``,
+        ``INSERT INTO t [(cols)] SELECT ... | VALUES ...``, ``DROP TABLE [IF EXISTS] t`` and the upsert
+        ``MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN
+        INSERT *``. They return a one-row frame with the Int64 column ``rows_affected`` (docs/lake.md).
         """
         if self.engine.name != "polars":  # frames live in another engine: query-unique views, PREDICT on it
             from lakeml.sql.on_engine import execute as execute_on_engine
 
             return execute_on_engine(self, query, dict(params) if params else None)  # type: ignore[no-any-return]
-        from lakeml.sql.engine import execute
+        from lakeml.sql.fastpath import execute
 
         return execute(self, query, params=dict(params) if params else None)
 
     def builtin_views(self) -> dict[str, Callable[[], pl.LazyFrame]]:
         """The built-in views (model and run listings) by name, each built on demand."""
         from lakeml.ml import runs
+        from lakeml.pipeline import records as pipeline_records
+        from lakeml.pipeline.triggers import runs as trigger_runs
         from lakeml.registry import views as registry_views
 
-        return {**registry_views.views(self), **runs.views(self)}
+        return {**registry_views.views(self), **runs.views(self), **pipeline_records.views(self.storage),
+                **trigger_runs.views(self.storage)}
 
     # -- ingest ------------------------------------------------------------------------------------
     def ingest(self, source: str | Path, table: str, *, format: str | None = None, mode: str = "error",
@@ -300,6 +355,24 @@ class Lake:
                       null_values=null_values, options=options, progress=progress)
 
     # -- models and scoring (delegations) --------------------------------------------------------------
+    @property
+    def pipelines(self) -> Pipelines:
+        """The pipelines of this lake: create, run, runs, show, rerun, cancel (see docs/pipelines.md)."""
+        if self._pipelines is None:
+            from lakeml.pipeline.api import Pipelines
+
+            self._pipelines = Pipelines(self)
+        return self._pipelines
+
+    @property
+    def triggers(self) -> Triggers:
+        """The triggers of this lake: create, list, runs, backfill, rerun, serve (see docs/triggers.md)."""
+        if self._triggers is None:
+            from lakeml.pipeline.triggers.api import Triggers
+
+            self._triggers = Triggers(self)
+        return self._triggers
+
     @property
     def models(self) -> ModelRegistry:
         """The model registry of this lake."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from tests.netguard import _network_guard  # noqa: F401  (autouse: no test may r
 for _var in [v for v in os.environ if v.startswith(("AZURE_", "LAKEML_"))]:
     os.environ.pop(_var, None)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Scoring tests use ONNX Runtime unless they ask for compiled kernels (tests/scoring/test_kernels.py,
+# with a tmp cache); no test writes to the user's ~/.cache.
+os.environ["LAKEML_KERNEL"] = "ort"
+os.environ["LAKEML_CACHE_DIR"] = os.path.join(tempfile.mkdtemp(prefix="lakeml-test-cache-"), "cache")
 
 
 @pytest.fixture(scope="session")

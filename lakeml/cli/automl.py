@@ -87,20 +87,26 @@ def register(cli: click.Group) -> None:
                max_trials: int | None, seed: int | None, allowed: tuple[str, ...], blocked: tuple[str, ...],
                n_jobs: int | None, no_ensemble: bool, register_as: str | None) -> None:
         """Search model families and hyperparameters within a time budget; print the leaderboard."""
+        from lakeml.boundary import boundary
+        from lakeml.ml.automl.api import automl as automl_call
+        from lakeml.ml.automl.budget import process_start
+
+        run_automl = boundary(automl_call)  # engine errors translated as on Lake.automl
         lake = get_lake(ctx)
+        # The budget covers the whole command: it started with this process, not with the search.
         kwargs: dict[str, Any] = {
             "target": target, "task": task, "metric": metric, "time_budget": budget, "max_trials": max_trials,
             "seed": seed, "allowed": list(allowed) or None, "blocked": list(blocked) or None,
-            "n_jobs": n_jobs, "ensemble": not no_ensemble}
+            "n_jobs": n_jobs, "ensemble": not no_ensemble, "started_at": process_start()}
         if progress_enabled():
             from rich.console import Console
             from rich.live import Live
 
             live_line = _Live(budget, metric)
             with Live(live_line, console=Console(stderr=True), refresh_per_second=4, transient=True):
-                result = lake.automl(data, progress=live_line.update, **kwargs)
+                result = run_automl(lake, data, progress=live_line.update, **kwargs)
         else:
-            result = lake.automl(data, **kwargs)
+            result = run_automl(lake, data, **kwargs)
         _print_result(result)
         if register_as:
             version = result.register(register_as)

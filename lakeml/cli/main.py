@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from lakeml.boundary import translate
-from lakeml.cli import automl, demo, explore, models, predict, tables, train
+from lakeml.cli import automl, demo, explore, models, pipeline, predict, tables, train, triggers
 from lakeml.cli.context import CliState
 from lakeml.config import BACKEND_ENV_VAR, DEFAULT_BACKEND, LAKE_ENV_VAR, default_lake_uri
 from lakeml.engines import ENGINES
@@ -35,7 +35,7 @@ def cli(ctx: click.Context, lake_uri: str | None, backend: str | None, debug: bo
 
 
 # each noun module adds its commands with register(cli)
-for _noun in (tables, models, predict, train, automl, explore, demo):
+for _noun in (tables, models, predict, train, automl, explore, demo, pipeline, triggers):
     _noun.register(cli)
 
 

@@ -152,7 +152,11 @@ def register(cli: click.Group) -> None:
     @click.option("--output", "-o", default=None, metavar="PATH", help="Write the result to a file.")
     @click.pass_context
     def sql(ctx: click.Context, query: str, params: tuple[str, ...], fmt: str, output: str | None) -> None:
-        """Run a SQL QUERY over the lake's tables and files ('-' reads the query from stdin)."""
+        """Run a SQL QUERY over the lake's tables and files ('-' reads the query from stdin).
+
+        Statements that write (CREATE TABLE ... AS, SELECT ... INTO, INSERT, DROP TABLE, MERGE) commit
+        atomically and print rows_affected.
+        """
         text = sys.stdin.read() if query == "-" else query
         if not text.strip():
             raise ConfigError("The SQL query is empty.", hint="Pass a query, or '-' and the query on stdin.")

@@ -95,9 +95,11 @@ def run_demo(lake: Lake, console: Any) -> None:
     explore_with_sql(lake, console)
     from lakeml.demo import automl as automl_demo
     from lakeml.demo import explore as explore_demo
+    from lakeml.demo import pipeline as pipeline_demo
     from lakeml.demo import scoring as score_demo
 
-    for title, stage in (("explore", explore_demo), ("score", score_demo), ("automl", automl_demo)):
+    for title, stage in (("explore", explore_demo), ("score", score_demo), ("automl", automl_demo),
+                         ("pipeline", pipeline_demo)):
         console.rule(f"[bold]{title}[/bold]")
         stage.demo_step(lake, console)
     console.rule("[bold green]done[/bold green]")

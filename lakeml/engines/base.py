@@ -49,6 +49,8 @@ class Capabilities:
         map_batches: ``map_batches`` runs a Python function over Arrow batches (scoring, ``lake.predict``).
         sql_functions: models bound with ``lake.models.bind`` are callable inside SQL text.
         azure: scans and writes ``abfss://`` lakes with the lake's credentials.
+        merge_writes: ``lake.write(..., mode="merge", keys=...)`` upserts frames of this engine.
+        sql_writes: ``lake.sql`` runs statements that write (CREATE TABLE AS, INSERT, DROP, MERGE).
         distributed: work runs on a cluster, not only in this process.
     """
 
@@ -58,6 +60,8 @@ class Capabilities:
     map_batches: bool = True
     sql_functions: bool = True
     azure: bool = True
+    merge_writes: bool = True
+    sql_writes: bool = True
     distributed: bool = False
 
 
@@ -186,11 +190,14 @@ class Engine(Protocol[FrameT]):
         ...
 
     def write_delta(self, frame: FrameT, uri: str, *, storage: LakeStorage, mode: WriteMode,
-                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None) -> None:
+                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None,
+                    snapshot: object | None = None) -> None:
         """Write ``frame`` to the Delta table at ``uri`` and commit it (Delta's log is the commit).
 
-        ``options`` are ``deltalake`` write options (e.g. ``commit_properties``). The engine's
-        exception propagates; the table layer turns it into a lakeml error.
+        ``options`` are ``deltalake`` write options (e.g. ``commit_properties``). ``snapshot``, a
+        ``deltalake.DeltaTable`` of ``uri``, makes the commit build on that version, so Delta's
+        conflict check covers every commit since (a transactional write checked its marker on it).
+        The engine's exception propagates; the table layer turns it into a lakeml error.
         """
         ...
 

@@ -154,7 +154,7 @@ def compute_guardrails(
     out.append(_high_cardinality(high, uniques))
     out.append(_id_like(id_like))
     out.append(_constant(constant, nulls, n_rows))
-    out.append(_duplicates(frame, [*feats, target], n_rows))
+    out.append(_duplicates(frame, schema.names(), n_rows))  # every column: a row id makes rows distinct
     candidates = [c for c in feats if c not in constant and c not in id_like]
     out.append(_leakage(frame, target, task, candidates, fschema, uniques, n_rows))
     return out
@@ -213,14 +213,22 @@ def _constant(cols: list[str], nulls: dict[str, int], n_rows: int) -> Guardrail:
 
 
 def _duplicates(frame: pl.LazyFrame, cols: list[str], n_rows: int) -> Guardrail:
-    desc = "Duplicated rows overweight some examples and leak between training and validation folds."
+    """Rows equal to another row in every column, the target included.
+
+    Such rows are often legitimate (distinct events that share every recorded value, e.g. flights
+    on the same schedule), so the advice never drops them; it says what they do to validation.
+    """
+    desc = ("Rows identical to another row in every column (the target included) weigh more in "
+            "training and can sit in both the training and the validation part of a split.")
     distinct = int(frame.select(cols).unique().select(pl.len()).collect().item())
     dup = n_rows - distinct
     if dup == 0:
         return Guardrail("duplicated_rows", "Passed", desc, "No duplicated rows.")
     return Guardrail("duplicated_rows", "Alerted", desc,
-                     f"{dup} of {n_rows} rows ({dup / n_rows:.1%}) duplicate another row; "
-                     "consider removing them (SELECT DISTINCT).")
+                     f"{dup} of {n_rows} rows ({dup / n_rows:.1%}) repeat another row in every column. If they are "
+                     "distinct records that share these values, keep them (validation scores may be slightly "
+                     "optimistic); if they are copies of one record (a repeated load), remove the copies "
+                     "where the data is produced.")
 
 
 def _bin_expr(col: str, dtype: pl.DataType, n_rows: int) -> pl.Expr:

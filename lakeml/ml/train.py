@@ -28,7 +28,7 @@ from lakeml.errors import ConfigError, LakeMLError, ModelError, TrainingError
 if TYPE_CHECKING:
     from lakeml.registry.context import ModelsContext
     from lakeml.registry.registry import ModelVersion
-from lakeml.ml.families import Family, get_family
+from lakeml.ml.families import Family, get_family, resolve_jobs
 from lakeml.ml.featurize import (
     FeaturePlan,
     build_featurizer,
@@ -61,12 +61,13 @@ def data_fingerprint(frame: pl.DataFrame) -> str:
 
 
 def cpu_limit(n_jobs: int | None) -> AbstractContextManager[Any]:
-    """Cap OpenMP/BLAS threads at ``n_jobs`` (HistGradientBoosting has no n_jobs of its own)."""
-    if n_jobs is None or n_jobs < 1:
+    """Cap OpenMP/BLAS threads at ``n_jobs`` (-1: the idle cores; HistGradientBoosting has no n_jobs
+    of its own, and OpenMP threads beyond the idle cores slow a fit down, see ``idle_cores``)."""
+    if n_jobs is None:
         return nullcontext()
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=n_jobs)
+    return threadpool_limits(limits=resolve_jobs(n_jobs))
 
 
 def fit_pipeline(plan: FeaturePlan, family: Family, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
@@ -248,6 +249,16 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
+def default_params(family: Family, info: TargetInfo, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters ``lake.train`` fits ``family`` with: the caller's, plus balanced class weights
+    when the rarest class has under 10% of the rows and the caller did not choose."""
+    merged = dict(params or {})
+    if (info.task == "classification" and info.minority_share < IMBALANCE_SHARE and family.supports_class_weight
+            and "class_weight" not in merged):
+        merged["class_weight"] = "balanced"
+    return merged
+
+
 def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
                 params: dict[str, Any] | None = None, task: str | None = None,
                 roles: dict[str, str] | None = None, seed: int = 0, n_jobs: int | None = None,
@@ -271,13 +282,10 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
     check_features(plan)
     X = to_pandas(data, plan)
     y = prepare_target(data.get_column(target), info.task)
-    merged = dict(params or {})
+    merged = default_params(family, info, params)
     classes: np.ndarray | None = None
     if info.task == "classification":
         classes = np.unique(y)
-        if (info.minority_share < IMBALANCE_SHARE and family.supports_class_weight
-                and "class_weight" not in merged):
-            merged["class_weight"] = "balanced"
     splits = choose_validation(len(y), info.task, y, seed)
     t1 = time.perf_counter()
     metrics = evaluate(plan, family, merged, X, y, splits, task=info.task, classes=classes, seed=seed,
@@ -303,5 +311,5 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
     )
 
 
-__all__ = ["TrainResult", "data_fingerprint", "evaluate", "export_with_parity", "fit_pipeline",
+__all__ = ["TrainResult", "data_fingerprint", "default_params", "evaluate", "export_with_parity", "fit_pipeline",
            "train_frame"]

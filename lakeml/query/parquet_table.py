@@ -35,6 +35,7 @@ from lakeml.query.scans import scan_committed
 from lakeml.query.schema_match import AppendFit, conform, fit_append
 from lakeml.storage.commitlog import CommitLog, Entry
 from lakeml.storage.lakefs import LakeStorage, new_token
+from lakeml.storage.transactions import TRANSACTIONS_KEY, Transaction, WriteResult, already_committed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,6 +57,7 @@ class TableVersion:
     partition_by: tuple[str, ...] = ()
     schema_ipc: str = ""  # base64 Arrow IPC schema: lets an empty table keep its columns
     extra: dict[str, Any] = field(default_factory=dict)
+    transactions: dict[str, Any] = field(default_factory=dict)  # app_id -> stored marker, carried forward
 
     @property
     def num_rows(self) -> int:
@@ -77,7 +79,13 @@ class TableVersion:
         """The log entry's JSON body (without its version number, which is the entry's name)."""
         return {"operation": self.operation, "timestamp": self.timestamp,
                 "files": [{"path": p, "rows": r} for p, r in self.files],
-                "partition_by": list(self.partition_by), "schema_ipc": self.schema_ipc, "extra": self.extra}
+                "partition_by": list(self.partition_by), "schema_ipc": self.schema_ipc, "extra": self.extra,
+                TRANSACTIONS_KEY: self.transactions}
+
+    def transaction(self, app_id: str, log: CommitLog) -> Transaction | None:
+        """The newest committed marker of application ``app_id`` as of this version, or None."""
+        stored = self.transactions.get(app_id)
+        return None if stored is None else Transaction.from_json(app_id, stored, where=log.path(self.version))
 
     @classmethod
     def from_entry(cls, entry: Entry, log: CommitLog) -> TableVersion:
@@ -87,7 +95,7 @@ class TableVersion:
             return cls(version=entry.version, operation=str(data["operation"]), timestamp=str(data["timestamp"]),
                        files=tuple((str(f["path"]), int(f["rows"])) for f in data["files"]),
                        partition_by=tuple(data.get("partition_by", ())), schema_ipc=str(data.get("schema_ipc", "")),
-                       extra=dict(data.get("extra", {})))
+                       extra=dict(data.get("extra", {})), transactions=dict(data.get(TRANSACTIONS_KEY) or {}))
         except (KeyError, TypeError, ValueError) as exc:
             raise log.corrupt_error(entry.version, f"lacks a valid field ({type(exc).__name__}: {exc})") from None
 
@@ -116,13 +124,18 @@ def read_version(storage: LakeStorage, table: str, version: int) -> TableVersion
 
 
 def scan_parquet_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str,
-                       version: TableVersion | None = None) -> pl.LazyFrame:
-    """A lazy scan of exactly the files of the newest (or the given) version."""
+                       version: TableVersion | None = None, *, include_file_paths: str | None = None) -> pl.LazyFrame:
+    """A lazy scan of exactly the files of the newest (or the given) version.
+
+    ``include_file_paths`` names a column that holds each row's file URI (as ``storage.uri`` builds it).
+    """
     current = version or latest_version(storage, table)
     if current is None:
         raise FileNotFoundError(table)
     paths = [storage.uri(table, path) for path, _ in current.files]
-    return scan_committed(engine, storage, paths, partition_by=current.partition_by, schema=current.arrow_schema())
+    options = {"include_file_paths": include_file_paths} if include_file_paths else None
+    return scan_committed(engine, storage, paths, partition_by=current.partition_by, schema=current.arrow_schema(),
+                          options=options)
 
 
 def _schema_ipc(schema: pl.Schema) -> str:
@@ -171,12 +184,15 @@ def write_parquet_table(
     partition_by: tuple[str, ...] = (),
     retries: int = 20,
     extra: dict[str, Any] | None = None,
-) -> TableVersion:
+    transaction: Transaction | None = None,
+) -> WriteResult:
     """Stream ``frame`` into new files, then commit them as the next table version.
 
     A failure before the commit removes the new files; a failure or interrupt whose outcome is
     uncertain (the commit request was sent) leaves them for :func:`lakeml.query.vacuum.vacuum`;
-    nothing after the commit deletes what the new version references.
+    nothing after the commit deletes what the new version references. With ``transaction``, the
+    marker is part of the same log entry; when its application already committed that version or a
+    higher one, nothing is written and the result says ``committed=False``.
 
     Raises:
         TableExistsError: ``mode="error"`` and the table exists.
@@ -188,7 +204,11 @@ def write_parquet_table(
     if missing:
         raise SchemaError(f"Partition column(s) {missing} are not in the data.",
                           hint=f"Columns are: {list(schema)}.")
+    log = table_log(storage, table)
     current = latest_version(storage, table)
+    done = covered_by(current, transaction, log)
+    if done is not None:
+        return done
     if mode == "error" and current is not None:
         raise _exists(table)
     if mode == "append" and current is not None:
@@ -198,19 +218,13 @@ def write_parquet_table(
             schema = existing
         partition_by = partition_by or current.partition_by
     data_dir = f"{DATA_DIR}/{new_token()}"
-    try:
-        written = engine.write_parquet(frame, f"{table}/{data_dir}", storage=storage, partition_by=partition_by)
-        files = [(f"{data_dir}/{path}", rows) for path, rows in written]
-        storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
-    except BaseException:
-        _discard(storage, table, data_dir)
-        raise
-    log = table_log(storage, table)
+    files = sink_files(engine, storage, table, frame, data_dir, partition_by)
     previous: list[TableVersion | None] = [None]
 
     def build(head: Entry | None) -> dict[str, Any]:
         now = None if head is None else TableVersion.from_entry(head, log)
         previous[0] = now
+        check_covered(now, transaction, log)
         if mode == "error" and now is not None:
             raise _exists(table, meanwhile=True)
         if mode == "append" and now is not None:
@@ -221,17 +235,69 @@ def write_parquet_table(
             version=-1, operation="create" if now is None else mode,
             timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
             files=tuple(keep) + tuple(files), partition_by=parts, schema_ipc=_schema_ipc(schema), extra=extra or {},
+            transactions=with_marker(now, transaction),
         ).to_body()
 
     try:
         entry = log.commit(build, retries=retries)
+    except AlreadyCommitted as covered:
+        discard_write(storage, table, data_dir)  # certain: no entry of ours exists
+        return covered.result
     except (CommitConflictError, TableExistsError, SchemaError):
-        _discard(storage, table, data_dir)  # certain: no entry of ours exists
+        discard_write(storage, table, data_dir)  # certain: no entry of ours exists
         raise
     committed = TableVersion.from_entry(entry, log)
     if mode == "overwrite" and previous[0] is not None:
         _tidy_after_overwrite(storage, table, committed, previous[0])
-    return committed
+    return WriteResult(committed.version, rows_inserted=sum(rows for _, rows in files), transaction=transaction)
+
+
+def sink_files(engine: Engine[pl.LazyFrame], storage: LakeStorage, table: str, frame: pl.LazyFrame, data_dir: str,
+               partition_by: tuple[str, ...]) -> list[tuple[str, int]]:
+    """Write ``frame`` on ``engine`` as the files of one write under ``data_dir``, durably; returns
+    (path relative to the table folder, rows) pairs. A failure removes what was written.
+    """
+    try:
+        written = engine.write_parquet(frame, f"{table}/{data_dir}", storage=storage, partition_by=partition_by)
+        files = [(f"{data_dir}/{path}", rows) for path, rows in written]
+        storage.sync(f"{table}/{data_dir}")  # durable before the commit references them
+    except BaseException:
+        discard_write(storage, table, data_dir)
+        raise
+    return files
+
+
+class AlreadyCommitted(Exception):
+    """Raised inside a commit's build: the write's transaction is already committed (a no-op)."""
+
+    def __init__(self, result: WriteResult) -> None:
+        super().__init__(f"transaction already committed at version {result.version}")
+        self.result = result
+
+
+def covered_by(current: TableVersion | None, transaction: Transaction | None, log: CommitLog) -> WriteResult | None:
+    """The no-op result when ``current`` already holds ``transaction`` (or a later version of its app)."""
+    if current is None or transaction is None:
+        return None
+    marker = current.transaction(transaction.app_id, log)
+    if already_committed(marker, transaction):
+        return WriteResult(current.version, committed=False, rows_inserted=0, transaction=marker)
+    return None
+
+
+def check_covered(current: TableVersion | None, transaction: Transaction | None, log: CommitLog) -> None:
+    """Inside a commit's build: abandon the commit (AlreadyCommitted) when the transaction is covered."""
+    done = covered_by(current, transaction, log)
+    if done is not None:
+        raise AlreadyCommitted(done)
+
+
+def with_marker(current: TableVersion | None, transaction: Transaction | None) -> dict[str, Any]:
+    """The markers of the next version: every marker of ``current``, with ``transaction``'s set."""
+    markers = dict(current.transactions) if current is not None else {}
+    if transaction is not None:
+        markers[transaction.app_id] = transaction.to_json()
+    return markers
 
 
 def _exists(table: str, *, meanwhile: bool = False) -> TableExistsError:
@@ -240,7 +306,7 @@ def _exists(table: str, *, meanwhile: bool = False) -> TableExistsError:
                             hint="Add rows with [[mode='append']], or replace the table with [[mode='overwrite']].")
 
 
-def _discard(storage: LakeStorage, table: str, data_dir: str) -> None:
+def discard_write(storage: LakeStorage, table: str, data_dir: str) -> None:
     """Remove the files of a write that is known not to be committed."""
     storage.delete(f"{table}/{data_dir}", recursive=True)
     if storage.root.is_local:  # object stores have no empty folders to tidy

@@ -63,8 +63,12 @@ def scan_files(engine: Engine[FrameT], storage: LakeStorage, sources: Sequence[s
 
 
 def scan_committed(engine: Engine[FrameT], storage: LakeStorage, files: Sequence[str], *,
-                   partition_by: Sequence[str], schema: pa.Schema | None) -> FrameT:
-    """A lazy scan of exactly a table version's committed files (URIs), typed by the table's schema."""
-    request = ScanRequest(tuple(files), "parquet", storage, {}, hive_partitioning=bool(partition_by),
+                   partition_by: Sequence[str], schema: pa.Schema | None,
+                   options: Mapping[str, object] | None = None) -> FrameT:
+    """A lazy scan of exactly a table version's committed files (URIs), typed by the table's schema.
+
+    ``options`` are reader options (a merge asks for ``include_file_paths``: each row's file).
+    """
+    request = ScanRequest(tuple(files), "parquet", storage, dict(options or {}), hive_partitioning=bool(partition_by),
                           partition_columns=tuple(partition_by), schema=schema)
     return engine.scan(request)

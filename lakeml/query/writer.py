@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import polars as pl
 
-from lakeml.engines.base import Engine
-from lakeml.errors import ConfigError, LakeMLError, SchemaError, StorageError, TableExistsError
+from lakeml.engines.base import Engine, unsupported
+from lakeml.errors import ConfigError, SchemaError
+from lakeml.query.delta_write import delta_last_transaction, merge_delta, write_delta
+from lakeml.query.formats import committed_table_format
+from lakeml.query.merge import check_keys, merge_parquet_table
 from lakeml.query.names import table_label
-from lakeml.query.parquet_table import WriteMode, write_parquet_table
-from lakeml.storage.lakefs import LakeStorage, new_token
+from lakeml.query.parquet_table import WriteMode, latest_version, table_log, write_parquet_table
+from lakeml.storage.lakefs import LakeStorage
+from lakeml.storage.transactions import Transaction, WriteResult, check_transaction
 
-MODES: tuple[str, ...] = ("error", "append", "overwrite")
+MODES: tuple[str, ...] = ("error", "append", "overwrite", "merge")
 WriteFormat = Literal["parquet", "delta"]
 
 
-def check_mode(mode: str) -> WriteMode:
+def check_mode(mode: str) -> WriteMode | Literal["merge"]:
     """Validate a write mode."""
     if mode not in MODES:
         raise ConfigError(f"Unknown write mode {mode!r}.", hint=f"Use one of: {', '.join(MODES)}.")
@@ -25,15 +30,27 @@ def check_mode(mode: str) -> WriteMode:
 
 def write_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *,
                 mode: str, format: str, partition_by: str | list[str] | tuple[str, ...] | None, retries: int,
-                existing_format: str | None = None, extra: dict[str, Any] | None = None) -> int:
-    """Write ``frame`` to the table folder ``relpath``; returns the committed version number."""
+                existing_format: str | None = None, extra: dict[str, Any] | None = None,
+                keys: Sequence[str] | str | None = None, transaction: Transaction | None = None) -> WriteResult:
+    """Write ``frame`` to the table folder ``relpath`` as one commit; see :class:`WriteResult`."""
     checked = check_mode(mode)
+    transaction = check_transaction(transaction)
     parts = (partition_by,) if isinstance(partition_by, str) else tuple(partition_by or ())
     if format not in ("parquet", "delta"):
         raise ConfigError(f"lakeml writes tables as 'parquet' or 'delta', not {format!r}.",
                           hint="Use [[format='parquet']] (the default) or [[format='delta']].")
-    if existing_format and existing_format != format and checked == "append":
-        raise SchemaError(f"Table {table_label(relpath)!r} is a {existing_format} table; cannot append as {format}.",
+    if checked == "merge":
+        key_names = check_keys(keys)
+        if not engine.capabilities.merge_writes:
+            unsupported(engine.name, "mode='merge'",
+                        hint="Merge on the Polars engine, which reads and writes the same lake: "
+                             "[[lakeml.connect(root).write(table, data, mode='merge', keys=...)|"
+                             "lakeml --backend polars ...]].")
+    elif keys is not None:
+        raise ConfigError(f"keys= only applies to mode='merge', not mode={mode!r}.",
+                          hint="Pass [[mode='merge'|--mode merge]] to upsert by keys, or leave keys out.")
+    if existing_format and existing_format != format and checked in ("append", "merge"):
+        raise SchemaError(f"Table {table_label(relpath)!r} is a {existing_format} table; cannot {checked} as {format}.",
                           hint=f"Pass [[format='{existing_format}']], or write with [[mode='overwrite']].")
     storage.ensure_root()
     if format == "parquet":
@@ -41,51 +58,27 @@ def write_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, relpath: str
             raise SchemaError(f"Table {table_label(relpath)!r} is a Delta table.",
                               hint="Overwrite it with [[format='delta']], or drop it first "
                                    "([[lake.drop(table)|lakeml drop TABLE]]).")
+        if checked == "merge":
+            return merge_parquet_table(engine, storage, relpath, frame, keys=key_names, partition_by=parts,
+                                       retries=retries, transaction=transaction)
         return write_parquet_table(engine, storage, relpath, frame, mode=checked, partition_by=parts, retries=retries,
-                                   extra=extra).version
-    return _write_delta(engine, storage, relpath, frame, mode=checked, partition_by=parts,
-                        existing_format=existing_format)
-
-
-def _write_delta(engine: Engine[pl.LazyFrame], storage: LakeStorage, relpath: str, frame: pl.LazyFrame, *,
-                 mode: WriteMode, partition_by: tuple[str, ...], existing_format: str | None) -> int:
-    from deltalake import CommitProperties, DeltaTable, Transaction
-
-    uri = storage.uri(relpath)
+                                   extra=extra, transaction=transaction)
     if existing_format == "parquet":
         raise SchemaError(f"Table {table_label(relpath)!r} is a Parquet table, not Delta.",
                           hint="Write with [[format='parquet']], or use another table name.")
-    # The commit carries a transaction id of its own (Delta's app transaction), so a commit whose
-    # response was lost, and that deltalake then reports as a conflict with itself, is recognised.
-    app_id = f"lakeml-write-{new_token()}"
-    write_options: dict[str, Any] = {"commit_properties": CommitProperties(app_transactions=[Transaction(app_id, 1)])}
-    options = storage.storage_options or None
-    try:
-        engine.write_delta(frame, uri, storage=storage, mode=mode, partition_by=partition_by, options=write_options)
-    except LakeMLError:
-        raise
-    except Exception as exc:
-        if _delta_committed(uri, options, app_id):
-            return int(DeltaTable(uri, storage_options=options).version())
-        text = storage.redact(str(exc))
-        if "already exists" in text.lower() and mode == "error":
-            raise TableExistsError(f"Delta table {table_label(relpath)!r} already exists.",
-                                   hint="Add rows with [[mode='append']], or replace the table with "
-                                        "[[mode='overwrite']].") from None
-        if "schema" in text.lower():
-            raise SchemaError(f"Delta rejected the write to {table_label(relpath)!r}: {text.splitlines()[0][:300]}",
-                              hint="Match the table's columns and types, or overwrite it.") from None
-        raise StorageError(f"Writing the Delta table {table_label(relpath)!r} failed: {text.splitlines()[0][:300]}",
-                           hint="Check the lake location and credentials.") from None
-    return int(DeltaTable(uri, storage_options=options).version())
+    if checked == "merge":
+        return merge_delta(engine, storage, relpath, frame, keys=key_names, partition_by=parts, transaction=transaction,
+                           exists=existing_format == "delta", retries=retries)
+    return write_delta(engine, storage, relpath, frame, mode=checked, partition_by=parts, transaction=transaction)
 
 
-def _delta_committed(uri: str, options: dict[str, str] | None, app_id: str) -> bool:
-    """Whether the Delta table at ``uri`` holds the commit of transaction ``app_id``."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError
-
-    try:
-        return DeltaTable(uri, storage_options=options).transaction_version(app_id) == 1
-    except (DeltaError, OSError):  # no table, or unreadable: the write is not known to have committed
-        return False
+def last_transaction(storage: LakeStorage, relpath: str, app_id: str) -> Transaction | None:
+    """The newest committed marker of ``app_id`` on the table folder ``relpath`` (None: no table or no marker)."""
+    fmt = committed_table_format(storage, relpath)
+    if fmt == "parquet":
+        log = table_log(storage, relpath)
+        current = latest_version(storage, relpath)
+        return None if current is None else current.transaction(app_id, log)
+    if fmt == "delta":
+        return delta_last_transaction(storage.uri(relpath), storage.storage_options or None, app_id)
+    return None

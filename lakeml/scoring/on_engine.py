@@ -3,9 +3,9 @@
 The driver binds the model to the frame's schema with :class:`~lakeml.scoring.plan.ScoringPlan`, so
 every binding, type and output error of docs/predict.md is raised before a task runs. The batch
 function the engine ships to its workers carries the model bytes and the binding, not a session:
-each worker process builds the plan once and keeps one ONNX Runtime session per model sha256
-(:func:`lakeml.scoring.session.get_session`), then scores every Arrow batch it is handed with the
-same executor the Polars engine uses.
+each worker process builds the plan once and keeps one kernel per model sha256
+(:func:`lakeml.scoring.kernels.get_kernel`: the same kernel choice as every other path), then
+scores every Arrow batch it is handed with the same executor the Polars engine uses.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from sqlglot import exp
 
 from lakeml.errors import UnsupportedOperationError
 from lakeml.registry.manifest import Manifest
+from lakeml.scoring.kernels import get_kernel
 from lakeml.scoring.plan import ScoringPlan
-from lakeml.scoring.session import get_session
 from lakeml.scoring.types import OutputDecl, parse_outputs, safe_cast
 from lakeml.storage.lakefs import new_token
 from lakeml.storage.uri import safe_uri
@@ -57,7 +57,7 @@ class PlanSpec:
         key = self.key()
         cached = _plans.get(key)
         if cached is None:
-            session = get_session(self.model, threads=WORKER_THREADS, sha256=self.manifest.sha256)
+            session = get_kernel(self.model, threads=WORKER_THREADS, sha256=self.manifest.sha256)
             names = dict(self.rename)
             cached = ScoringPlan(self.manifest, session, pl.Schema(dict(self.schema)),
                                  list(self.decls) if self.decls is not None else None, on_null=self.on_null,

@@ -13,7 +13,7 @@ import polars as pl
 from lakeml.config import DEFAULT_BATCH_SIZE
 from lakeml.errors import ModelError, NullInputError, PredictError
 from lakeml.registry.manifest import Manifest, TensorSpec, scalar_sql_type
-from lakeml.scoring.session import CachedSession
+from lakeml.scoring.session import Kernel
 from lakeml.scoring.types import ONNX_ELEM, OutputDecl, safe_cast, sql_name
 
 OnNull = Literal["error", "propagate", "nan"]
@@ -81,7 +81,7 @@ def _tensor(spec: TensorSpec) -> str:
 DATETIME_INPUTS_KEY = "lakeml.datetime_inputs"
 
 
-def datetime_inputs(session: CachedSession) -> dict[str, str]:
+def datetime_inputs(session: Kernel) -> dict[str, str]:
     """Inputs lakeml's exporter marked as date/time ticks, with their unit (``date``, ``ms``, ``us``, ``ns``)."""
     import json
 
@@ -160,7 +160,7 @@ class ScoringPlan:
     the output columns, row for row.
     """
 
-    def __init__(self, manifest: Manifest, session: CachedSession, schema: pl.Schema,
+    def __init__(self, manifest: Manifest, session: Kernel, schema: pl.Schema,
                  decls: list[OutputDecl] | None, *, on_null: str = "error", auto_cast: bool = False,
                  batch_size: int = DEFAULT_BATCH_SIZE, rename: Callable[[str], str] | None = None,
                  element: int | None = None, check_collisions: bool = True) -> None:

@@ -6,7 +6,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from lakeml.config import default_ort_threads
 from lakeml.errors import ModelError
@@ -15,6 +15,19 @@ from lakeml.registry.manifest import check_self_contained
 _MAX_SESSIONS = 16
 _cache: OrderedDict[tuple[str, int], CachedSession] = OrderedDict()
 _cache_lock = threading.Lock()
+
+
+class Kernel(Protocol):
+    """What scores a model's batches: an ONNX Runtime session or a compiled kernel
+    (:func:`lakeml.scoring.kernels.get_kernel` chooses). ``session`` is the model's ONNX Runtime
+    session either way (its metadata; the reference a compiled kernel was checked against)."""
+
+    session: Any
+    threads: int
+
+    def run(self, outputs: list[str], feeds: dict[str, Any]) -> list[Any]:
+        """The named graph outputs for ``feeds`` (graph input name -> array)."""
+        ...
 
 
 @dataclass
@@ -28,6 +41,7 @@ class CachedSession:
     session: Any
     threads: int
     lock: threading.Lock = field(default_factory=threading.Lock)
+    kind = "onnxruntime"
 
     def run(self, outputs: list[str], feeds: dict[str, Any]) -> list[Any]:
         """``session.run`` under the lock."""

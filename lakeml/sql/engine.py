@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from lakeml.errors import LakeMLError, SQLError, TableNotFoundError, choices_hint
 from lakeml.sql.dialect import LakeSQL
+from lakeml.sql.dml import execute_dml
 from lakeml.sql.errors import wrap_polars_error
 from lakeml.sql.nodes import PredictCall, PredictTable
 from lakeml.sql.params import bind_params
@@ -45,11 +46,18 @@ def execute(lake: ScoringContext, query: str, params: Mapping[str, Any] | None =
         SQLSyntaxError: invalid SQL (with line and column).
         TableNotFoundError: an unknown table (with a did-you-mean).
         ColumnNotFoundError: an unknown column (with a did-you-mean).
-        SQLError: anything else the query cannot do (writes, several statements, missing params).
+        SQLError: anything else the query cannot do (several statements, missing params,
+            unsupported writes).
+
+    A writing statement (CREATE TABLE, SELECT ... INTO, INSERT, DROP TABLE, MERGE) runs now, as one
+    table commit, and returns a one-row frame ``rows_affected`` (:mod:`lakeml.sql.dml`).
 
     >>> lake.sql("SELECT TOP 5 name, SUM(amount) AS total FROM sales WHERE year = @y GROUP BY name",
     ...          params={"y": 2024}).collect()   # doctest: +SKIP
     """
+    written = execute_dml(lake, query, params)
+    if written is not None:
+        return written
     sql, frames, aliases = prepare(lake, query, params)
     try:
         frame = lake.engine.sql(sql, frames=frames)  # resolves now: unknown columns fail at lake.sql() time

@@ -9,24 +9,22 @@ names unique to the query (an engine's views may be session-wide), and the tree 
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Mapping
 from typing import Any
 
-import polars as pl
-import sqlglot
 from sqlglot import exp
 
-from lakeml.sql.dialect import LakeSQL
+from lakeml.engines.base import unsupported
+from lakeml.sql.dml import is_write
 from lakeml.sql.engine import _check_limits, _register_tables
+from lakeml.sql.engine_run import run
 from lakeml.sql.nodes import PredictCall, PredictTable
 from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_query
 from lakeml.sql.sources import rewrite_sources
 
-__all__ = ["execute", "run", "run_text"]
+__all__ = ["execute"]
 
-_names = itertools.count(1)
 
 
 @functools.lru_cache(maxsize=256)
@@ -37,6 +35,11 @@ def _parsed(query: str) -> exp.Query:
 def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> Any:
     """Run a lake SQL query on ``lake.engine``; returns the engine's frame (bad names fail here)."""
     engine = lake.engine
+    if not engine.capabilities.sql_writes and is_write(query):
+        unsupported(engine.name, "SQL that writes (CREATE TABLE AS, INSERT, DROP TABLE, MERGE)",
+                    hint="Run the statement on the Polars engine, which shares the lake: "
+                         "[[lakeml.connect(root).sql(statement)|lakeml --backend polars sql STATEMENT]]"
+                         "[[; or write a query's result with lake.write(table, lake.sql('SELECT ...'))|]].")
     tree: exp.Expr = _parsed(query).copy()
     tree = bind_params(tree, params)
     _check_limits(tree)
@@ -50,35 +53,3 @@ def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> A
 
         tree = rewrite(tree, lake, frames)
     return run(engine, tree, frames)
-
-
-def run(engine: Any, tree: exp.Expr, frames: Mapping[str, Any]) -> Any:
-    """Run ``tree`` over ``frames`` on the engine, each frame under a name unique to this run."""
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    unique = {name: f"__lakeml_q{next(_names)}_{_safe(name)}" for name in frames}
-    for table in tree.find_all(exp.Table):
-        if isinstance(table.this, exp.Identifier) and table.name in unique and table.name not in ctes:
-            if not table.args.get("alias"):
-                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
-            table.set("this", exp.to_identifier(unique[table.name]))
-    for node in list(tree.find_all(exp.DataType)):
-        if node.is_type(exp.DType.BIT):  # lakeml's (T-SQL's) name for bool
-            node.replace(exp.DataType.build("BOOLEAN"))
-    text = tree.sql(dialect=engine.sql_dialect)
-    return engine.sql(text, frames={unique[name]: frame for name, frame in frames.items()})
-
-
-def run_text(lake: Any, sql: str, frames: Mapping[str, Any]) -> Any:
-    """Run LakeSQL text whose tables are all in ``frames`` (a CTE or DATA subquery of PREDICT)."""
-    return run(lake.engine, sqlglot.parse_one(sql, dialect=LakeSQL), frames)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:40]
-
-
-def polars_schema(lake: Any, frame: Any) -> pl.Schema:
-    """An engine frame's columns as a Polars schema (what PREDICT binding reads)."""
-    from lakeml.scoring.on_engine import arrow_to_polars_schema
-
-    return arrow_to_polars_schema(lake.engine.schema(frame))

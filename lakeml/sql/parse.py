@@ -11,7 +11,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from lakeml.errors import SQLError, SQLSyntaxError
 from lakeml.sql.dialect import LakeSQL
 
-__all__ = ["parse_query"]
+__all__ = ["parse_query", "parse_statement"]
 
 _WRITE_STATEMENTS: dict[type[exp.Expr], str] = {
     exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE", exp.Merge: "MERGE",
@@ -28,6 +28,19 @@ def parse_query(query: str) -> exp.Query:
 
     >>> parse_query("SELECT TOP 2 a FROM t").sql(dialect=LakeSQL)
     'SELECT a FROM t LIMIT 2'
+    """
+    tree = parse_statement(query)
+    if isinstance(tree, exp.Query):
+        return tree
+    raise _not_a_query(tree)
+
+
+def parse_statement(query: str) -> exp.Expr:
+    """Parse exactly one lake SQL statement of any kind (the DML module decides what it runs).
+
+    Raises:
+        SQLSyntaxError: invalid SQL, with the 1-based line and column and the offending fragment.
+        SQLError: empty text or several statements.
     """
     if not isinstance(query, str):
         raise SQLError(f"A SQL query must be a string, not {type(query).__name__}.",
@@ -48,10 +61,7 @@ def parse_query(query: str) -> exp.Query:
     if len(found) > 1:
         raise SQLError(f"Only one SQL statement can run at a time; got {len(found)}.",
                        hint="Run the statements one by one, or combine them with WITH / UNION.")
-    tree = found[0]
-    if isinstance(tree, exp.Query):
-        return tree
-    raise _not_a_query(tree)
+    return found[0]
 
 
 def _quiet_command_fallback(record: logging.LogRecord) -> bool:

@@ -19,8 +19,9 @@ from sqlglot import exp
 from lakeml.errors import PredictError, SQLError
 from lakeml.registry.manifest import Manifest, inspect_onnx, sha256_hex
 from lakeml.scoring.api import batch_size_for
+from lakeml.scoring.kernels import get_kernel
 from lakeml.scoring.plan import ScoringPlan
-from lakeml.scoring.session import default_threads, get_session
+from lakeml.scoring.session import default_threads
 from lakeml.scoring.types import OutputDecl, parse_sql_type
 from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.nodes import PredictCall, PredictTable
@@ -180,7 +181,7 @@ def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: ScoringContext, fra
         source = _source(data_name, tree, lake, frames)
     schema = source.collect_schema()
     decls = _decls(node)
-    session = get_session(data, threads=default_threads(getattr(lake, "config", None)), sha256=manifest.sha256)
+    session = get_kernel(data, threads=default_threads(getattr(lake, "config", None)), sha256=manifest.sha256)
     outputs = {d.name: f"__p{k}_{d.name}" for d in decls} if decls is not None else {
         o.name: f"__p{k}_{o.name}" for o in manifest.outputs}
     plan = ScoringPlan(manifest, session, schema, decls, batch_size=batch_size_for(lake, None),

@@ -38,7 +38,7 @@ def rewrite(tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> exp.Expr:
 
 
 def _run(lake: Any, sql: str, frames: dict[str, Any]) -> Any:
-    from lakeml.sql.on_engine import run_text
+    from lakeml.sql.engine_run import run_text
 
     return run_text(lake, sql, dict(frames))
 
@@ -56,7 +56,7 @@ def _source(name: str, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> Any
 
 
 def _schema(lake: Any, frame: Any) -> pl.Schema:
-    from lakeml.sql.on_engine import polars_schema
+    from lakeml.sql.engine_run import polars_schema
 
     return polars_schema(lake, frame)
 

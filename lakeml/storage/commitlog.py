@@ -102,7 +102,7 @@ class CommitLog:
         token = new_token()
         for attempt in range(max(1, retries)):
             if attempt:
-                _back_off(attempt)
+                back_off(attempt)
             current = self.latest()
             version = 0 if current is None else current.version + 1
             body = dict(build(current))
@@ -140,7 +140,7 @@ class CommitLog:
         )
 
 
-def _back_off(attempt: int) -> None:
+def back_off(attempt: int) -> None:
     """Sleep before retry ``attempt``: exponential with full jitter, so writers that keep colliding
     spread out instead of losing to each other in lockstep (at most a second per retry)."""
     time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))

@@ -345,6 +345,12 @@ class AzureStorage(LakeStorage):
                 found = self.fs.find(base, detail=True)
             except FileNotFoundError:
                 return {}
+        if isinstance(found, list):  # adlfs ignores detail=True for a single file (and for no match)
+            if not found:
+                return {}
+            with self._errors("stat", relpath):
+                stamp = self.fs.info(base).get("last_modified")
+            return {"": stamp.timestamp() if stamp is not None else 0.0}
         times: dict[str, float] = {}
         for name, info in found.items():
             key = "" if str(name).rstrip("/") == base else str(name)[len(base) + 1:]

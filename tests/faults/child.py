@@ -26,8 +26,10 @@ import polars as pl
 import lakeml
 from lakeml.session import Lake
 from lakeml.storage import lakefs
+from lakeml.storage.transactions import Transaction
 
 ROWS = 200_000
+TXN_ROWS = 50_000  # rows of one transactional load: kills still land inside the write, trials run faster
 
 
 def rows(k: int, n: int = ROWS) -> pl.LazyFrame:
@@ -65,6 +67,36 @@ OPS: dict[str, Callable[[Lake, int, Context], Any]] = {
     "register": lambda lake, k, ctx: lake.models.register(model_bytes(ctx, k), name="m", features=["a", "b"]),
     "alias": lambda lake, k, ctx: lake.models.set_alias("m", 1 + k % 2, f"a{k}"),
     "catalog": lambda lake, k, ctx: lake.register_table(f"e{k}", ctx["external"], format="parquet"),
+}
+
+
+def load_marker(k: int) -> Transaction:
+    """The transaction of incremental load ``k``: app "load", version k, the watermark it reached."""
+    return Transaction("load", k, {"watermark": k, "rows": ROWS})
+
+
+def load_rows(k: int, merge: bool) -> pl.LazyFrame:
+    """Load ``k``'s TXN_ROWS rows; a merge also updates the first 1,000 rows of the seed data ``rows(1)``.
+
+    Loads are numbered from 1000 up, so their ``i`` values never meet the seed's.
+    """
+    new = rows(k, TXN_ROWS)
+    if not merge:
+        return new
+    return pl.concat([new, rows(1).head(1000).with_columns(payload=pl.lit(f"update-{k}"))])
+
+
+# Transactional loads (tests/faults/test_transaction_kills.py): the rows and the marker in one commit.
+def _load(fmt: str, mode: str) -> Callable[[Lake, int, Context], Any]:
+    def load(lake: Lake, k: int, ctx: Context) -> Any:
+        return lake.write(f"x_{fmt}_{mode}", load_rows(k, mode == "merge"), mode=mode, format=fmt,
+                          keys=["i"] if mode == "merge" else None, transaction=load_marker(k))
+
+    return load
+
+
+TXN_OPS: dict[str, Callable[[Lake, int, Context], Any]] = {
+    f"txn_{fmt}_{mode}": _load(fmt, mode) for fmt in ("parquet", "delta") for mode in ("append", "merge")
 }
 
 
@@ -108,7 +140,7 @@ def main() -> None:
     if spec.get("point"):
         _kill_at(spec["point"])
     print("ready", flush=True)
-    OPS[spec["op"]](lake, int(spec["k"]), spec["ctx"])
+    (OPS.get(spec["op"]) or TXN_OPS[spec["op"]])(lake, int(spec["k"]), spec["ctx"])
     print("done", flush=True)
 
 

@@ -65,7 +65,7 @@ def test_failed_tidying_after_an_overwrite_is_logged_not_raised(lake: Lake, monk
     monkeypatch.setattr(type(lake.storage), "delete", refuse)
     with caplog.at_level(logging.WARNING, logger="lakeml"):
         version = lake.write("t", pl.DataFrame({"i": [2]}), mode="overwrite")
-    assert version == 2 and lake.table("t").collect()["i"].to_list() == [2]
+    assert version.version == 2 and lake.table("t").collect()["i"].to_list() == [2]
     assert "Version 2" in caplog.text and "lakeml vacuum" in caplog.text
     monkeypatch.undo()
     assert lake.vacuum(retention_hours=0).removed  # the old data is left for vacuum, which removes it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -82,20 +83,27 @@ def test_starting_point_is_inside_the_space(family: str) -> None:
             assert p.low <= p.start <= p.high
 
 
-def test_search_folds_sample_large_training_parts_and_keep_rare_classes():
+def test_sample_order_nests_samples_keeps_rare_classes_and_is_seeded():
     import numpy as np
 
-    from lakeml.ml.automl.data import search_folds
+    from lakeml.ml.automl.trial import sample_order
 
     y = np.zeros(1_000, dtype=np.int64)
     y[7] = 1  # one rare row
-    train, valid = np.arange(0, 800), np.arange(800, 1_000)
-    notes: list[str] = []
-    (got_train, got_valid), = search_folds([(train, valid)], y, seed=3, notes=notes, limit=100)
-    assert len(got_train) in (100, 101) and set(got_train) <= set(train)
-    assert 1 in set(y[got_train]) and np.array_equal(got_valid, valid)
-    assert np.all(np.diff(got_train) > 0) and notes
-    again, = search_folds([(train, valid)], y, seed=3, notes=[], limit=100)
-    assert np.array_equal(again[0], got_train)  # seeded: the same sample on rerun
-    small, = search_folds([(train[:50], valid)], y, seed=3, notes=(kept := []), limit=100)
-    assert np.array_equal(small[0], train[:50]) and not kept
+    order = sample_order(y, seed=3)
+    assert sorted(order.tolist()) == list(range(1_000))
+    assert 1 in set(y[order[:2]])  # every class is in the smallest sample
+    assert np.array_equal(order, sample_order(y, seed=3))  # seeded: the same samples on rerun
+    assert not np.array_equal(order, sample_order(y, seed=4))
+
+
+def test_sample_sizes_grow_from_a_small_first_sample_to_every_row():
+    import numpy as np
+
+    from lakeml.ml.automl.data import FIRST_SAMPLE, SAMPLE_GROWTH, sample_sizes
+
+    big = [(np.arange(200_000), np.arange(10))]
+    sizes = sample_sizes(big)
+    assert sizes[0] == FIRST_SAMPLE and sizes[-1] == 200_000
+    assert all(b == a * SAMPLE_GROWTH for a, b in itertools.pairwise(sizes[:-1]))
+    assert sample_sizes([(np.arange(1_500), np.arange(10))]) == [1_500]  # small data: every row at once

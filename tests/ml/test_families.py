@@ -114,6 +114,18 @@ def test_seed_and_jobs_reach_the_estimator() -> None:
     assert lgbm.random_state == 3 and lgbm.n_jobs == 2
 
 
+def test_all_cores_means_the_idle_cores_and_never_fewer_than_one() -> None:
+    import os
+
+    from lakeml.ml.families import idle_cores
+
+    cores = os.cpu_count() or 1
+    assert idle_cores(load=0.0) == cores
+    assert idle_cores(load=cores + 14.0) == 1  # a loaded machine: one thread (OpenMP spin-waits otherwise)
+    assert idle_cores(load=cores - 1 + 0.7) == 1
+    assert 1 <= idle_cores() <= cores
+
+
 def test_lightgbm_parameter_typos_are_refused_and_aliases_accepted() -> None:
     family = get_family("lightgbm")
     with pytest.raises(ConfigError, match=r"Unknown LightGBM parameters: \['num_leafs'\]"):

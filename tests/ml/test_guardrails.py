@@ -89,6 +89,19 @@ def test_duplicated_rows_are_counted() -> None:
     g = _by_name(compute_guardrails(dup.lazy(), target="y", task="classification"))["duplicated_rows"]
     assert g.status == "Alerted"
     assert g.detail.startswith("30 of 230 rows")
+    assert "DISTINCT" not in g.detail and "keep them" in g.detail  # never advice that drops real rows
+
+
+def test_duplicates_are_counted_over_every_column_including_the_target() -> None:
+    # Flights on one schedule share every feature; they are duplicates only if the outcome matches too,
+    # and never when a column outside the features (a flight id) tells them apart.
+    sched = pl.DataFrame({"carrier": ["UA"] * 6, "hour": [9] * 6, "late": [0, 1, 0, 1, 0, 1]})
+    g = _by_name(compute_guardrails(sched.lazy(), target="late", task="classification"))["duplicated_rows"]
+    assert g.detail.startswith("4 of 6 rows")  # two distinct rows: (UA, 9, 0) and (UA, 9, 1)
+    with_id = sched.with_columns(pl.int_range(pl.len()).alias("flight_id"))
+    g = _by_name(compute_guardrails(with_id.lazy(), target="late", task="classification",
+                                    features=["carrier", "hour"]))["duplicated_rows"]
+    assert g.status == "Passed"
 
 
 def test_leakage_alerts_on_a_feature_that_encodes_the_target() -> None:

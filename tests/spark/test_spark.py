@@ -11,14 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import polars as pl
 import pytest
 
 import lakeml
 from lakeml.engines.spark.abfs import abfs_settings
-from lakeml.errors import ConfigError, NullInputError, PredictError, SchemaError
+from lakeml.errors import ConfigError, NullInputError, PredictError, SchemaError, UnsupportedOperationError
 from lakeml.session import Lake
 from lakeml.storage.credentials import AzureCredentials, Secret
+from lakeml.storage.transactions import Transaction
 from tests.conformance import collect, same
 from tests.scoring.models import column_pipeline, packed_logreg, training_frame
 
@@ -103,13 +105,15 @@ def test_an_azure_lake_on_a_spark_without_hadoop_azure_is_refused_without_secret
 def test_writes_commit_through_the_log_and_polars_reads_them(spark_session: object, tmp_path: Path) -> None:
     lake = lakeml.connect(tmp_path / "lake", backend="spark", spark=spark_session)
     first = pl.DataFrame({"id": [1, 2, 3], "g": ["a", "b", "a"], "x": [0.5, None, 2.0]})
-    assert lake.write("t", first, partition_by="g") == 0
-    assert lake.write("t", lake.sql("SELECT id + 10 AS id, g, x FROM t WHERE g = 'a'"), mode="append") == 1
+    assert lake.write("t", first, partition_by="g").version == 0
+    assert lake.write("t", lake.sql("SELECT id + 10 AS id, g, x FROM t WHERE g = 'a'"), mode="append").version == 1
     polars_lake = lakeml.connect(tmp_path / "lake")
     got = polars_lake.table("t").collect()
     assert sorted(got["id"].to_list()) == [1, 2, 3, 11, 13] and polars_lake.describe("t").partition_by == ("g",)
     assert same(lake.table("t"), polars_lake.table("t").select("id", "x", "g"), ordered=False)
-    assert lake.write("t", pl.DataFrame({"id": [7], "g": ["z"], "x": [1.0]}), mode="overwrite") == 2
+    described = lake.describe("t")
+    assert (described.num_rows, described.partition_by, described.schema["id"]) == (5, ("g",), "Int64")
+    assert lake.write("t", pl.DataFrame({"id": [7], "g": ["z"], "x": [1.0]}), mode="overwrite").version == 2
     assert collect(lake.table("t"))["id"].to_list() == [7]
     with pytest.raises(SchemaError, match="Cannot append"):
         lake.write("t", pl.DataFrame({"id": ["text"], "g": ["z"], "x": [1.0]}), mode="append")
@@ -166,3 +170,93 @@ def test_bound_models_are_functions_in_spark_sql(spark_scoring: Lake, tmp_path: 
     got = collect(spark_scoring.sql("SELECT id, PREDICT('churn', a, b) AS score FROM cust ORDER BY id"))
     ref = lakeml.connect(tmp_path / "lake").predict("churn", "cust", outputs="probabilities array(real, 2)")
     assert got["score"].to_list() == [float(p[1]) for p in ref.sort("id")["probabilities"].to_list()]
+
+
+def test_cli_backend_option_and_environment_choose_the_engine(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lakeml.cli.context import CliState
+    from lakeml.cli.main import cli
+
+    seen: list[str] = []
+
+    @cli.command("_engine_name", hidden=True)
+    @click.pass_context
+    def _engine_name(ctx: click.Context) -> None:
+        seen.append(ctx.find_object(CliState).lake().engine.name)
+
+    try:
+        root = str(tmp_path / "lake")
+        assert CliRunner().invoke(cli, ["--lake", root, "--backend", "spark", "_engine_name"]).exit_code == 0
+        assert CliRunner().invoke(cli, ["--lake", root, "_engine_name"], env={"LAKEML_BACKEND": "spark"}).exit_code == 0
+        assert CliRunner().invoke(cli, ["--lake", root, "_engine_name"]).exit_code == 0
+        bad = CliRunner().invoke(cli, ["--lake", root, "--backend", "duck", "_engine_name"])
+    finally:
+        cli.commands.pop("_engine_name")
+    assert seen == ["spark", "spark", "polars"]
+    assert bad.exit_code == 2 and "'duck' is not one of 'polars', 'spark'" in bad.output
+
+
+@pytest.mark.engine_gap("spark", "azure", reason="the pip pyspark has no hadoop-azure connector and lakeml "
+                                                 "downloads no jars; clusters that ship it read abfss:// lakes")
+def test_an_azure_lake_writes_and_reads_on_every_engine(engine: str, azurite: object,
+                                                        request: pytest.FixtureRequest) -> None:
+    container = azurite.new_container()  # type: ignore[attr-defined]
+    extra = {"backend": "spark", "spark": request.getfixturevalue("spark_session")} if engine == "spark" else {}
+    lake = lakeml.connect(f"abfss://{container}@devstoreaccount1.dfs.core.windows.net/lake",
+                          storage_options=azurite.storage_options(), **extra)  # type: ignore[attr-defined]
+    data = pl.DataFrame({"a": [1, 2, 3]})
+    lake.write("t", data)
+    assert same(lake.table("t"), data, ordered=False)
+
+
+@pytest.mark.spark
+def test_registered_external_files_read_on_spark(spark_session: object, tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    pl.DataFrame({"a": [1, 2]}).write_parquet(files / "one.parquet")
+    lake = lakeml.connect(tmp_path / "lake", backend="spark", spark=spark_session)
+    lake.register_table("ext", str(files / "*.parquet"), format="parquet")
+    assert collect(lake.sql("SELECT SUM(a) AS s FROM ext"))["s"].to_list() == [3]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_transactional_writes_commit_once_on_every_engine(engine_lake: Lake, fmt: str) -> None:
+    rows = pl.DataFrame({"id": [1, 2], "x": [1.0, 2.0]})
+    marker = Transaction("copy", 1, {"watermark": "2013-02-01"})
+    first = engine_lake.write("t", rows, format=fmt, transaction=marker)
+    again = engine_lake.write("t", rows, format=fmt, mode="append", transaction=marker)
+    assert (first.committed, again.committed) == (True, False)
+    assert engine_lake.last_transaction("t", "copy") == marker
+    assert same(engine_lake.table("t"), rows, ordered=False)
+
+
+@pytest.mark.engine_gap("spark", "merge_writes", reason="merge is copy-on-write over Polars frames; on Spark the "
+                                                        "error names the Polars engine, which shares the lake")
+def test_merge_upserts_on_every_engine(engine_lake: Lake) -> None:
+    engine_lake.write("t", pl.DataFrame({"id": [1, 2], "x": [1.0, 2.0]}))
+    engine_lake.write("t", pl.DataFrame({"id": [2, 3], "x": [9.0, 3.0]}), mode="merge", keys=["id"])
+    assert same(engine_lake.table("t"), pl.DataFrame({"id": [1, 2, 3], "x": [1.0, 9.0, 3.0]}), ordered=False)
+
+
+@pytest.mark.engine_gap("spark", "sql_writes", reason="SQL that writes runs on the Polars engine; on Spark the "
+                                                      "error says so")
+def test_sql_that_writes_on_every_engine(engine_lake: Lake) -> None:
+    engine_lake.write("t", pl.DataFrame({"id": [1, 2], "x": [1.0, 2.0]}))
+    engine_lake.sql("CREATE TABLE u AS SELECT id, x * 2 AS y FROM t")
+    engine_lake.sql("INSERT INTO u SELECT id + 10, x FROM t")
+    assert same(engine_lake.table("u"), pl.DataFrame({"id": [1, 2, 11, 12], "y": [2.0, 4.0, 1.0, 2.0]}),
+                ordered=False)
+
+
+@pytest.mark.spark
+def test_spark_gaps_say_which_engine_to_use(spark_session: object, tmp_path: Path) -> None:
+    lake = lakeml.connect(tmp_path / "lake", backend="spark", spark=spark_session)
+    lake.write("t", pl.DataFrame({"id": [1], "x": [1.0]}))
+    assert not lake.engine.capabilities.merge_writes and not lake.engine.capabilities.sql_writes
+    with pytest.raises(UnsupportedOperationError, match="mode='merge'") as merge:
+        lake.write("t", pl.DataFrame({"id": [1], "x": [2.0]}), mode="merge", keys=["id"])
+    with pytest.raises(UnsupportedOperationError, match="SQL that writes") as dml:
+        lake.sql("DROP TABLE t")
+    assert "lakeml.connect(root)" in str(merge.value) and "lakeml.connect(root).sql" in str(dml.value)
+    assert lake.tables() == ["t"]

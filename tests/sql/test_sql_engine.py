@@ -229,14 +229,14 @@ def test_several_statements_are_refused(sales_lake: Lake) -> None:
 
 
 @pytest.mark.parametrize(("query", "kind"), [
-    ("INSERT INTO sales VALUES (1)", "INSERT"), ("DROP TABLE sales", "DROP"),
     ("UPDATE sales SET amount = 0", "UPDATE"), ("DELETE FROM sales", "DELETE"),
-    ("CREATE TABLE x AS SELECT 1", "CREATE"),
+    ("TRUNCATE TABLE sales", "TRUNCATE"), ("ALTER TABLE sales ADD COLUMN z INT", "ALTER"),
 ])
-def test_writes_are_refused(sales_lake: Lake, query: str, kind: str) -> None:
-    with pytest.raises(SQLError, match=f"read-only: {kind}") as info:
+def test_writes_other_than_the_dml_statements_are_refused(sales_lake: Lake, query: str, kind: str) -> None:
+    # CREATE TABLE, INSERT, DROP TABLE and MERGE run (tests/sql/test_dml.py); these do not.
+    with pytest.raises(SQLError, match=f"{kind} statements are not supported") as info:
         sales_lake.sql(query)
-    assert "lake.write" in str(info.value.hint)
+    assert "MERGE" in str(info.value.hint)
     assert sales_lake.table("sales").collect().height == 5
 
 

@@ -140,10 +140,15 @@ class PolarsEngine:
         return written
 
     def write_delta(self, frame: pl.LazyFrame, uri: str, *, storage: LakeStorage, mode: WriteMode,
-                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None) -> None:
-        """``sink_delta`` with the lake's storage options; ``options`` are deltalake write options."""
+                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None,
+                    snapshot: object | None = None) -> None:
+        """``sink_delta`` with the lake's storage options; ``options`` are deltalake write options;
+        with ``snapshot`` (a ``DeltaTable``) the commit builds on that version."""
+        from deltalake import DeltaTable
+
         write_options: dict[str, object] = dict(options or {})
         if partition_by:
             write_options["partition_by"] = list(partition_by)
-        frame.sink_delta(uri, mode=mode, storage_options=storage.storage_options or None, credential_provider=None,
+        target: str | DeltaTable = snapshot if isinstance(snapshot, DeltaTable) else uri
+        frame.sink_delta(target, mode=mode, storage_options=storage.storage_options or None, credential_provider=None,
                          delta_write_options=write_options)

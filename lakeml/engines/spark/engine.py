@@ -86,7 +86,8 @@ class SparkEngine:
 
         azure = self._spark is not None and has_abfs(self._spark)
         return Capabilities(lazy=True, streaming_writes=True, delta_writes=True, map_batches=True,
-                            sql_functions=True, azure=azure, distributed=True)
+                            sql_functions=True, azure=azure, merge_writes=False, sql_writes=False,
+                            distributed=True)
 
     # ---- locations --------------------------------------------------------------------------------
     def hadoop_path(self, uri: str, storage: LakeStorage) -> str:
@@ -319,14 +320,17 @@ class SparkEngine:
         return written
 
     def write_delta(self, frame: Any, uri: str, *, storage: LakeStorage, mode: WriteMode,
-                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None) -> None:
-        """Delta through ``deltalake`` from the driver (no jars can be downloaded, so no delta-spark)."""
-        from deltalake import write_deltalake
+                    partition_by: Sequence[str] = (), options: Mapping[str, object] | None = None,
+                    snapshot: object | None = None) -> None:
+        """Delta through ``deltalake`` from the driver (no jars can be downloaded, so no delta-spark);
+        with ``snapshot`` (a ``DeltaTable``) the commit builds on that version."""
+        from deltalake import DeltaTable, write_deltalake
 
         with self.worker_errors():
             table = frame.toArrow()
         extra: dict[str, Any] = dict(options or {})
-        write_deltalake(uri, table, mode=mode, partition_by=list(partition_by) or None,  # type: ignore[call-overload]
+        target: str | DeltaTable = snapshot if isinstance(snapshot, DeltaTable) else uri
+        write_deltalake(target, table, mode=mode, partition_by=list(partition_by) or None,  # type: ignore[call-overload]
                         storage_options=storage.storage_options or None, **extra)
 
     @contextlib.contextmanager

@@ -13,6 +13,7 @@ seconds; it is measured and reported (``result.overrun_s``).
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import secrets
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from lakeml.ml.automl.data import PreparedData
     from lakeml.ml.automl.engine import Progress, TrialRecord
     from lakeml.ml.automl.result import AutoMLResult
+    from lakeml.ml.guardrails import Guardrail
     from lakeml.registry.context import ModelsContext
 
 
@@ -59,13 +61,48 @@ def _families(task: str, allowed: Sequence[str] | None, blocked: Sequence[str] |
     return pool
 
 
-def _warm_export() -> None:
-    """Import the exporter and register its converters (run in a thread while trials run)."""
+#: Modules this thread may import during the search or the finish; imported before the side thread starts.
+_MAIN_THREAD_MODULES = ("lightgbm", "scipy.stats", "threadpoolctl", "sklearn.ensemble", "sklearn.linear_model",
+                        "lakeml.ml.automl.ensemble", "lakeml.ml.automl.finish", "lakeml.ml.automl.trial",
+                        "lakeml.ml.importance", "lakeml.ml.parity", "lakeml.ml.runs", "lakeml.ml.guardrails")
+
+
+def _preimport(payload: dict[str, Any], first: tuple[str, dict[str, Any]] | None) -> None:
+    """Import, in this thread, what the search and the finish use, before any other thread starts.
+
+    Libraries import parts of themselves on first use (scikit-learn's featurizer imports narwhals
+    adapters on its first pandas input, for one), so the first trial's configuration is also run
+    once on a few rows here: the baseline trial then imports nothing new in its own thread.
+    """
+    import importlib
+
+    import numpy as np
+
+    from lakeml.ml.automl.trial import run_trial
+
+    for name in _MAIN_THREAD_MODULES:
+        importlib.import_module(name)
+    if first is None:
+        return
+    n = min(60, len(payload["y"]))
+    half = n // 2
+    tiny = {**payload, "X": payload["X"].iloc[:n], "y": payload["y"][:n],
+            "folds": [(np.arange(half), np.arange(half, n))], "orders": [np.arange(half)]}
+    try:
+        run_trial(tiny, cache={}, family=first[0], params=first[1], return_model=True)
+    except Exception:  # a warm-up only: its imports have happened either way
+        return
+
+
+def _beside_search(prepared: PreparedData) -> list[Guardrail]:
+    """Import the exporter, register its converters, compute the guardrails (in the side thread)."""
     import onnxruntime  # noqa: F401
 
+    from lakeml.ml.automl.data import run_guardrails
     from lakeml.ml.onnx_export import register_converters
 
     register_converters()
+    return run_guardrails(prepared)
 
 
 def _check_args(time_budget: float | None, max_trials: int | None, n_jobs: int | None) -> None:
@@ -83,20 +120,23 @@ def _check_args(time_budget: float | None, max_trials: int | None, n_jobs: int |
                           hint="[[Pass n_jobs=None|Leave out --n-jobs]] to use one worker per core.")
 
 
-def _reserve(data: PreparedData) -> Callable[[TrialRecord | None], float]:
-    """Seconds to keep free for the final refit, export, parity check and table writes."""
-    import numpy as np
+def _reserve(data: PreparedData, budget: float | None, n_jobs: int) -> Callable[[TrialRecord | None], float]:
+    """Seconds to keep free for the final refit, export, parity check and table writes.
 
-    n_folds = len(data.folds)
-    train_rows = float(np.mean([len(t) for t, _ in data.folds]))
-    grow = data.n_rows / max(train_rows, 1.0)
+    The refit of the best trial on every row is estimated from its own fit time (scaled by rows,
+    sped up by the cores the refit alone may use). When that would take more than a fifth of the
+    budget, the search keeps only that fifth: the refit then uses as many rows as fit
+    (see :func:`lakeml.ml.automl.finish.refit_rows`), so searching on is worth more than waiting.
+    """
+    from lakeml.ml.automl.finish import refit_estimate
+
     fixed = 1.5 + data.n_rows * 2e-6
+    cap = math.inf if budget is None else 0.2 * budget
 
     def reserve(best: TrialRecord | None) -> float:
         if best is None:
             return fixed
-        refit = best.seconds / n_folds * grow
-        return fixed + 1.5 * refit + 0.5
+        return fixed + min(1.5 * refit_estimate(best, data, n_jobs) + 0.5, cap)
 
     return reserve
 
@@ -119,6 +159,7 @@ def automl(
     early_stopping: int | None = DEFAULT_EARLY_STOPPING,
     max_rows: int | None = 1_000_000,
     progress: Callable[[Progress], None] | None = None,
+    started_at: float | None = None,
 ) -> AutoMLResult:
     """Search model families and hyperparameters for the best model of ``target``, within a budget.
 
@@ -140,6 +181,8 @@ def automl(
         early_stopping: stop after this many trials in a row without improvement (None: never).
         max_rows: sample at most this many rows in the query layer (None: use all rows).
         progress: called with a :class:`~lakeml.ml.automl.engine.Progress` after every trial.
+        started_at: when the budget started, on the ``time.monotonic()`` scale (default: now). The
+            CLI passes its process start, so its budget covers the whole command.
 
     Returns:
         An :class:`~lakeml.ml.automl.result.AutoMLResult`; call ``.register(name)`` to register the best model.
@@ -149,27 +192,23 @@ def automl(
         TrainingError: no rows, a constant or single-class target, or no trial finished in time.
         ConfigError: bad budget, metric or family names.
     """
-    clock = Clock(time_budget)
+    clock = Clock(time_budget, started_at)
     _check_args(time_budget, max_trials, n_jobs)
     run_seed = int(seed) if seed is not None else secrets.randbelow(2**31 - 1)
     workers = n_jobs or os.cpu_count() or 1
     # Workers start first: they import scikit-learn while this process reads and checks the data.
     with WorkerPool(workers) as pool, tempfile.TemporaryDirectory(prefix="lakeml-automl-") as tmp:
-        # Import what this thread needs before the warm-up thread starts: two threads importing
-        # numpy at once can see it half-initialised ("cannot import name '__cpu_features__'").
-        from lakeml.ml.automl.data import prepare
+        from lakeml.ml.automl.data import prepare, sample_sizes
         from lakeml.ml.automl.engine import Search, SearchSettings
         from lakeml.ml.automl.finish import finish
         from lakeml.ml.automl.search import Searcher
+        from lakeml.ml.automl.space import n_cheap_starts, starting_points
+        from lakeml.ml.families import FAMILIES
         from lakeml.ml.metrics import METRICS, default_metric
-
-        # The exporter's imports take seconds on a busy machine; pay them while trials run. Its
-        # outcome is awaited before the export, so a failure there is raised, not lost in the thread.
-        warm_pool = ThreadPoolExecutor(1, thread_name_prefix="lakeml-warm-export")
-        warmed = warm_pool.submit(_warm_export)
-        warm_pool.shutdown(wait=False)
+        from lakeml.ml.train import default_params
 
         prepared = prepare(lake, data, target=target, task=task, roles=roles, seed=run_seed, max_rows=max_rows)
+
         families = _families(prepared.task, allowed, blocked)
         metric_name = metric or default_metric(prepared.task, len(prepared.classes or []))
         if metric_name not in METRICS or prepared.task not in METRICS[metric_name].tasks:
@@ -187,14 +226,31 @@ def automl(
             metric=metric_name, greater_is_better=greater, max_trials=max_trials,
             early_stopping=early_stopping, deterministic=deterministic,
             per_trial_cap=None if time_budget is None else max(5.0, 0.5 * time_budget),
-            reserve=_reserve(prepared), on_progress=progress)
+            reserve=_reserve(prepared, time_budget, workers), on_progress=progress,
+            sizes=tuple(sample_sizes(prepared.folds)),
+            defaults={f: {**FAMILIES[f].default_params, **default_params(FAMILIES[f], prepared.target_info)}
+                      for f in families},
+            n_starts=len(starting_points(families, prepared.task)),
+            n_cheap=min(1, n_cheap_starts(families, prepared.task)),
+            payload=prepared.payload())
+        # The exporter's imports take seconds on a busy machine, and guardrails steer nothing in the
+        # search: both run in one thread beside the search. This thread has imported everything
+        # it will use by now (_preimport), so no module is ever imported by two threads at once
+        # (which can hand one of them a half-initialised module: "cannot import name
+        # '__cpu_features__' from partially initialized module numpy._core._multiarray_umath").
+        starts = starting_points(families, prepared.task)
+        _preimport(settings.payload or {}, starts[0] if starts else None)
+        side_pool = ThreadPoolExecutor(1, thread_name_prefix="lakeml-automl-side")
+        side = side_pool.submit(_beside_search, prepared)
+        side_pool.shutdown(wait=False)
         search = Search(pool, Searcher(families, task=prepared.task, seed=run_seed), clock, settings)
         records = search.run()
+        prepared.notes.extend(search.growth)
+        prepared.guardrails = side.result()  # raises what failed in the side thread
         ok = [r for r in records if r.status == "ok"]
         if not ok:
             _no_trial_finished(records, clock)
         cut_by_time = search.stop_reason == "time budget"
-        warmed.result()
         result = finish(lake, prepared, records, pool, clock, metric=metric_name, greater=greater,
                       ensemble=ensemble, seed=run_seed, stop_reason=search.stop_reason,
                       deterministic=deterministic and not cut_by_time,

@@ -10,9 +10,10 @@ import pandas as pd
 import polars as pl
 
 from lakeml.errors import ColumnNotFoundError, choices_hint
+from lakeml.ml.automl.trial import sample_order
 from lakeml.ml.featurize import FeaturePlan, plan_features, to_pandas
 from lakeml.ml.guardrails import Guardrail, compute_guardrails
-from lakeml.ml.tasks import check_target, prepare_target
+from lakeml.ml.tasks import TargetInfo, check_target, prepare_target
 from lakeml.ml.train import data_fingerprint
 from lakeml.ml.validation import choose_validation
 
@@ -31,10 +32,12 @@ class PreparedData:
     classes: list[Any] | None
     plan: FeaturePlan
     folds: list[tuple[np.ndarray, np.ndarray]]
-    guardrails: list[Guardrail]
+    orders: list[np.ndarray]     # per fold: the sample order of its training positions (see sample_order)
+    guardrails: list[Guardrail]  # filled by :func:`run_guardrails` (in a thread, while the search runs)
     lineage: dict[str, Any]
     seed: int
     notes: list[str]
+    target_info: TargetInfo
 
     @property
     def n_rows(self) -> int:
@@ -43,8 +46,8 @@ class PreparedData:
 
     def payload(self) -> dict[str, Any]:
         """What every worker process loads (pickled once to a private temp file)."""
-        return {"X": self.X, "y": self.y, "folds": self.folds, "plan": self.plan, "task": self.task,
-                "classes": self.classes, "seed": self.seed}
+        return {"X": self.X, "y": self.y, "folds": self.folds, "orders": self.orders, "plan": self.plan,
+                "task": self.task, "classes": self.classes, "seed": self.seed}
 
 
 def describe_source(data: Any) -> str:
@@ -78,37 +81,36 @@ def _collect(lake: LakeContext[pl.LazyFrame], data: Any, target: str, seed: int,
     return frame, total
 
 
-SEARCH_TRAIN_ROWS = 50_000
+#: Training rows per fold of the first (cheapest) trials; samples then grow by SAMPLE_GROWTH.
+FIRST_SAMPLE = 10_000
+SAMPLE_GROWTH = 4
 
 
-def search_folds(folds: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, *, seed: int, notes: list[str],
-                 limit: int = SEARCH_TRAIN_ROWS) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Fit search trials on at most ``limit`` training rows per fold; validation rows stay whole.
+def sample_sizes(folds: list[tuple[np.ndarray, np.ndarray]]) -> list[int]:
+    """The training-sample sizes the search climbs through, smallest first; the last is every row.
 
-    On large tables a trial on every training row leaves time for a handful of trials; ranking
-    configurations on a seeded sample lets the search try many, and the winner is refit on all rows
-    (the refit-time estimate scales with the row count, so the budget still holds).
+    Small tables (at most ``2 * FIRST_SAMPLE`` training rows per fold) are searched on all rows.
     """
-    out = []
-    for train, valid in folds:
-        if len(train) <= limit:
-            out.append((train, valid))
-            continue
-        rng = np.random.default_rng(seed)
-        picked = rng.choice(train, size=limit, replace=False)
-        # keep every class the fold has, so a rare class is never lost to sampling
-        missing = np.setdiff1d(np.unique(y[train]), np.unique(y[picked]))
-        extra = [train[np.flatnonzero(y[train] == c)[0]] for c in missing]
-        out.append((np.sort(np.concatenate([picked, np.asarray(extra, dtype=picked.dtype)])), valid))
-    if any(len(t) != len(o) for (t, _), (o, _) in zip(out, folds, strict=True)):
-        notes.append(f"search trials fit on {limit:,} sampled training rows per fold; the final model is "
-                     "refit on all rows")
-    return out
+    full = max(len(t) for t, _ in folds)
+    sizes = []
+    size = FIRST_SAMPLE
+    while size * 2 <= full:
+        sizes.append(size)
+        size *= SAMPLE_GROWTH
+    return [*sizes, full]
+
+
+def run_guardrails(data: PreparedData) -> list[Guardrail]:
+    """The data guardrails of the prepared rows (Polars queries: they run beside the search's workers)."""
+    return compute_guardrails(data.frame.lazy(), target=data.plan.target,
+                              task=data.task)  # type: ignore[arg-type]
 
 
 def prepare(lake: LakeContext[pl.LazyFrame], data: Any, *, target: str, task: str | None, roles: dict[str, str] | None,
             seed: int, max_rows: int | None) -> PreparedData:
-    """Read ``data``, check the target, infer the task, plan features, run guardrails, choose folds.
+    """Read ``data``, check the target, infer the task, plan features, choose folds.
+
+    Guardrails are not computed here: see :func:`run_guardrails`.
 
     Raises:
         ColumnNotFoundError: no such target column.
@@ -116,16 +118,16 @@ def prepare(lake: LakeContext[pl.LazyFrame], data: Any, *, target: str, task: st
     """
     notes: list[str] = []
     frame, total = _collect(lake, data, target, seed, max_rows, notes)
-    the_task = check_target(frame, target, task).task
+    info = check_target(frame, target, task)
+    the_task = info.task
     plan = plan_features(frame, target, roles)
-    guardrails = compute_guardrails(frame.lazy(), target=target, task=the_task)  # type: ignore[arg-type]
     y = prepare_target(frame.get_column(target), the_task)
     classes: list[Any] | None = None
     if the_task == "classification":
         classes = sorted(np.unique(y).tolist())
     X = to_pandas(frame, plan)
     folds = [(np.asarray(t), np.asarray(v)) for t, v in choose_validation(frame.height, the_task, y, seed)]
-    folds = search_folds(folds, y, seed=seed, notes=notes)
+    orders = [sample_order(y[t], seed) for t, _ in folds]
     lineage = {"source": describe_source(data), "rows": frame.height, "source_rows": total,
                "fingerprint": data_fingerprint(frame), "target": target, "columns": frame.columns}
-    return PreparedData(frame, X, y, the_task, classes, plan, folds, guardrails, lineage, seed, notes)
+    return PreparedData(frame, X, y, the_task, classes, plan, folds, orders, [], lineage, seed, notes, info)

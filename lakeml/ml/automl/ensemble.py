@@ -68,12 +68,12 @@ def select(candidates: Sequence[tuple[int, np.ndarray]], score: Callable[[np.nda
 
 
 def make_voting(payload: dict[str, Any], members: list[tuple[str, dict[str, Any]]],
-                weights: list[float] | None) -> Pipeline:
+                weights: list[float] | None, *, n_jobs: int = 1) -> Pipeline:
     """An unfitted featurizer + soft-voting pipeline over ``members`` (family, params)."""
     task, seed = payload["task"], payload["seed"]
     for_trees = all(FAMILIES[f].for_trees for f, _ in members)
     estimators = [(f"m{i}_{family}", FAMILIES[family].make_estimator(dict(params), task=task, seed=seed,
-                                                                      n_jobs=1))
+                                                                      n_jobs=n_jobs))
                   for i, (family, params) in enumerate(members)]
     voter: Any
     # skl2onnx's voting converter needs the weights as an array (it calls .sum() on them).

@@ -18,6 +18,7 @@ from lakeml.ml.automl.engine import Clock, TrialRecord
 from lakeml.ml.automl.result import AutoMLResult
 from lakeml.ml.automl.trial import refit, validation_rows
 from lakeml.ml.automl.workers import Job, WorkerPool
+from lakeml.ml.families import idle_cores
 from lakeml.ml.guardrails import guardrails_frame
 from lakeml.ml.importance import column_importances
 from lakeml.ml.metrics import compute_metrics
@@ -32,8 +33,11 @@ if TYPE_CHECKING:
 PARITY_ROWS = 20_000
 #: Best distinct trials considered for the voting ensemble.
 ENSEMBLE_CANDIDATES = 6
-#: Grace beyond the budget the final refit may use before it is killed (the stated bound is 5% + 2 s).
-REFIT_GRACE = 0.02
+#: Grace beyond the budget the final refit may use before it is killed: none, the 5% + 2 s slack of
+#: the budget contract is for process start-up, registration and exit around the call.
+REFIT_GRACE = 0.0
+#: Share of a core's speed each further core adds to a refit (tree fitting does not scale perfectly).
+CORE_SPEEDUP = 0.3
 
 
 def _ranked(records: list[TrialRecord], greater: bool) -> list[TrialRecord]:
@@ -41,9 +45,32 @@ def _ranked(records: list[TrialRecord], greater: bool) -> list[TrialRecord]:
     return sorted(ok, key=lambda r: (-(r.score or 0.0) if greater else (r.score or 0.0), r.trial_id))
 
 
-def _refit_estimate(rec: TrialRecord, data: PreparedData) -> float:
-    train_rows = float(np.mean([len(t) for t, _ in data.folds]))
-    return rec.seconds / len(data.folds) * data.n_rows / max(train_rows, 1.0)
+def refit_estimate(rec: TrialRecord, data: PreparedData, n_jobs: int = 1, rows: int | None = None) -> float:
+    """Seconds a refit of ``rec``'s configuration on ``rows`` rows (default: all) should take.
+
+    Scaled from the trial's own time per fold and its sample size; ``n_jobs`` cores speed it up.
+    """
+    sample = rec.sample or max(len(t) for t, _ in data.folds)
+    rows = data.n_rows if rows is None else rows
+    speedup = 1.0 + CORE_SPEEDUP * (max(1, n_jobs) - 1)
+    return rec.seconds / len(data.folds) * rows / max(sample, 1) / speedup
+
+
+#: Safety factor on a refit's estimated time (a killed refit wastes all the time it had).
+REFIT_SAFETY = 2.0
+
+
+def refit_rows(rec: TrialRecord, data: PreparedData, n_jobs: int, seconds: float) -> int | None:
+    """The rows the final refit can use within ``seconds``: None for all rows, 0 when a refit would
+    not reach twice the trial's own sample (its fitted model is then the better use of the time)."""
+    if REFIT_SAFETY * refit_estimate(rec, data, n_jobs) <= seconds:
+        return None
+    per_row = refit_estimate(rec, data, n_jobs, rows=1)
+    rows = int(seconds / REFIT_SAFETY / max(per_row, 1e-12))
+    sample = rec.sample or data.n_rows
+    return rows if rows >= min(2 * sample, data.n_rows) else 0
+
+
 
 
 def _try_ensemble(data: PreparedData, ranked: list[TrialRecord], metric: str, greater: bool
@@ -71,10 +98,10 @@ def _try_ensemble(data: PreparedData, ranked: list[TrialRecord], metric: str, gr
 
 
 def _run_refit(pool: WorkerPool, members: list[tuple[str, dict[str, Any]]], weights: list[float] | None,
-               deadline: float) -> tuple[Any, str | None]:
+               deadline: float, *, rows: int | None = None, n_jobs: int = 1) -> tuple[Any, str | None]:
     """Refit in a worker; returns ``(model, None)``, or ``(None, reason)`` when it failed or ran out of time."""
     pool.respawn = True
-    pool.submit(Job(-1, refit, {"members": members, "weights": weights}, deadline))
+    pool.submit(Job(-1, refit, {"members": members, "weights": weights, "rows": rows, "n_jobs": n_jobs}, deadline))
     pool.respawn = False
     while True:
         for result in pool.poll(timeout=0.5):
@@ -87,15 +114,25 @@ def _run_refit(pool: WorkerPool, members: list[tuple[str, dict[str, Any]]], weig
 
 def _final_model(pool: WorkerPool, data: PreparedData, chosen: list[TrialRecord], weights: list[float] | None,
                  best: TrialRecord, clock: Clock, deadline: float, export_reserve: float,
-                 notes: list[str]) -> tuple[Any, str | None]:
-    """Refit ``chosen`` on all rows, or use the best trial's own fold model when time is too short."""
+                 notes: list[str], n_jobs: int = 1) -> tuple[Any, str | None]:
+    """Refit ``chosen`` on all rows (or as many as time allows), or use the best trial's own fold model."""
     fallback = best.model if len(chosen) == 1 else None
     note = ("no time left to refit on all rows: the final model is the best trial's model, trained on its "
             "training rows only")
-    if fallback is not None and clock.remaining() - export_reserve < 1.2 * _refit_estimate(best, data):
-        notes.append(note)
-        return fallback, None
-    model, why = _run_refit(pool, [(r.family, r.params) for r in chosen], weights, deadline)
+    rows: int | None = None
+    if len(chosen) == 1:
+        rows = refit_rows(best, data, n_jobs, deadline - time.monotonic())
+        if rows == 0 and fallback is not None:
+            notes.append(note)
+            return fallback, None
+        if rows == 0:
+            rows = min(best.sample or data.n_rows, data.n_rows)
+        if rows is not None and rows < data.n_rows:
+            notes.append(f"the final model is refit on {rows:,} sampled rows of {data.n_rows:,} (the time left)")
+        else:
+            rows = None
+    model, why = _run_refit(pool, [(r.family, r.params) for r in chosen], weights, deadline, rows=rows,
+                            n_jobs=n_jobs)
     if model is None and fallback is not None:
         notes.append(f"{note} (the refit failed: {why})")
         return fallback, None
@@ -107,6 +144,8 @@ def finish(lake: ModelsContext, data: PreparedData, records: list[TrialRecord], 
            settings: dict[str, Any], timings: dict[str, float]) -> AutoMLResult:
     """Pick the final model (single or ensemble), refit it, export and prove it, write the run tables."""
     notes = list(data.notes)
+    # The refit runs alone: it may use every core the run was given that is idle (see idle_cores).
+    n_jobs = min(int(settings.get("n_jobs") or 1), idle_cores())
     ranked = _ranked(records, greater)
     best = ranked[0]
     chosen: list[TrialRecord] = [best]
@@ -114,7 +153,7 @@ def finish(lake: ModelsContext, data: PreparedData, records: list[TrialRecord], 
     plan = _try_ensemble(data, ranked, metric, greater) if ensemble else None
     if plan is not None:
         members = [next(r for r in ranked if r.trial_id == t) for t in plan.trial_ids]
-        cost = sum(_refit_estimate(m, data) for m in members)
+        cost = sum(refit_estimate(m, data, n_jobs) for m in members)
         if cost * 1.5 + 2.0 < clock.remaining():
             chosen, weights = members, list(plan.weights)
         else:
@@ -124,13 +163,14 @@ def finish(lake: ModelsContext, data: PreparedData, records: list[TrialRecord], 
     refit_deadline = clock.deadline - export_reserve + REFIT_GRACE * (clock.budget or 0.0)
     # An ensemble refit must leave time for the single best model's refit, should it fail.
     first_deadline = (refit_deadline if len(chosen) == 1
-                      else refit_deadline - 1.5 * _refit_estimate(best, data) - 0.5)
-    model, why = _final_model(pool, data, chosen, weights, best, clock, first_deadline, export_reserve, notes)
+                      else refit_deadline - 1.5 * refit_estimate(best, data, n_jobs) - 0.5)
+    model, why = _final_model(pool, data, chosen, weights, best, clock, first_deadline, export_reserve, notes,
+                              n_jobs)
     if model is None and len(chosen) > 1:
         notes.append(f"ensemble refit failed ({why}); fell back to the best single model")
         chosen, weights = [best], None
-        model, why = _final_model(pool, data, chosen, None, best, clock, refit_deadline + 1.0, export_reserve,
-                                  notes)
+        model, why = _final_model(pool, data, chosen, None, best, clock, refit_deadline, export_reserve,
+                                  notes, n_jobs)
     if model is None:
         spare = next((r for r in ranked if r.model is not None), None)
         if spare is not None:  # the best fitted model we hold, rather than no model at all
@@ -156,8 +196,8 @@ def finish(lake: ModelsContext, data: PreparedData, records: list[TrialRecord], 
     if len(chosen) > 1 and not getattr(parity, "passed", False):
         notes.append("ensemble did not pass the ONNX parity check; fell back to the best single model")
         chosen, weights = [best], None
-        model, why = _final_model(pool, data, chosen, None, best, clock, refit_deadline + 1.0, export_reserve,
-                                  notes)
+        model, why = _final_model(pool, data, chosen, None, best, clock, refit_deadline, export_reserve,
+                                  notes, n_jobs)
         if model is None:
             raise TrainingError(f"The final refit of the best model failed: {why}.",
                                 hint="Increase [[time_budget|--budget]].")
@@ -205,31 +245,41 @@ def _export(model: Any, sample: pl.DataFrame, data: PreparedData, rows: np.ndarr
     return onnx_bytes, parity
 
 
+#: How the leaderboard names trial statuses.
+STATUS_TEXT = {"ok": "finished", "stopped": "stopped at deadline", "failed": "failed"}
+
+
 def trials_frame(records: list[TrialRecord]) -> pl.DataFrame:
-    """Every trial: id, family, params (JSON), status, score, all metrics, fit time, start, error."""
+    """Every trial: id, family, status, score, all metrics, sample rows, fit time, start, params, error."""
     metric_names = sorted({m for r in records for m in r.metrics})
     rows = []
     for r in records:
         row: dict[str, Any] = {
-            "trial_id": r.trial_id, "family": r.family, "params": json.dumps(r.params, sort_keys=True),
-            "status": r.status, "score": r.score, "fit_time_s": round(r.seconds, 4),
-            "started_s": round(r.started_s, 3), "error": r.error}
+            "trial_id": r.trial_id, "family": r.family, "status": STATUS_TEXT.get(r.status, r.status),
+            "score": r.score, "sample_rows": r.sample, "kind": r.kind, "fit_time_s": round(r.seconds, 4),
+            "started_s": round(r.started_s, 3), "params": json.dumps(r.params, sort_keys=True, default=str),
+            "error": r.error}
         for m in metric_names:
             value = r.metrics.get(m)
             row[m] = None if value is None or not math.isfinite(value) else value
         rows.append(row)
-    schema: dict[str, Any] = {"trial_id": pl.Int64, "family": pl.String, "params": pl.String,
-                              "status": pl.String, "score": pl.Float64, "fit_time_s": pl.Float64,
-                              "started_s": pl.Float64, "error": pl.String,
-                              **dict.fromkeys(metric_names, pl.Float64)}
+    schema: dict[str, Any] = {"trial_id": pl.Int64, "family": pl.String, "status": pl.String,
+                              "score": pl.Float64, "sample_rows": pl.Int64, "kind": pl.String,
+                              "fit_time_s": pl.Float64, "started_s": pl.Float64, "params": pl.String,
+                              "error": pl.String, **dict.fromkeys(metric_names, pl.Float64)}
     return pl.DataFrame(rows, schema=schema)
 
 
 def leaderboard_frame(records: list[TrialRecord], greater: bool) -> pl.DataFrame:
-    """Successful trials ranked by the primary score (rank 1 is best); ties keep trial order."""
-    frame = trials_frame(records).filter(pl.col("status") == "ok").drop("error", "status")
-    frame = frame.sort(["score", "trial_id"], descending=[greater, False])
-    return frame.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+    """Every trial, finished ones first ranked by the primary score (rank 1 is best; ties keep trial order),
+    then those stopped at their deadline or failed (rank null, with the reason in ``error``)."""
+    frame = trials_frame(records)
+    done = frame.filter(pl.col("status") == STATUS_TEXT["ok"]).sort(["score", "trial_id"],
+                                                                    descending=[greater, False])
+    done = done.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+    rest = frame.filter(pl.col("status") != STATUS_TEXT["ok"]).sort("trial_id")
+    rest = rest.with_columns(pl.lit(None, dtype=pl.Int64).alias("rank")).select(done.columns)
+    return pl.concat([done, rest])
 
 
 def _write_tables(lake: ModelsContext, result: AutoMLResult, settings: dict[str, Any], clock: Clock) -> None:
@@ -247,7 +297,7 @@ def _write_tables(lake: ModelsContext, result: AutoMLResult, settings: dict[str,
         "task": result.task, "target": str(result.lineage.get("target")), "metric": result.metric,
         "best_family": result.best_family, "best_trial_id": result.best_trial_id,
         "best_score": result.best_score, "n_trials": result.trials.height,
-        "n_ok": result.leaderboard.height, "wall_time_s": round(result.wall_time_s, 3),
+        "n_ok": int((result.trials["status"] == STATUS_TEXT["ok"]).sum()), "wall_time_s": round(result.wall_time_s, 3),
         "time_budget_s": None if budget is None else float(budget), "overrun_s": round(result.overrun_s, 3),
         "max_trials": settings.get("max_trials"), "seed": result.seed, "n_jobs": settings.get("n_jobs"),
         "families": ",".join(settings.get("families", [])), "stop_reason": result.stop_reason,

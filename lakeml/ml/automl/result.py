@@ -23,8 +23,9 @@ class AutoMLResult:
     Attributes:
         run_id: where the run tables live (``_lakeml/runs/<run_id>/``).
         task, metric, greater_is_better: what was optimised.
-        leaderboard: successful trials ranked by the metric (family, params, all metrics, time).
-        trials: every trial, including failed and stopped ones.
+        leaderboard: every trial: finished ones ranked by the metric, then those stopped at their
+            deadline or failed (with the reason); family, status, sample rows, params, metrics, time.
+        trials: every trial in trial order.
         guardrails: the data guardrail findings.
         best_family, best_params, best_trial_id: the winning configuration ("ensemble" for a voting
             ensemble, whose members are in ``ensemble``).
@@ -126,7 +127,8 @@ class AutoMLResult:
                   ("wall time", f"{self.wall_time_s:.1f}s (budget {budget})"),
                   ("ONNX parity", "passed" if getattr(self.parity, "passed", False) else "FAILED"),
                   *(("note", n) for n in self.notes)]
-        board = self.leaderboard.select([c for c in ("rank", "trial_id", "family", "score", "fit_time_s", "params")
+        board = self.leaderboard.select([c for c in ("rank", "trial_id", "family", "status", "score", "sample_rows",
+                                                              "fit_time_s", "params")
                                          if c in self.leaderboard.columns])
         return card(f"AutoML run {self.run_id}", fields,
                     [("leaderboard", board), ("guardrails", self.guardrails_frame.select("name", "status", "detail"))])

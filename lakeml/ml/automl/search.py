@@ -72,6 +72,18 @@ class Searcher:
         family, params = sp.decode(self.families, self.task, doc["misc"]["vals"])
         return Suggestion(tid, family, params)
 
+    def add(self, family: str, params: dict[str, Any]) -> Suggestion:
+        """Register a configuration chosen outside TPE (a default, or a re-run on a larger sample).
+
+        TPE learns from its result like from its own suggestions; the exact ``params`` are returned.
+        """
+        tid = self._trials.new_trial_ids(1)[0]
+        doc = self._start_doc(tid, sp.encode(self.families, self.task, family, params))
+        self._trials.insert_trial_docs([doc])
+        self._trials.refresh()
+        self._docs[tid] = doc
+        return Suggestion(tid, family, dict(params))
+
     def tell(self, trial_id: int, loss: float | None) -> None:
         """Record the loss of a trial (lower is better); ``None`` marks it failed or stopped."""
         # Trials.trials holds the stored documents themselves (insert_trial_docs copies what it is given)

@@ -62,6 +62,7 @@ class FamilySpace:
     family: str
     params: tuple[Param, ...]
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    cheap: Mapping[str, Any] = field(default_factory=dict)  # overrides of the start: the cheapest useful config
 
     def label(self, param: Param) -> str:
         """The hyperopt label of ``param`` (unique across the whole space)."""
@@ -75,8 +76,15 @@ class FamilySpace:
         """The parameters of the starting point."""
         return {**self.fixed, **{p.name: p.start for p in self.active(task)}}
 
+    def cheap_params(self, task: str) -> dict[str, Any] | None:
+        """The cheapest configuration (few, small trees), or None when the start is already cheap."""
+        if not self.cheap:
+            return None
+        return {**self.start_params(task), **self.cheap}
+
 
 _BALANCE = Param("class_weight", "choice", choices=(None, "balanced"), start=None, task="classification")
+_FOREST_CHEAP = {"n_estimators": 8, "min_samples_leaf": 16}
 _TREES_COMMON = (
     Param("n_estimators", "int_log", 8, 512, start=100),
     Param("max_features", "float", 0.1, 1.0, start=0.6),
@@ -97,7 +105,7 @@ SPACES: dict[str, FamilySpace] = {
         Param("reg_alpha", "float_log", 1e-4, 10.0, start=1e-4),
         Param("reg_lambda", "float_log", 1e-4, 10.0, start=1.0),
         _BALANCE,
-    ), fixed={"subsample_freq": 1}),
+    ), fixed={"subsample_freq": 1}, cheap={"n_estimators": 8, "num_leaves": 4, "learning_rate": 0.3}),
     "hist_gradient_boosting": FamilySpace("hist_gradient_boosting", (
         Param("max_iter", "int_log", 8, 1024, start=100),
         Param("learning_rate", "float_log", 0.005, 0.5, start=0.1),
@@ -105,13 +113,13 @@ SPACES: dict[str, FamilySpace] = {
         Param("min_samples_leaf", "int_log", 2, 256, start=20),
         Param("l2_regularization", "float_log", 1e-4, 10.0, start=1e-4),
         _BALANCE,
-    )),
-    "random_forest": FamilySpace("random_forest", _TREES_COMMON),
-    "extra_trees": FamilySpace("extra_trees", _TREES_COMMON),
+    ), cheap={"max_iter": 8, "max_leaf_nodes": 4, "learning_rate": 0.3}),
+    "random_forest": FamilySpace("random_forest", _TREES_COMMON, cheap=_FOREST_CHEAP),
+    "extra_trees": FamilySpace("extra_trees", _TREES_COMMON, cheap=_FOREST_CHEAP),
     "logistic": FamilySpace("logistic", (
         Param("C", "float_log", 1e-3, 1e3, start=1.0),
         _BALANCE,
-    )),
+    ), fixed={"max_iter": 300}),
     "linear": FamilySpace("linear", (
         Param("alpha", "float_log", 1e-4, 1e3, start=1.0),
         Param("l1_ratio", "choice", choices=(0.0, 0.1, 0.5, 0.9, 1.0), start=0.0),
@@ -119,7 +127,12 @@ SPACES: dict[str, FamilySpace] = {
 }
 
 #: Order in which starting points are tried: cheap and strong first.
-START_ORDER = ("lightgbm", "logistic", "linear", "hist_gradient_boosting", "extra_trees", "random_forest")
+START_ORDER = ("lightgbm", "hist_gradient_boosting", "extra_trees", "random_forest", "logistic", "linear")
+
+
+def n_cheap_starts(families: Sequence[str], task: str) -> int:
+    """How many starting points come first with a bounded cost (a few small trees, no iterative solver)."""
+    return sum(1 for f in families if SPACES[f].cheap_params(task) is not None)
 
 
 def build_space(families: Sequence[str], task: str) -> Any:
@@ -148,15 +161,29 @@ def decode(families: Sequence[str], task: str, vals: Mapping[str, Sequence[Any]]
 
 
 def encode(families: Sequence[str], task: str, family: str, params: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """``(family, params)`` → hyperopt ``misc.vals`` (inactive labels get empty lists)."""
+    """``(family, params)`` → hyperopt ``misc.vals`` (inactive labels get empty lists).
+
+    A parameter missing from ``params`` or outside the space (a family default such as
+    ``max_features="sqrt"``) is encoded as the parameter's start value: TPE learns from a close point.
+    """
     vals: dict[str, list[Any]] = {label: [] for label in all_labels(families, task)}
     vals["family"] = [families.index(family)]
     space = SPACES[family]
     for p in space.active(task):
-        vals[space.label(p)] = [p.encode(params[p.name])]
+        try:
+            raw = p.encode(params[p.name])
+            if p.kind != "choice" and not p.low <= raw <= p.high:
+                raise ValueError(raw)
+        except (KeyError, ValueError, TypeError):
+            raw = p.encode(p.start)
+        vals[space.label(p)] = [raw]
     return vals
 
 
 def starting_points(families: Sequence[str], task: str) -> list[tuple[str, dict[str, Any]]]:
-    """The ``(family, params)`` pairs tried before TPE, in :data:`START_ORDER`."""
-    return [(f, SPACES[f].start_params(task)) for f in START_ORDER if f in families]
+    """The ``(family, params)`` pairs tried before TPE: every family's cheapest configuration first
+    (quick baselines, in :data:`START_ORDER`), then the tree families' usual starting points."""
+    ordered = [f for f in START_ORDER if f in families]
+    cheap = [(f, SPACES[f].cheap_params(task) or SPACES[f].start_params(task)) for f in ordered]
+    usual = [(f, SPACES[f].start_params(task)) for f in ordered if SPACES[f].cheap_params(task) is not None]
+    return [*cheap, *usual]

@@ -32,18 +32,43 @@ class TrialOutput:
     model: Any = None  # the last fold's fitted pipeline, when asked for (a fallback final model)
 
 
-def _features(payload: dict[str, Any], cache: dict[str, Any], fold: int, for_trees: bool,
-              ) -> tuple[Any, np.ndarray, np.ndarray]:
-    key = f"fold{fold}:{'trees' if for_trees else 'linear'}"
+def sample_order(y_train: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded permutation of a fold's training positions; every class appears in its first rows.
+
+    A trial on ``sample`` rows fits on the first ``sample`` positions, so samples nest (a larger
+    sample contains every smaller one) and a rare class is never lost to sampling.
+    """
+    order = np.random.default_rng(seed).permutation(len(y_train))
+    _, first = np.unique(y_train[order], return_index=True)
+    if len(first) > 1000:  # regression targets: no class to protect
+        return order
+    front = order[np.sort(first)]
+    rest = np.delete(order, np.sort(first))
+    return np.concatenate([front, rest])
+
+
+def _features(payload: dict[str, Any], cache: dict[str, Any], fold: int, for_trees: bool, sample: int | None,
+              ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """Featurized training rows (the first ``sample`` of the fold's sample order), their target, validation rows.
+
+    The featurizer is fitted once per fold on the sample, or on all its training rows once a trial
+    uses them all; it is cached per worker.
+    """
+    train_idx, valid_idx = payload["folds"][fold]
+    n = len(train_idx) if sample is None else min(int(sample), len(train_idx))
+    rows = train_idx if n == len(train_idx) else np.sort(train_idx[payload["orders"][fold][:n]])
+    key = f"fold{fold}:{'trees' if for_trees else 'linear'}:{n}"
     if key not in cache:
-        train_idx, valid_idx = payload["folds"][fold]
+        # keep one featurized sample per fold and kind: the search moves to larger samples
+        for old in [k for k in cache if k.startswith(f"fold{fold}:{'trees' if for_trees else 'linear'}:")]:
+            del cache[old]
         X = payload["X"]
         featurizer = build_featurizer(payload["plan"], for_trees=for_trees)
-        x_train = np.asarray(featurizer.fit_transform(X.iloc[train_idx], payload["y"][train_idx]))
+        x_train = np.asarray(featurizer.fit_transform(X.iloc[rows], payload["y"][rows]))
         x_valid = np.asarray(featurizer.transform(X.iloc[valid_idx]))
         cache[key] = (featurizer, x_train, x_valid)
-    value: tuple[Any, np.ndarray, np.ndarray] = cache[key]
-    return value
+    featurizer, x_train, x_valid = cache[key]
+    return featurizer, x_train, payload["y"][rows], x_valid
 
 
 def _predict(model: Any, x: np.ndarray, task: str, classes: list[Any] | None) -> np.ndarray:
@@ -67,8 +92,11 @@ def validation_rows(payload: dict[str, Any]) -> np.ndarray:
 
 
 def run_trial(payload: dict[str, Any], *, cache: dict[str, Any], family: str,
-              params: dict[str, Any], return_model: bool = False) -> TrialOutput:
+              params: dict[str, Any], sample: int | None = None, return_model: bool = False) -> TrialOutput:
     """Fit ``family`` with ``params`` on every fold; score the out-of-fold predictions.
+
+    ``sample``: fit on at most this many training rows per fold (None: all); validation rows are
+    always all of them, so scores of every sample size compare on the same rows.
 
     With ``return_model``, the last fold's pipeline comes back too: the final model to fall back
     on when the budget leaves no time to refit on all rows.
@@ -79,10 +107,12 @@ def run_trial(payload: dict[str, Any], *, cache: dict[str, Any], family: str,
     preds = []
     featurizer: Any = None
     model: Any = None
-    for fold, (train_idx, _valid_idx) in enumerate(payload["folds"]):
-        featurizer, x_train, x_valid = _features(payload, cache, fold, fam.for_trees)
+    for fold in range(len(payload["folds"])):
+        featurizer, x_train, y_train, x_valid = _features(payload, cache, fold, fam.for_trees, sample)
         model = fam.make_estimator(dict(params), task=task, seed=payload["seed"], n_jobs=1)
-        model.fit(x_train, y[train_idx])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(x_train, y_train)
         preds.append(_predict(model, x_valid, task, classes))
     predictions = np.concatenate(preds, axis=0)
     rows = validation_rows(payload)
@@ -105,8 +135,10 @@ def make_pipeline(payload: dict[str, Any], family: str, params: dict[str, Any], 
 
 
 def refit(payload: dict[str, Any], *, cache: dict[str, Any], members: list[tuple[str, dict[str, Any]]],
-          weights: list[float] | None = None) -> tuple[Any, float]:
-    """Fit the final model on all rows: one pipeline, or a voting ensemble of several.
+          weights: list[float] | None = None, rows: int | None = None, n_jobs: int = 1) -> tuple[Any, float]:
+    """Fit the final model on all rows (or a seeded sample of ``rows``): one pipeline, or a voting ensemble.
+
+    ``n_jobs``: threads for the estimator (the final refit runs alone, so it uses every core).
 
     Returns:
         ``(fitted model, seconds)``; pickled back to the parent process (never stored).
@@ -115,12 +147,17 @@ def refit(payload: dict[str, Any], *, cache: dict[str, Any], members: list[tuple
 
     started = time.perf_counter()
     X, y = payload["X"], payload["y"]
+    if rows is not None and rows < len(y):
+        keep = np.sort(sample_order(y, payload["seed"])[:rows])
+        X, y = X.iloc[keep], y[keep]
     if len(members) == 1:
         family, params = members[0]
-        model: Any = make_pipeline(payload, family, params, n_jobs=1)
+        model: Any = make_pipeline(payload, family, params, n_jobs=n_jobs)
     else:
-        model = make_voting(payload, members, weights)
-    with warnings.catch_warnings():
+        model = make_voting(payload, members, weights, n_jobs=n_jobs)
+    from threadpoolctl import threadpool_limits
+
+    with warnings.catch_warnings(), threadpool_limits(limits=n_jobs):
         warnings.simplefilter("ignore")
         model.fit(X, y)
     align_thresholds(model)  # float32 split thresholds, so ONNX and native agree (see parity.py)

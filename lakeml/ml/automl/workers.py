@@ -191,6 +191,10 @@ class WorkerPool:
         """Number of workers without a job (including those still starting)."""
         return sum(1 for w in self._workers if w.job is None)
 
+    def ready(self) -> int:
+        """Number of workers that have started (forked and reported ready)."""
+        return sum(1 for w in self._workers if w.pid is not None)
+
     def busy(self) -> int:
         """Number of workers running a job."""
         return self.size - self.idle()
@@ -251,8 +255,12 @@ class WorkerPool:
                 results.append(JobResult(job_id, error=str(value), seconds=secs))
         now = time.monotonic()
         for w in list(self._workers):
-            if w.job is not None and w.pid is not None and now >= w.job.deadline:
-                results.extend(self._replace(w, timed_out=True))
+            if w.job is not None and now >= w.job.deadline:
+                if w.pid is None:  # still starting (a loaded machine): the job never ran; the worker stays
+                    results.append(JobResult(w.job.job_id, timed_out=True))
+                    w.job = None
+                else:
+                    results.extend(self._replace(w, timed_out=True))
         return results
 
     def _replace(self, w: _Worker, *, timed_out: bool = False, error: str | None = None) -> list[JobResult]:
