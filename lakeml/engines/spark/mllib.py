@@ -266,8 +266,12 @@ def _lakeml_outputs(onx: Any, spec: MLlibSpec, classes: Sequence[Any] | None) ->
     graph = onx.graph
     names = [o.name for o in graph.output]
     if spec.task == "regression":
-        source = "prediction" if "prediction" in names else names[0]
-        graph.node.append(helper.make_node("Reshape", [source, "__shape_n1"], ["variable"], name="variable"))
+        floats = [o.name for o in graph.output if o.type.tensor_type.elem_type == TensorProto.FLOAT]
+        source = "prediction" if "prediction" in floats else (floats or names)[0]
+        graph.node.append(helper.make_node("Cast", [source], ["__prediction_float"], to=TensorProto.FLOAT,
+                                           name="prediction_float"))
+        graph.node.append(helper.make_node("Reshape", ["__prediction_float", "__shape_n1"], ["variable"],
+                                           name="variable"))
         graph.initializer.append(numpy_helper.from_array(np.array([-1, 1], dtype=np.int64), "__shape_n1"))
         del graph.output[:]
         graph.output.append(helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1]))
