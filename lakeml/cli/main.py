@@ -24,7 +24,8 @@ DEBUG_FLAG = "--debug"
 @click.option("--lake", "lake_uri", envvar=LAKE_ENV_VAR, default=None, metavar="URI",
               help="Lake root: a folder or an abfss:// / az:// URI. Default: $LAKEML_LAKE or ./lake.")
 @click.option("--backend", envvar=BACKEND_ENV_VAR, default=None, type=click.Choice(ENGINES, case_sensitive=False),
-              help=f"Execution engine. Default: ${BACKEND_ENV_VAR} or {DEFAULT_BACKEND}.")
+              help="Execution engine: polars runs on this machine; spark runs on a Spark session (local[*], or "
+                   f"the cluster named by Spark's settings). Default: ${BACKEND_ENV_VAR} or {DEFAULT_BACKEND}.")
 @click.option("--debug", is_flag=True,
               help=f"Show full tracebacks on errors (allowed anywhere on the line; or set {DEBUG_ENV_VAR}=1).")
 @click.version_option(package_name="lakeml")
