@@ -460,8 +460,8 @@ class Lake:
             target: the column to predict.
             model: a family from :data:`lakeml.ml.families.FAMILIES` (``lightgbm``, ``random_forest``,
                 ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``); on a Spark lake also
-                ``mllib.logistic_regression``, ``mllib.linear_regression``, ``mllib.random_forest``,
-                ``mllib.gbt`` (see docs/engines.md).
+                ``mllib.logistic_regression`` and ``mllib.linear_regression`` (the MLlib tree families are
+                refused until their ONNX export has parity; see docs/engines.md).
             params: hyperparameters overriding the family defaults.
             task: ``"classification"`` or ``"regression"``; inferred from the target when None.
             roles: featurization overrides, column -> ``numeric`` / ``categorical`` / ``boolean`` /
