@@ -51,7 +51,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed-dev azurite chromium java
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=25
 
 test: lint unit
 
