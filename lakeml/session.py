@@ -502,6 +502,7 @@ class Lake:
         early_stopping: int | None = DEFAULT_EARLY_STOPPING,
         max_rows: int | None = 1_000_000,
         progress: Callable[[Progress], None] | None = None,
+        started_at: float | None = None,
     ) -> AutoMLResult:
         """Search model families and hyperparameters for the best model of ``target``, within a budget.
 
@@ -521,6 +522,8 @@ class Lake:
             early_stopping: stop after this many trials in a row without improvement (None: never).
             max_rows: sample at most this many rows in the query layer (None: use all rows).
             progress: called with a :class:`~lakeml.ml.automl.engine.Progress` after every trial.
+            started_at: when the budget started, on the ``time.monotonic()`` scale (default: now); an
+                earlier start charges the budget for work done before the call.
 
         Returns:
             An :class:`~lakeml.ml.automl.result.AutoMLResult`; ``.register(name)`` registers the best model.
@@ -538,7 +541,7 @@ class Lake:
         return automl(self, data, target=target, task=task, metric=metric, time_budget=time_budget,
                       max_trials=max_trials, seed=seed, allowed=allowed, blocked=blocked, n_jobs=n_jobs,
                       roles=roles, ensemble=ensemble, early_stopping=early_stopping, max_rows=max_rows,
-                      progress=progress)
+                      progress=progress, started_at=started_at)
 
     def profile(self, data: Any, *, target: str | None = None, sample: int | float | None = None,
                 bins: int = 20, top_k: int = 10, progress: Callable[[str], None] | None = None,

@@ -89,7 +89,7 @@ def register(cli: click.Group) -> None:
         """Search model families and hyperparameters within a time budget; print the leaderboard."""
         from lakeml.boundary import boundary
         from lakeml.ml.automl.api import automl as automl_call
-        from lakeml.ml.automl.budget import process_start
+        from lakeml.ml.automl.budget import command_start
 
         run_automl = boundary(automl_call)  # engine errors translated as on Lake.automl
         lake = get_lake(ctx)
@@ -97,7 +97,7 @@ def register(cli: click.Group) -> None:
         kwargs: dict[str, Any] = {
             "target": target, "task": task, "metric": metric, "time_budget": budget, "max_trials": max_trials,
             "seed": seed, "allowed": list(allowed) or None, "blocked": list(blocked) or None,
-            "n_jobs": n_jobs, "ensemble": not no_ensemble, "started_at": process_start()}
+            "n_jobs": n_jobs, "ensemble": not no_ensemble, "started_at": command_start()}
         if progress_enabled():
             from rich.console import Console
             from rich.live import Live

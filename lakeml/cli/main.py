@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> Any:
     other exception is a lakeml bug: it is also printed as one redacted line (a raw traceback could
     quote a URI with a SAS token), exit 1. ``--debug`` (anywhere) or ``LAKEML_DEBUG=1`` shows tracebacks.
     """
+    if argv is None:  # the console script: this process is the command, so a budget counts from its start
+        from lakeml.ml.automl.budget import mark_process_is_command
+
+        mark_process_is_command()
     args, debug = split_debug(list(argv if argv is not None else sys.argv[1:]))
     if debug:
         args = [DEBUG_FLAG, *args]

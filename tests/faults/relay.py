@@ -99,7 +99,7 @@ class Relay:
             if rule is not None and rule.action == "reset":
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
-            response = self._forward(_with_close(head), body)
+            response = self._forward(_with_close(head), body, head_only=method == b"HEAD")
             if rule is not None and rule.action == "drop":
                 return
             if rule is not None and rule.action == "delay":
@@ -109,16 +109,47 @@ class Relay:
             except OSError:
                 return
 
-    def _forward(self, head: bytes, body: bytes) -> bytes:
+    def _forward(self, head: bytes, body: bytes, *, head_only: bool = False) -> bytes:
         with socket.create_connection(("127.0.0.1", self.upstream_port), timeout=60) as upstream:
             upstream.sendall(head + b"\r\n\r\n" + body)
-            chunks = []
-            while True:
-                chunk = upstream.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        return b"".join(chunks)
+            return _read_response(upstream, head_only=head_only)
+
+
+def _read_response(sock: socket.socket, *, head_only: bool) -> bytes:
+    """One whole HTTP response, ended by its framing (Content-Length, chunks) or else by EOF.
+
+    Framing matters: an upstream may keep the connection open despite ``Connection: close`` (Azurite
+    does for some list requests), and waiting for EOF would then hang until the socket timeout.
+    """
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return buffer
+        buffer += chunk
+    head, rest = buffer.split(b"\r\n\r\n", 1)
+    status = int(head.split(b" ", 2)[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in
+               (line.partition(b":") for line in head.split(b"\r\n")[1:])}
+    if head_only or status in (204, 304) or 100 <= status < 200:
+        return head + b"\r\n\r\n"
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        while not rest.endswith(b"0\r\n\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+    elif b"content-length" in headers:
+        length = int(headers[b"content-length"])
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+    else:
+        while chunk := sock.recv(65536):
+            rest += chunk
+    return head + b"\r\n\r\n" + rest
 
 
 def _read_request(sock: socket.socket) -> tuple[bytes, bytes]:

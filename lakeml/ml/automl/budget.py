@@ -24,6 +24,22 @@ def process_start() -> float:
     return time.monotonic() - max(0.0, age)
 
 
+_PROCESS_IS_COMMAND = False
+
+
+def mark_process_is_command() -> None:
+    """Record that this process was started to run one lakeml command (the ``lakeml`` console script)."""
+    global _PROCESS_IS_COMMAND
+    _PROCESS_IS_COMMAND = True
+
+
+def command_start() -> float:
+    """When the current command's budget starts: the process start when the process is the command
+    (interpreter start-up and imports count), else now (a command run inside a notebook, a test or
+    another program must not be charged for the life of its host process)."""
+    return process_start() if _PROCESS_IS_COMMAND else time.monotonic()
+
+
 class Clock:
     """Wall-clock budget: started at construction (or at ``start``); ``budget=None`` means no time limit."""
 
