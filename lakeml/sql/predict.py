@@ -251,7 +251,6 @@ def _replace_star(node: exp.Expr, items: list[exp.Expr]) -> None:
 # ---- bound-model form -----------------------------------------------------------------------------
 def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr, lake: ScoringContext,
                    frames: dict[str, pl.LazyFrame]) -> None:
-    from lakeml.scoring.bound import bound_model
 
     from_ = select.args.get("from_") or select.args.get("from")
     table = from_.this if from_ is not None else None
@@ -266,20 +265,7 @@ def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr,
     k = next(_counter)
     qual = table.alias or table.name
     for i, call in enumerate(calls):
-        bound = bound_model(lake, call.alias_name)
-        args = list(call.expressions)
-        if len(args) == 1 and isinstance(args[0], exp.Star):
-            cols = names
-        else:
-            cols = []
-            for a in args:
-                if not isinstance(a, exp.Column) or isinstance(a.this, exp.Star):
-                    raise SQLError(f"PREDICT('{bound.alias}') argument {a.sql(dialect=LakeSQL)} is not a column.",
-                                   hint="Compute expressions in a CTE and pass their column names.")
-                if a.name.lower() not in lower:
-                    raise PredictError(f"PREDICT('{bound.alias}') argument column {a.name!r} does not exist. "
-                                       f"Available columns: {names}.", hint="Check the column name.")
-                cols.append(lower[a.name.lower()])
+        bound, cols = call_columns(lake, call, names, lower)
         bound.check_arity(len(cols))
         internal = f"__b{k}_{i}"
         exprs.append(bound.expr(*cols).alias(internal))
@@ -296,3 +282,29 @@ def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr,
 
 
 __all__ = ["rewrite"]
+
+
+def call_columns(lake: Any, call: PredictCall, names: list[str], lower: dict[str, str]) -> tuple[Any, list[str]]:
+    """The bound model of a PREDICT call and the input columns its arguments name (``*``: every column).
+
+    Raises:
+        SQLError: an argument is not a plain column.
+        PredictError: an argument names a column the source does not have.
+    """
+    from lakeml.scoring.bound import bound_model
+
+    bound = bound_model(lake, call.alias_name)
+    args = list(call.expressions)
+    if len(args) == 1 and isinstance(args[0], exp.Star):
+        cols = names
+    else:
+        cols = []
+        for a in args:
+            if not isinstance(a, exp.Column) or isinstance(a.this, exp.Star):
+                raise SQLError(f"PREDICT('{bound.alias}') argument {a.sql(dialect=LakeSQL)} is not a column.",
+                               hint="Compute expressions in a CTE and pass their column names.")
+            if a.name.lower() not in lower:
+                raise PredictError(f"PREDICT('{bound.alias}') argument column {a.name!r} does not exist. "
+                                   f"Available columns: {names}.", hint="Check the column name.")
+            cols.append(lower[a.name.lower()])
+    return bound, cols

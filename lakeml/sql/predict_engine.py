@@ -12,13 +12,13 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
-from lakeml.errors import PredictError, SQLError
+from lakeml.errors import SQLError
 from lakeml.registry.manifest import Manifest
 from lakeml.scoring.on_engine import RESULT, BatchScorer, arrow_schema, bind, result_schema
 from lakeml.scoring.types import OutputDecl
 from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.nodes import PredictCall, PredictTable
-from lakeml.sql.predict import _cte_sql, _decls, _fix_columns, _inline_manifest, _replace_star
+from lakeml.sql.predict import _cte_sql, _decls, _fix_columns, _inline_manifest, _replace_star, call_columns
 
 _counter = itertools.count(1)
 
@@ -130,7 +130,6 @@ def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: Any, frames: dict[s
 def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr, lake: Any,
                    frames: dict[str, Any]) -> None:
     from lakeml.scoring.api import batch_size_for
-    from lakeml.scoring.bound import bound_model
 
     from_ = select.args.get("from_") or select.args.get("from")
     table = from_.this if from_ is not None else None
@@ -146,20 +145,7 @@ def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr,
     frame = source
     current = dict(schema)
     for i, call in enumerate(calls):
-        bound = bound_model(lake, call.alias_name)
-        args = list(call.expressions)
-        if len(args) == 1 and isinstance(args[0], exp.Star):
-            cols = names
-        else:
-            cols = []
-            for a in args:
-                if not isinstance(a, exp.Column) or isinstance(a.this, exp.Star):
-                    raise SQLError(f"PREDICT('{bound.alias}') argument {a.sql(dialect=LakeSQL)} is not a column.",
-                                   hint="Compute expressions in a CTE and pass their column names.")
-                if a.name.lower() not in lower:
-                    raise PredictError(f"PREDICT('{bound.alias}') argument column {a.name!r} does not exist. "
-                                       f"Available columns: {names}.", hint="Check the column name.")
-                cols.append(lower[a.name.lower()])
+        bound, cols = call_columns(lake, call, names, lower)
         bound.check_arity(len(cols))
         feed = tuple(zip(bound.inputs, cols, strict=True))
         inputs = pl.Schema({inp: schema[c] for inp, c in feed})
