@@ -444,7 +444,7 @@ class Lake:
 
             return score_on_engine(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
                                    on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
-                                   format=format)
+                                   format=format, progress=progress)
         from lakeml.scoring.api import score
 
         return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
