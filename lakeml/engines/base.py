@@ -149,6 +149,12 @@ class Engine(Protocol[FrameT]):
         """The column names and Arrow types of ``frame``, without reading its rows."""
         ...
 
+    def resolve(self, frame: FrameT) -> None:
+        """Resolve ``frame``'s plan now (its sources' metadata, no rows), so that missing or unreadable
+        files fail here; the engine's exception propagates. Cheaper than :meth:`schema`: no Arrow.
+        """
+        ...
+
     def limit(self, frame: FrameT, n: int) -> FrameT:
         """The first ``n`` rows of ``frame`` (lazily; in the frame's order)."""
         ...

@@ -274,6 +274,10 @@ class SparkEngine:
         """The Arrow schema of a Spark DataFrame (no rows read)."""
         return to_arrow_schema(frame.schema)
 
+    def resolve(self, frame: Any) -> None:
+        """Analyse the plan (``frame.schema``); Spark caches it on the DataFrame."""
+        frame.schema  # noqa: B018 - the attribute access is the analysis
+
     def limit(self, frame: Any, n: int) -> Any:
         """The first ``n`` rows."""
         return frame.limit(int(n))
