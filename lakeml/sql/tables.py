@@ -16,6 +16,7 @@ import os
 import stat
 import threading
 import weakref
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -23,44 +24,51 @@ import polars as pl
 if TYPE_CHECKING:
     from lakeml.context import LakeContext
 
-__all__ = ["table_frame"]
+__all__ = ["table_frame", "table_frames"]
 
 _TABLES_DIR = "tables"  # lakeml.query.names.TABLES_DIR
 _TABLE_LOG = "_lakeml_log"  # lakeml.query.parquet_table.LOG_DIR
 _CATALOG = ("_lakeml/catalog", "_lakeml/catalog.json")  # lakeml.query.catalog: CATALOG_LOG, LEGACY_CATALOG_FILE
 
 Token = tuple[tuple[int, int, int] | None, ...]
+# Per table: the catalog's token, the table's own watched paths and their token, and the scan.
+_Entry = tuple[Token, tuple[str, ...], Token, pl.LazyFrame]
 
-_CACHE: weakref.WeakKeyDictionary[Any, dict[str, tuple[tuple[str, ...], Token, pl.LazyFrame]]] = (
-    weakref.WeakKeyDictionary())
+_CACHE: weakref.WeakKeyDictionary[Any, dict[str, _Entry]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
 def table_frame(lake: LakeContext[pl.LazyFrame], name: str) -> pl.LazyFrame:
     """``lake.table(name)``, reusing the scan of an earlier call while the table's files are unchanged."""
+    return table_frames(lake, (name,))[name]
+
+
+def table_frames(lake: LakeContext[pl.LazyFrame], names: Iterable[str]) -> dict[str, pl.LazyFrame]:
+    """``lake.table(name)`` for each of ``names`` (one query's tables); the catalog is checked once for all."""
     catalog = getattr(lake, "catalog", None)
     root = _local_root(lake)
     if catalog is None or root is None:
-        return lake.table(name)
-    with _LOCK:
-        cached = _CACHE.get(catalog, {}).get(name)
-    if cached is not None:
-        paths, token, frame = cached
-        if _token(paths) == token:
-            return frame
+        return {name: lake.table(name) for name in names}
     # Every stat is taken before the lookup it vouches for: a change made meanwhile shows next time.
-    catalog_paths = tuple(os.path.join(root, path) for path in _CATALOG)
-    catalog_token = _token(catalog_paths)
-    try:
-        table_paths = _watched(catalog, root, name)
-    except Exception:  # lake.table below raises the lake's own error for it
-        table_paths = None
-    table_token = _token(table_paths) if table_paths is not None else None
-    frame = lake.table(name)
-    if table_paths is not None and table_token is not None and None not in table_token:
-        with _LOCK:
-            _CACHE.setdefault(catalog, {})[name] = (catalog_paths + table_paths, catalog_token + table_token, frame)
-    return frame
+    catalog_token = _token(tuple(os.path.join(root, path) for path in _CATALOG))
+    with _LOCK:
+        known = dict(_CACHE.get(catalog, ()))
+    frames: dict[str, pl.LazyFrame] = {}
+    for name in names:
+        cached = known.get(name)
+        if cached is not None and cached[0] == catalog_token and _token(cached[1]) == cached[2]:
+            frames[name] = cached[3]
+            continue
+        try:
+            table_paths = _watched(catalog, root, name)
+        except Exception:  # lake.table below raises the lake's own error for it
+            table_paths = None
+        table_token = _token(table_paths) if table_paths is not None else None
+        frame = frames[name] = lake.table(name)
+        if table_paths is not None and table_token is not None and None not in table_token:
+            with _LOCK:
+                _CACHE.setdefault(catalog, {})[name] = (catalog_token, table_paths, table_token, frame)
+    return frames
 
 
 def _local_root(lake: LakeContext[pl.LazyFrame]) -> str | None:
