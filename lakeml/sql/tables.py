@@ -4,10 +4,12 @@ Looking a table up costs a catalog read, a table-log read and a Parquet footer r
 millisecond per table, so more than the whole planning of a plain query. On a local lake the same
 facts can be checked with a few ``stat`` calls: the catalog log folder (a commit adds a file, which
 changes the folder's modification time), the managed table's folder and log folder, or the
-registered external file itself. A scan built earlier is reused only while every one of these is
-exactly as it was before that scan was built; anything else (object stores, globs, folders, Delta
-or CSV tables) is looked up afresh every time, as before. The cache hangs off the lake's catalog
-object weakly, so it never keeps a lake alive.
+registered external file itself, or for a one-folder glob or a folder without subfolders, the
+folder and each file in it. A scan built earlier is reused only while every one of these is
+exactly as it was before that scan was built; anything else (object stores, ``**`` globs, folders
+with subfolders, managed Delta or CSV tables) is looked up afresh every time. The SQL paths of
+every engine use it (a Spark scan lists its files and infers their schema: far more than a stat).
+The cache hangs off the lake's catalog object weakly, so it never keeps a lake alive.
 """
 
 from __future__ import annotations
@@ -90,14 +92,37 @@ def _watched(catalog: Any, root: str, name: str) -> tuple[str, ...] | None:
         folder = os.path.join(root, _TABLES_DIR, name)
         return (folder, os.path.join(folder, _TABLE_LOG))
     location = parse_location(info.location)
-    if not location.is_local or any(c in location.path for c in "*?["):
+    if not location.is_local:
         return None
+    path = location.path
+    if any(c in path for c in "*?["):
+        folder = os.path.dirname(path)
+        return None if any(c in folder for c in "*?[") else _flat_folder(folder)  # a ** or folder glob: no
     try:
-        if not stat.S_ISREG(os.stat(location.path).st_mode):
-            return None  # a folder: files may come and go without a trace on the folder's own times
+        mode = os.stat(path).st_mode
     except OSError:
         return None
-    return (location.path,)
+    if stat.S_ISREG(mode):
+        return (path,)
+    return _flat_folder(path) if stat.S_ISDIR(mode) else None
+
+
+def _flat_folder(folder: str) -> tuple[str, ...] | None:
+    """A folder and every file in it; None when it has subfolders (their changes leave its times alone).
+
+    Adding, removing or renaming a file changes the folder's own modification time; rewriting one
+    changes the file's: the two together vouch for a glob's files (a superset of them).
+    """
+    try:
+        with os.scandir(folder) as entries:
+            files = []
+            for entry in entries:
+                if entry.is_dir():
+                    return None
+                files.append(entry.path)
+    except OSError:
+        return None
+    return (folder, *sorted(files))
 
 
 def _token(paths: tuple[str, ...]) -> Token:
