@@ -211,15 +211,18 @@ def test_connect_imports_no_heavy_module(tmp_path):
     assert out.stdout.strip() == ""
 
 
-def test_a_plain_first_query_on_registered_files_imports_no_heavy_module(tmp_path):
+def test_a_plain_first_query_imports_no_heavy_module(tmp_path):
     import polars as pl
 
     import lakeml
 
     pl.DataFrame({"a": [1, 2, 3]}).write_parquet(tmp_path / "t.parquet")
-    lakeml.connect(tmp_path / "lake").register_table("t", str(tmp_path / "t.parquet"), format="parquet")
+    lake = lakeml.connect(tmp_path / "lake")
+    lake.register_table("t", str(tmp_path / "t.parquet"), format="parquet")
+    lake.write("m", pl.DataFrame({"b": [4, 5]}))
     code = ("import sys, lakeml; lake = lakeml.connect(sys.argv[1]); "
-            f"assert lake.sql('SELECT SUM(a) AS s FROM t').collect().item() == 6; {_LOADED}")
+            "assert lake.sql('SELECT SUM(a) AS s FROM t').collect().item() == 6; "
+            f"assert lake.sql('SELECT SUM(b) AS s FROM m').collect().item() == 9; {_LOADED}")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lake"), ",".join(HEAVY)],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
