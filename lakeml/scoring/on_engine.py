@@ -18,18 +18,18 @@ import polars as pl
 import pyarrow as pa
 from sqlglot import exp
 
-from lakeml.context import FrameT, LakeContext
 from lakeml.errors import UnsupportedOperationError
-from lakeml.registry.context import EngineModelsContext
 from lakeml.registry.manifest import Manifest
-from lakeml.registry.registry import ModelVersion
 from lakeml.scoring.kernels import get_kernel
 from lakeml.scoring.plan import ScoringPlan
 from lakeml.scoring.types import OutputDecl, parse_outputs, safe_cast
 from lakeml.storage.lakefs import new_token
 from lakeml.storage.uri import safe_uri
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: a worker process unpickling BatchScorer imports this module
+    from lakeml.context import FrameT, LakeContext
+    from lakeml.registry.context import EngineModelsContext
+    from lakeml.registry.registry import ModelVersion
     from lakeml.scoring.api import ScoreResult
 
 #: ONNX Runtime threads per worker process: the engine's task slots are the parallelism.
