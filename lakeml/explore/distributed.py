@@ -66,7 +66,7 @@ def frame_schema(engine: Any, frame: Any) -> pl.Schema:
 def _kind(sx: Any, frame: Any, name: str, dtype: pl.DataType) -> str:
     kind = column_kind(dtype)
     if kind == "datetime" and not sx.temporal(frame, name):
-        return "other"  # durations, times of day: no physical value on Spark
+        return "other"  # durations, times of day: no physical value on Spark (Capabilities.profile_durations)
     return kind
 
 

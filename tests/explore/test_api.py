@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -313,3 +314,13 @@ def test_profile_samples_on_every_engine(engine_lake) -> None:
     assert 0 < p.overview["rows"] <= 500 and "sample" in p.overview["sample"]
     assert engine_lake.profile("mixed", sample=500).overview["rows"] == p.overview["rows"]  # deterministic
     assert engine_lake.profile("mixed", sample=10**6).overview["rows"] == frame.height
+
+
+@pytest.mark.engine_gap("spark", "profile_durations",
+                        reason="Spark has no physical value to bin durations by: they are profiled as 'other'")
+def test_durations_are_profiled_with_a_histogram(engine_lake) -> None:
+    frame = pl.DataFrame({"wait": [dt.timedelta(minutes=m) for m in (1, 5, 5, 30, 90)]})
+    p = engine_lake.profile(engine_lake.engine.from_data(frame))
+    assert p.column("wait")["kind"] == "datetime"
+    assert p.histograms.filter(pl.col("column") == "wait")["count"].sum() == 5
+    assert engine_lake.engine.capabilities.profile_durations
