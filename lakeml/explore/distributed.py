@@ -29,13 +29,13 @@ from lakeml.explore.engine import (
     _TOP_SCHEMA,
     ProfileData,
     ProfileOptions,
-    _bin_edges,
     _clean,
     _Col,
     _columns_frame,
     _corr_frame,
     _histogram_rows,
     _overview,
+    _prepare_columns,
     _top_rows,
     _value_strings,
 )
@@ -139,17 +139,7 @@ def compute_profile(engine: Any, frame: Any, *, target: str | None = None, optio
         plan = plan_target(None, by_name[target], rows=rows, max_classes=opts.max_target_classes,
                            value_counts=class_counts)
 
-    for col in cols:
-        non_null = rows - int(col.stats.get("nulls") or 0)
-        col.stats["count"] = non_null
-        col.stats["rows"] = rows
-        if col.kind in ("numeric", "datetime") and non_null > 0:
-            col.bin_edges = _bin_edges(col, opts.bins)
-        approx = col.stats.get("approx_distinct")
-        if approx is not None:
-            col.stats["approx_distinct"] = approx = min(approx, non_null)
-        col.exact = col.kind != "other" and approx is not None and (
-            rows <= opts.exact_rows or approx <= opts.exact_distinct_max)
+    _prepare_columns(cols, rows, opts)
 
     stage(f"pass 2/2: histograms, top values, quantiles of {len(cols)} columns")
     spec = _target_spec(sx, plan)
