@@ -159,3 +159,21 @@ def test_no_module_is_imported_by_two_threads_at_once(tmp_path, rows: int) -> No
         times = [when for when, t, _ in events if t == other]
         overlapping = [(t, name) for when, t, name in events if t != other and times[0] <= when <= times[-1]]
         assert not overlapping, (other, overlapping[:10])
+
+
+def test_the_search_keeps_free_what_the_final_refit_will_demand(tmp_path) -> None:
+    # finish() refits on all rows only when REFIT_SAFETY x the estimate fits before its export
+    # reserve; the search's reserve must keep at least that free, or the final model falls back
+    # to a fold model although the budget was planned for the refit.
+    import lakeml
+    from lakeml.ml.automl.api import _reserve
+    from lakeml.ml.automl.data import prepare
+    from lakeml.ml.automl.finish import REFIT_SAFETY, refit_estimate
+
+    lake = lakeml.connect(tmp_path / "lake")
+    data = prepare(lake, _table(2000), target="y", task=None, roles=None, seed=0, max_rows=None)
+    best = TrialRecord(0, "logistic", {"C": 1.0}, "ok", sample=max(len(t) for t, _ in data.folds),
+                       score=0.8, seconds=30.0)
+    reserve = _reserve(data, 600.0, 2)
+    export_reserve = 1.0 + data.n_rows * 2e-6
+    assert reserve(best) >= export_reserve + REFIT_SAFETY * refit_estimate(best, data, 2)

@@ -149,7 +149,7 @@ def _reserve(data: PreparedData, budget: float | None, n_jobs: int) -> Callable[
     budget, the search keeps only that fifth: the refit then uses as many rows as fit
     (see :func:`lakeml.ml.automl.finish.refit_rows`), so searching on is worth more than waiting.
     """
-    from lakeml.ml.automl.finish import refit_estimate
+    from lakeml.ml.automl.finish import REFIT_SAFETY, refit_estimate
 
     fixed = 1.5 + data.n_rows * 2e-6
     cap = math.inf if budget is None else 0.2 * budget
@@ -157,7 +157,8 @@ def _reserve(data: PreparedData, budget: float | None, n_jobs: int) -> Callable[
     def reserve(best: TrialRecord | None) -> float:
         if best is None:
             return fixed
-        return fixed + min(1.5 * refit_estimate(best, data, n_jobs) + 0.5, cap)
+        # the refit's share is what finish() will demand of it (refit_rows: REFIT_SAFETY x the estimate)
+        return fixed + min(REFIT_SAFETY * refit_estimate(best, data, n_jobs) + 0.5, cap)
 
     return reserve
 
