@@ -29,13 +29,13 @@ def train(lake: ModelsContext, data: Any, *, target: str, model: str = "lightgbm
     exported to ONNX and checked for parity with the native model.
 
     Args:
-        lake: the :class:`~lakeml.session.Lake`.
+        lake: the lake session (``lake.train(...)`` passes itself).
         data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
         target: the column to predict.
         model: a family from :data:`lakeml.ml.families.FAMILIES` (``lightgbm``, ``random_forest``,
-            ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``), or on a Spark lake
-            an MLlib family (``mllib.logistic_regression``, ``mllib.linear_regression``,
-            ``mllib.random_forest``, ``mllib.gbt``; see :mod:`lakeml.ml.mllib`).
+            ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``); on a Spark lake also
+            ``mllib.logistic_regression`` and ``mllib.linear_regression`` (the MLlib tree families are
+            refused until their ONNX export has parity; see docs/engines.md and :mod:`lakeml.ml.mllib`).
         params: hyperparameters overriding the family defaults.
         task: ``classification`` or ``regression``; inferred from the target when None.
         roles: featurization overrides, column -> ``numeric`` / ``categorical`` / ``boolean`` /

@@ -186,7 +186,7 @@ def automl(
     """Search model families and hyperparameters for the best model of ``target``, within a budget.
 
     Args:
-        lake: the lake session.
+        lake: the lake session (``lake.automl(...)`` passes itself).
         data: a table name, a SQL query, or a frame (Polars, pandas, Arrow).
         target: the column to predict.
         task: ``"classification"`` or ``"regression"``; inferred from the target when None.
@@ -196,7 +196,8 @@ def automl(
         max_trials: a budget in trials. With ``seed`` (and a time budget that is not reached) the
             leaderboard is identical on rerun.
         seed: seeds validation splits, TPE and the estimators; drawn at random when None (and recorded).
-        allowed, blocked: family names to restrict the search to, or to leave out.
+        allowed: only these families (names from ``lakeml.ml.families.FAMILIES``).
+        blocked: leave out these families.
         n_jobs: trials run in parallel, one worker process each (default: one per core).
         roles: featurization role overrides, column -> numeric|categorical|boolean|datetime|drop.
         ensemble: try a soft-voting ensemble of the best trials and keep it when it scores better.
@@ -213,6 +214,9 @@ def automl(
         ColumnNotFoundError: the target is not a column.
         TrainingError: no rows, a constant or single-class target, or no trial finished in time.
         ConfigError: bad budget, metric or family names.
+
+    Example:
+        >>> result = lake.automl("flights", target="late", time_budget=60, seed=1)  # doctest: +SKIP
     """
     clock = Clock(time_budget, started_at)
     _check_args(time_budget, max_trials, n_jobs)
