@@ -22,13 +22,14 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
+from lakeml.context import FrameT, LakeContext
 from lakeml.errors import ConfigError, ModelError, choices_hint
-from lakeml.ml.featurize import FeaturePlan, check_features, onnx_kind, plan_features
+from lakeml.ml.featurize import FeaturePlan, onnx_kind
 from lakeml.ml.metrics import compute_metrics
 from lakeml.ml.parity import check_parity
-from lakeml.ml.tasks import check_target, prepare_target
-from lakeml.ml.train import MAX_PARITY_ROWS, TrainResult, _jsonable, data_fingerprint
-from lakeml.ml.validation import choose_validation, describe_validation
+from lakeml.ml.train import MAX_PARITY_ROWS, TrainResult, _jsonable, data_fingerprint, prepare_training
+from lakeml.ml.validation import describe_validation
+from lakeml.registry.context import ModelsContext
 from lakeml.registry.manifest import NULL_RULES_KEY
 
 PREFIX = "mllib."
@@ -66,7 +67,7 @@ def _family(model: str) -> str:
     return name
 
 
-def check_engine(lake: Any, model: str) -> None:
+def check_engine(lake: LakeContext[FrameT], model: str) -> None:
     """MLlib families need the Spark engine.
 
     Raises:
@@ -165,7 +166,7 @@ class MLlibTrainResult(TrainResult):
     _spec: Any = None
 
 
-def train_mllib(lake: Any, data: Any, *, target: str, model: str, params: dict[str, Any] | None = None,
+def train_mllib(lake: ModelsContext, data: object, *, target: str, model: str, params: dict[str, Any] | None = None,
                 task: str | None = None, roles: dict[str, str] | None = None, seed: int = 0,
                 source: str = "frame") -> MLlibTrainResult:
     """Train an MLlib family on the lake's Spark engine (see :func:`lakeml.ml.api.train`).
@@ -178,32 +179,21 @@ def train_mllib(lake: Any, data: Any, *, target: str, model: str, params: dict[s
     family = _family(model)
     check_engine(lake, model)
     from lakeml.engines.spark import mllib as spark_mllib
+    from lakeml.engines.spark.engine import SparkEngine
 
     t0 = time.perf_counter()
     engine = lake.engine
+    assert isinstance(engine, SparkEngine)  # check_engine: a Spark lake (whose frames are Spark's, not Polars')
     frame = pl.from_arrow(engine.collect(lake.frame(data)))
     assert isinstance(frame, pl.DataFrame)
-    info = check_target(frame, target, task)
-    if info.task not in MLLIB_FAMILIES[family]:
-        raise ConfigError(f"Model family '{model}' does not support {info.task}.",
-                          hint=f"Pass [[task=...|--task]] explicitly if '{info.task}' was guessed wrong, or pick "
-                               f"one of {[PREFIX + f for f, t in MLLIB_FAMILIES.items() if info.task in t]}.")
-    usable = pl.col(target).is_not_null()
-    if frame.schema[target].is_float():
-        usable = usable & pl.col(target).is_not_nan()
-    rows = frame.filter(usable)
-    plan = plan_features(rows, target, roles)
-    check_features(plan)
+    prepared = prepare_training(
+        frame, target=target, task=task, roles=roles, seed=seed, model=model, tasks=MLLIB_FAMILIES[family],
+        alternatives=lambda task: f"one of {[PREFIX + f for f, t in MLLIB_FAMILIES.items() if task in t]}")
+    info, rows, plan, y, classes, splits = (prepared.info, prepared.rows, prepared.plan, prepared.y,
+                                            prepared.classes, prepared.splits)
     numeric, categorical = _columns(plan)
-    y = prepare_target(rows.get_column(target), info.task)
-    classes: np.ndarray | None = None
-    if info.task == "classification":
-        classes = np.unique(y)
-        label = np.searchsorted(classes, y).astype(np.float64)
-    else:
-        label = y.astype(np.float64)
+    label = (y if classes is None else np.searchsorted(classes, y)).astype(np.float64)
     spec = spark_mllib.MLlibSpec(family, info.task, numeric, categorical, dict(params or {}), seed)
-    splits = choose_validation(len(y), info.task, y, seed)
     fold = np.full(len(y), -1, dtype=np.int64)
     for k, (_, valid_idx) in enumerate(splits):
         fold[valid_idx] = k

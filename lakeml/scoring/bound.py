@@ -8,27 +8,34 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from lakeml.context import FrameT
 from lakeml.errors import PredictError
-from lakeml.registry.context import ModelsContext
+from lakeml.registry.context import EngineModelsContext, ModelsContext
 from lakeml.registry.refs import validate_alias
 from lakeml.registry.registry import ModelVersion
-from lakeml.scoring.api import batch_size_for
-from lakeml.scoring.kernels import get_kernel
+from lakeml.scoring.api import build_plan
 from lakeml.scoring.plan import _NATURAL, ScoringPlan
-from lakeml.scoring.session import default_threads
 from lakeml.scoring.types import OutputDecl, parse_sql_type
 
 _OUTPUT = re.compile(r"^\s*([^\[\]\s]+)\s*(?:\[\s*(\d+)\s*\])?\s*$")
 _RESULT = "__lakeml_predict"
 
 
-class ScoringContext(ModelsContext, Protocol):
-    """A lake with its registry and the models bound on it (they live on the session, not in a global)."""
+class BoundModelsContext(Protocol):
+    """Only the models bound on a lake (they live on the session, not in a global)."""
 
     @property
     def bound_models(self) -> MutableMapping[str, BoundModel]:
         """Bound models by lower-cased alias."""
         ...
+
+
+class EngineScoringContext(EngineModelsContext[FrameT], BoundModelsContext, Protocol[FrameT]):
+    """A lake with frames of the engine's type ``FrameT``, its registry and the models bound on it."""
+
+
+class ScoringContext(ModelsContext, BoundModelsContext, Protocol):
+    """A lake with its registry and the models bound on it (they live on the session, not in a global)."""
 
 
 class BoundModel:
@@ -79,12 +86,9 @@ class BoundModel:
         key = tuple(schema.items())
         plan = self._plans.get(key)
         if plan is None:
-            session = get_kernel(self.model.onnx_bytes(), sha256=self.model.sha256,
-                                 threads=default_threads(getattr(self.lake, "config", None)))
-            batch = batch_size_for(self.lake, None)
-            plan = ScoringPlan(self.model.manifest, session, schema, [OutputDecl(self.output, None)],
-                               on_null=self.on_null, auto_cast=self.auto_cast, batch_size=batch,
-                               rename=lambda _n: _RESULT, element=self.index, check_collisions=False)
+            plan = build_plan(self.lake, self.model, schema, [OutputDecl(self.output, None)], on_null=self.on_null,
+                              auto_cast=self.auto_cast, rename=lambda _n: _RESULT, element=self.index,
+                              check_collisions=False)
             self._plans[key] = plan
         return plan
 
@@ -136,7 +140,7 @@ def bind_model(lake: ScoringContext, mv: ModelVersion, *, alias: str, return_typ
     return bound
 
 
-def bound_model(lake: ScoringContext, alias: str) -> BoundModel:
+def bound_model(lake: BoundModelsContext, alias: str) -> BoundModel:
     """The model bound to ``alias`` on this lake (case-insensitive).
 
     Raises:

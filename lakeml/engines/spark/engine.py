@@ -11,7 +11,7 @@ import contextlib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -30,6 +30,9 @@ from lakeml.errors import (
 )
 from lakeml.storage.lakefs import LakeStorage
 from lakeml.storage.uri import Location, parse_location, safe_uri
+
+if TYPE_CHECKING:  # pyspark loads only when a Spark lake is used
+    from pyspark.sql import SparkSession
 
 _CSV_OPTIONS: dict[str, str] = {"has_header": "header", "separator": "sep", "quote_char": "quote",
                                 "null_values": "nullValue", "encoding": "encoding", "comment_prefix": "comment",
@@ -62,6 +65,7 @@ class SparkEngine:
         self._spark = check_session(spark) if spark is not None else None
         self._conf = dict(spark_conf or {})
         self._accounts: set[str] = set()
+        self._abfs: bool | None = None  # the session's JVM classpath never changes: asked once
         if self._spark is not None:
             for key, value in self._conf.items():
                 self._spark.conf.set(key, str(value))
@@ -70,7 +74,7 @@ class SparkEngine:
         return f"SparkEngine({'running' if self._spark is not None else 'not started'})"
 
     @property
-    def spark(self) -> Any:
+    def spark(self) -> SparkSession:
         """The Spark session (started now if lakeml owns it and it is not running yet)."""
         if self._spark is None:
             from lakeml.engines.spark.runtime import start_session
@@ -82,13 +86,15 @@ class SparkEngine:
     def capabilities(self) -> Capabilities:
         """Spark's flags: distributed; Delta is written through the driver (no delta-spark offline);
         Azure only where the session has Hadoop's ABFS connector (never the pip package's)."""
-        from lakeml.engines.spark.abfs import has_abfs
+        if self._spark is not None and self._abfs is None:
+            from lakeml.engines.spark.abfs import has_abfs
 
-        azure = self._spark is not None and has_abfs(self._spark)
+            self._abfs = has_abfs(self._spark)  # a JVM round trip (a class lookup): not on every query
+        azure = self._spark is not None and bool(self._abfs)
         return Capabilities(lazy=True, streaming_writes=True, delta_writes=True, map_batches=True,
                             sql_functions=True, azure=azure, merge_writes=False, sql_writes=False,
                             case_sensitive_columns=False, file_targets=False, batch_progress=False,
-                            distributed=True)
+                            distributed=True, profile_durations=False)
 
     # ---- locations --------------------------------------------------------------------------------
     def hadoop_path(self, uri: str, storage: LakeStorage) -> str:
@@ -274,6 +280,10 @@ class SparkEngine:
     def schema(self, frame: Any) -> pa.Schema:
         """The Arrow schema of a Spark DataFrame (no rows read)."""
         return to_arrow_schema(frame.schema)
+
+    def resolve(self, frame: Any) -> None:
+        """Analyse the plan (``frame.schema``); Spark caches it on the DataFrame."""
+        frame.schema  # noqa: B018 - the attribute access is the analysis
 
     def limit(self, frame: Any, n: int) -> Any:
         """The first ``n`` rows."""
