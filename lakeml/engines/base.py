@@ -51,6 +51,9 @@ class Capabilities:
         azure: scans and writes ``abfss://`` lakes with the lake's credentials.
         merge_writes: ``lake.write(..., mode="merge", keys=...)`` upserts frames of this engine.
         sql_writes: ``lake.sql`` runs statements that write (CREATE TABLE AS, INSERT, DROP, MERGE).
+        case_sensitive_columns: a frame may hold columns whose names differ only in case (``X`` and ``x``).
+        file_targets: ``lake.score`` writes into a single Parquet file as well as into a lake table.
+        batch_progress: ``lake.score``'s ``progress`` callback hears of every batch, not only of the end.
         distributed: work runs on a cluster, not only in this process.
         profile_durations: ``lake.profile`` bins durations and times of day (else they are profiled
             as "other": nulls only).
@@ -64,6 +67,9 @@ class Capabilities:
     azure: bool = True
     merge_writes: bool = True
     sql_writes: bool = True
+    case_sensitive_columns: bool = True
+    file_targets: bool = True
+    batch_progress: bool = True
     distributed: bool = False
     profile_durations: bool = True
 

@@ -93,6 +93,7 @@ class SparkEngine:
         azure = self._spark is not None and bool(self._abfs)
         return Capabilities(lazy=True, streaming_writes=True, delta_writes=True, map_batches=True,
                             sql_functions=True, azure=azure, merge_writes=False, sql_writes=False,
+                            case_sensitive_columns=False, file_targets=False, batch_progress=False,
                             distributed=True, profile_durations=False)
 
     # ---- locations --------------------------------------------------------------------------------
