@@ -422,7 +422,8 @@ def child_spark_lakeml(model: str, data: Path, work: Path, reps: int = 3) -> dic
             runners[name]()
             times[name].append(time.perf_counter() - t0)
     ours = lakeml.connect(lake.root).table("scored").select("label", "probabilities").collect()
-    theirs = pl.read_parquet(raw_out).select("label", "probabilities")
+    theirs = pl.read_parquet(f"{raw_out}/*.parquet")  # Spark leaves .crc files beside its parts
+    theirs = theirs.select("label", "probabilities")
     same = (ours.height == theirs.height and ours["label"].sum() == theirs["label"].sum()
             and abs(float(ours["probabilities"].list.get(1).sum()) - float(theirs["probabilities"].list.get(1).sum()))
             <= 1e-3 * ours.height)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,7 +169,7 @@ def score(lake: ModelsContext, model: str | ModelVersion, source: Any, target: s
             raise
         return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical")
 
-    scored = lf.map_batches(run, schema=pl.Schema(out_schema), streamable=True)
+    scored = _scored_source(lf, run, pl.Schema(out_schema), plan.batch_size)
     try:
         if file_target is not None:
             _sink_file(scored, file_target, sink_options)
@@ -190,6 +190,36 @@ def score(lake: ModelsContext, model: str | ModelVersion, source: Any, target: s
         raise StorageError(f"Writing scores to {safe_uri(target)!r} failed: {str(exc).splitlines()[0][:300]}",
                            hint="Check the target location and retry; nothing was published.") from exc
     return ScoreResult(state["rows"], time.perf_counter() - t0, target, f"{mv.name}:{mv.version}")
+
+
+def _scored_source(lf: pl.LazyFrame, run: Callable[[pl.DataFrame], pl.DataFrame], schema: pl.Schema,
+                   batch_size: int) -> pl.LazyFrame:
+    """A LazyFrame whose batches are ``lf``'s, pulled ``batch_size`` rows at a time and scored by ``run``.
+
+    The sink pulls a scored batch only when it has room for it, and the source is read only as
+    fast as batches are scored, so memory stays bounded by a few batches whatever the table's size
+    (``LazyFrame.map_batches`` let the streaming engine read ahead of a slow Python function: peak
+    memory grew with the table, docs/scoring.md "Memory budget").
+    """
+    from polars.io.plugins import register_io_source
+
+    def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+                _hint: int | None) -> Iterator[pl.DataFrame]:
+        left = n_rows
+        for df in lf.collect_batches(chunk_size=batch_size):
+            out = run(df)
+            if predicate is not None:
+                out = out.filter(predicate)
+            if with_columns is not None:
+                out = out.select(with_columns)
+            if left is not None:
+                out = out.head(left)
+                left -= out.height
+            yield out
+            if left is not None and left <= 0:
+                return
+
+    return register_io_source(batches, schema=schema, explain_name="lakeml score")
 
 
 def _total_null_error(lf: pl.LazyFrame, plan: ScoringPlan) -> NullInputError | None:

@@ -361,3 +361,26 @@ def test_auto_follows_the_stored_speed_verdict(lake: Lake, monkeypatch: pytest.M
         choice = kernels.choice_of(mv.sha256, threads)
         assert choice is not None and choice.kind == kind
     assert choice.reason.startswith("ONNX Runtime was faster (compiled 2000.0 ms vs ONNX Runtime 1000.0 ms")
+
+
+def test_the_engine_batch_function_uses_the_one_kernel_choice(lake: Lake) -> None:
+    """Spark's mapInArrow function (lakeml.scoring.on_engine) scores with get_kernel's kernel at the
+    worker thread count, in the driver and, after pickling, in a worker, like lake.predict."""
+    from lakeml.scoring import on_engine
+    from lakeml.scoring.types import parse_outputs
+
+    x = data()[0]
+    mv = lake.models.register(fitted("lgbm"), name="g", features=FEATURES)
+    table = pa.table({f: x[:, i] for i, f in enumerate(FEATURES)})
+    schema = on_engine.arrow_to_polars_schema(table.schema)
+    spec, plan = on_engine.bind(mv.manifest, mv.onnx_bytes(), schema, parse_outputs("probabilities array(real, 2)"),
+                                on_null="error", auto_cast=False, batch_size=1024)
+    kernel = kernels.get_kernel(mv.onnx_bytes(), threads=on_engine.WORKER_THREADS, sha256=mv.sha256)
+    assert plan.session is kernel and kernel.kind == "compiled"
+    on_engine._plans.clear()  # as in a fresh worker process: the unpickled function rebuilds its plan
+    scorer = pickle.loads(pickle.dumps(on_engine.BatchScorer(spec)))
+    out = pl.from_arrow(scorer(table.combine_chunks().to_batches()[0]))
+    assert spec.plan().session is kernel
+    ref = lake.predict("g", pl.from_arrow(table), outputs="probabilities array(real, 2)")  # type: ignore[arg-type]
+    np.testing.assert_allclose(out["probabilities"].arr.get(1).to_numpy(),  # type: ignore[index]
+                               ref["probabilities"].arr.get(1).to_numpy(), rtol=1e-5, atol=1e-6)
