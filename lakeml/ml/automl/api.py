@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from lakeml.config import DEFAULT_EARLY_STOPPING
 from lakeml.errors import ConfigError, TrainingError, choices_hint
 from lakeml.ml.automl.budget import Clock
-from lakeml.ml.automl.workers import WorkerPool
+from lakeml.ml.automl.workers import TrialExecutor, WorkerPool
 
 # Heavy modules (scikit-learn, hyperopt, ...) are imported inside automl(), after the clock has
 # started: their import time is part of the budget, as the user experiences it.
@@ -103,6 +103,15 @@ def _beside_search(prepared: PreparedData) -> list[Guardrail]:
 
     register_converters()
     return run_guardrails(prepared)
+
+
+def _trial_executor(lake: ModelsContext, n_jobs: int | None) -> TrialExecutor:
+    """Where the trials run: killable local worker processes, or one Spark job per trial on a Spark lake."""
+    if lake.engine.name == "spark":
+        from lakeml.ml.automl.spark_trials import SparkTrialPool
+
+        return SparkTrialPool(getattr(lake.engine, "spark"), n_jobs)  # noqa: B009 (not on the Engine Protocol)
+    return WorkerPool(n_jobs or os.cpu_count() or 1)
 
 
 def _check_args(time_budget: float | None, max_trials: int | None, n_jobs: int | None) -> None:
@@ -195,9 +204,8 @@ def automl(
     clock = Clock(time_budget, started_at)
     _check_args(time_budget, max_trials, n_jobs)
     run_seed = int(seed) if seed is not None else secrets.randbelow(2**31 - 1)
-    workers = n_jobs or os.cpu_count() or 1
     # Workers start first: they import scikit-learn while this process reads and checks the data.
-    with WorkerPool(workers) as pool, tempfile.TemporaryDirectory(prefix="lakeml-automl-") as tmp:
+    with _trial_executor(lake, n_jobs) as pool, tempfile.TemporaryDirectory(prefix="lakeml-automl-") as tmp:
         from lakeml.ml.automl.data import prepare, sample_sizes
         from lakeml.ml.automl.engine import Search, SearchSettings
         from lakeml.ml.automl.finish import finish
@@ -221,6 +229,7 @@ def automl(
         with open(payload_path, "wb") as fh:
             pickle.dump(prepared.payload(), fh, protocol=pickle.HIGHEST_PROTOCOL)
         pool.load(payload_path)
+        workers = pool.size  # trials at once: n_jobs, else one per core (Spark: per task slot)
         timings = {"prepare": clock.elapsed()}
         settings = SearchSettings(
             metric=metric_name, greater_is_better=greater, max_trials=max_trials,

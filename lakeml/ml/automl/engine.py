@@ -28,7 +28,7 @@ import numpy as np
 from lakeml.ml.automl.budget import Clock
 from lakeml.ml.automl.search import Searcher
 from lakeml.ml.automl.trial import TrialOutput, run_trial
-from lakeml.ml.automl.workers import Job, JobResult, WorkerPool
+from lakeml.ml.automl.workers import Job, JobResult, TrialExecutor
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _better(a: float, b: float | None, greater: bool, tol: float = 1e-9) -> bool
 class Search:
     """Runs the search; :attr:`records` holds every trial, :attr:`stop_reason` why it ended."""
 
-    def __init__(self, pool: WorkerPool, searcher: Searcher, clock: Clock, settings: SearchSettings) -> None:
+    def __init__(self, pool: TrialExecutor, searcher: Searcher, clock: Clock, settings: SearchSettings) -> None:
         self.pool, self.searcher, self.clock, self.s = pool, searcher, clock, settings
         self.records: list[TrialRecord] = []
         self.best: TrialRecord | None = None

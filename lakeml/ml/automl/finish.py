@@ -17,7 +17,7 @@ from lakeml.ml.automl.data import PreparedData
 from lakeml.ml.automl.engine import Clock, TrialRecord
 from lakeml.ml.automl.result import AutoMLResult
 from lakeml.ml.automl.trial import refit, validation_rows
-from lakeml.ml.automl.workers import Job, WorkerPool
+from lakeml.ml.automl.workers import Job, TrialExecutor
 from lakeml.ml.families import idle_cores
 from lakeml.ml.guardrails import guardrails_frame
 from lakeml.ml.importance import column_importances
@@ -97,7 +97,7 @@ def _try_ensemble(data: PreparedData, ranked: list[TrialRecord], metric: str, gr
     return plan
 
 
-def _run_refit(pool: WorkerPool, members: list[tuple[str, dict[str, Any]]], weights: list[float] | None,
+def _run_refit(pool: TrialExecutor, members: list[tuple[str, dict[str, Any]]], weights: list[float] | None,
                deadline: float, *, rows: int | None = None, n_jobs: int = 1) -> tuple[Any, str | None]:
     """Refit in a worker; returns ``(model, None)``, or ``(None, reason)`` when it failed or ran out of time."""
     pool.respawn = True
@@ -112,7 +112,7 @@ def _run_refit(pool: WorkerPool, members: list[tuple[str, dict[str, Any]]], weig
             return None, (result.error or "worker died").strip().splitlines()[-1]
 
 
-def _final_model(pool: WorkerPool, data: PreparedData, chosen: list[TrialRecord], weights: list[float] | None,
+def _final_model(pool: TrialExecutor, data: PreparedData, chosen: list[TrialRecord], weights: list[float] | None,
                  best: TrialRecord, clock: Clock, deadline: float, export_reserve: float,
                  notes: list[str], n_jobs: int = 1) -> tuple[Any, str | None]:
     """Refit ``chosen`` on all rows (or as many as time allows), or use the best trial's own fold model."""
@@ -139,7 +139,7 @@ def _final_model(pool: WorkerPool, data: PreparedData, chosen: list[TrialRecord]
     return model, why
 
 
-def finish(lake: ModelsContext, data: PreparedData, records: list[TrialRecord], pool: WorkerPool, clock: Clock, *,
+def finish(lake: ModelsContext, data: PreparedData, records: list[TrialRecord], pool: TrialExecutor, clock: Clock, *,
            metric: str, greater: bool, ensemble: bool, seed: int, stop_reason: str, deterministic: bool,
            settings: dict[str, Any], timings: dict[str, float]) -> AutoMLResult:
     """Pick the final model (single or ensemble), refit it, export and prove it, write the run tables."""

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, Protocol
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
 _ZYGOTE_CODE = "import sys; from lakeml.ml.automl.workers import zygote_main; zygote_main(int(sys.argv[1]))"
@@ -57,6 +57,46 @@ class JobResult:
     error: str | None = None
     timed_out: bool = False
     seconds: float = 0.0
+
+
+class TrialExecutor(Protocol):
+    """Where trials and the final refit run, under deadlines: the seam between the search and its engine.
+
+    :class:`WorkerPool` (killable local processes) on the Polars engine;
+    :class:`lakeml.ml.automl.spark_trials.SparkTrialPool` (one Spark job per trial) on the Spark engine.
+    The search loop, the refit and everything after it are the same code on both.
+    """
+
+    #: jobs stopped at their deadline (or lost with their worker)
+    killed: int
+    #: whether a job may be submitted past :attr:`size` (the final refit); turned off after it
+    respawn: bool
+
+    def load(self, payload_path: str) -> None:
+        """Make the pickled payload at ``payload_path`` available to every job."""
+
+    @property
+    def size(self) -> int:
+        """Jobs that can run at once."""
+
+    def idle(self) -> int:
+        """Free slots for another job."""
+
+    def ready(self) -> int:
+        """Slots that can start a job now (workers started)."""
+
+    def submit(self, job: Job) -> None:
+        """Start ``job`` (``job.func(payload, cache=..., **job.kwargs)``); it is stopped at ``job.deadline``."""
+
+    def poll(self, timeout: float) -> list[JobResult]:
+        """Wait up to ``timeout`` seconds for results; stop jobs past their deadline (``timed_out``)."""
+
+    def close(self) -> None:
+        """Stop every running job and release the payload."""
+
+    def __enter__(self) -> TrialExecutor: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 def _die_with_parent() -> None:
