@@ -14,24 +14,33 @@ what the function returned, or the traceback it raised, to a callback.
 from __future__ import annotations
 
 import pickle
+import secrets
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-#: broadcast id -> (payload, cache), in each Python worker: the payload is unpickled once per worker.
-_LOADED: dict[int, tuple[Any, dict[str, Any]]] = {}
+#: shared data key -> (payload, cache), in each Python worker: the payload is unpickled once per worker.
+_LOADED: dict[str, tuple[Any, dict[str, Any]]] = {}
 
 
-def _run_in_task(broadcast: Any, func: Callable[..., Any], kwargs: dict[str, Any],
+@dataclass(frozen=True)
+class Shared:
+    """Broadcast data and the key Python workers keep it under once unpickled."""
+
+    key: str
+    broadcast: Any
+
+
+def _run_in_task(shared: Shared, func: Callable[..., Any], kwargs: dict[str, Any],
                  _rows: Iterator[Any]) -> Iterator[bytes]:
     """The task body (in a Python worker): ``("ok", value)`` or ``("error", traceback)``, pickled."""
     try:
-        key = int(broadcast.id)
-        if key not in _LOADED:
+        if shared.key not in _LOADED:
             _LOADED.clear()  # one run's data at a time per worker
-            _LOADED[key] = (pickle.loads(broadcast.value), {})
-        payload, cache = _LOADED[key]
+            _LOADED[shared.key] = (pickle.loads(shared.broadcast.value), {})
+        payload, cache = _LOADED[shared.key]
         out: tuple[str, Any] = ("ok", func(payload, cache=cache, **kwargs))
     except Exception:
         out = ("error", traceback.format_exc(limit=8))
@@ -53,11 +62,11 @@ class SparkTasks:
         """Task slots of the cluster (``sc.defaultParallelism``: the cores of a ``local[n]`` master)."""
         return max(1, int(self._sc.defaultParallelism))
 
-    def broadcast(self, data: bytes) -> Any:
+    def broadcast(self, data: bytes) -> Shared:
         """Broadcast pickled ``data`` once; pass the handle to :meth:`start`."""
-        return self._sc.broadcast(data)
+        return Shared(secrets.token_hex(8), self._sc.broadcast(data))
 
-    def start(self, group: str, description: str, broadcast: Any, func: Callable[..., Any],
+    def start(self, group: str, description: str, shared: Shared, func: Callable[..., Any],
               kwargs: dict[str, Any], done: Callable[[str, Any], None]) -> None:
         """Start ``func(payload, cache=..., **kwargs)`` as one task in job group ``group``; returns at once.
 
@@ -73,7 +82,7 @@ class SparkTasks:
             try:
                 # Job groups are per thread (pinned thread mode): this thread's jobs are in ``group``.
                 sc.setJobGroup(group, description, interruptOnCancel=True)
-                rdd = sc.parallelize([0], 1).mapPartitions(partial(_run_in_task, broadcast, func, kwargs))
+                rdd = sc.parallelize([0], 1).mapPartitions(partial(_run_in_task, shared, func, kwargs))
                 kind, value = pickle.loads(rdd.collect()[0])
             except Exception as exc:
                 text = str(exc).strip().splitlines()
@@ -93,4 +102,4 @@ class SparkTasks:
         return [str(i.status) for i in infos if i is not None]
 
 
-__all__ = ["SparkTasks"]
+__all__ = ["Shared", "SparkTasks"]

@@ -264,7 +264,7 @@ def automl(
                       ensemble=ensemble, seed=run_seed, stop_reason=search.stop_reason,
                       deterministic=deterministic and not cut_by_time,
                       settings={"time_budget": time_budget, "max_trials": max_trials,
-                                "n_jobs": workers, "families": families,
+                                "n_jobs": workers, "executor": pool.name, "families": families,
                                 "early_stopping": early_stopping}, timings=timings)
     # Stopping the workers and removing the payload are part of the call: measure after them.
     result.wall_time_s = clock.elapsed()

@@ -48,6 +48,8 @@ class SparkTrialPool:
         n_workers: trials run at once (default: the cluster's task slots, ``sc.defaultParallelism``).
     """
 
+    name = "spark"
+
     def __init__(self, spark: Any, n_workers: int | None = None) -> None:
         from lakeml.engines.spark.tasks import SparkTasks
 
@@ -153,7 +155,7 @@ class SparkTrialPool:
         for token in list(self._running):
             self._cancel(token)
         if self._broadcast is not None:
-            self._broadcast.unpersist(blocking=False)
+            self._broadcast.broadcast.unpersist(blocking=False)
             self._broadcast = None
 
     def __enter__(self) -> SparkTrialPool:
