@@ -34,8 +34,12 @@ class Shared:
 
 
 def _run_in_task(shared: Shared, func: Callable[..., Any], kwargs: dict[str, Any],
-                 _rows: Iterator[Any]) -> Iterator[bytes]:
+                 rows: Iterator[Any]) -> Iterator[bytes]:
     """The task body (in a Python worker): ``("ok", value)`` or ``("error", traceback)``, pickled."""
+    # The input must be read to its end, or Spark does not reuse the Python worker (SPARK-26549):
+    # every trial would pay a fresh interpreter and its imports.
+    for _ in rows:
+        pass
     try:
         if shared.key not in _LOADED:
             _LOADED.clear()  # one run's data at a time per worker
