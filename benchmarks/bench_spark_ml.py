@@ -84,7 +84,7 @@ def _test_auc(root: Path, model: str, test: Any) -> tuple[float, float]:
 
     lake = lakeml.connect(root)
     start = time.perf_counter()
-    scored = lake.predict(model, test.drop("late"), outputs="probabilities array(real, 2)")
+    scored = lake.predict(model, test.drop("late"), outputs="probabilities array(real, 2)", auto_cast=True)
     seconds = time.perf_counter() - start
     proba = np.asarray(scored["probabilities"].to_list(), dtype=np.float64)[:, 1]
     return float(roc_auc_score(test["late"].to_numpy(), proba)), seconds
