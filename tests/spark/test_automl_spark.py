@@ -156,3 +156,12 @@ def test_the_polars_engine_keeps_its_local_worker_processes(tmp_path: Path) -> N
         assert pool.name == "processes"
     finally:
         pool.close()
+
+
+def test_a_session_without_a_spark_context_is_refused_with_a_hint() -> None:
+    from lakeml.engines.spark.tasks import SparkTasks
+    from lakeml.errors import UnsupportedOperationError
+
+    with pytest.raises(UnsupportedOperationError, match="classic Spark session") as info:
+        SparkTasks(object())  # what a Spark Connect client lacks: a SparkContext
+    assert "Polars engine" in (info.value.hint or "")

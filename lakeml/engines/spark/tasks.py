@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from lakeml.errors import UnsupportedOperationError
+
 #: shared data key -> (payload, cache), in each Python worker: the payload is unpickled once per worker.
 _LOADED: dict[str, tuple[Any, dict[str, Any]]] = {}
 
@@ -59,7 +61,14 @@ class SparkTasks:
     """
 
     def __init__(self, spark: Any) -> None:
-        self._sc = spark.sparkContext
+        try:
+            self._sc = spark.sparkContext
+        except Exception as exc:  # Spark Connect: no SparkContext on the client
+            raise UnsupportedOperationError(
+                "AutoML on Spark runs trials as Spark jobs and needs a classic Spark session; this "
+                "session has no SparkContext (Spark Connect).",
+                hint="Use a classic session (SparkSession.builder without .remote()), or open the lake on "
+                     "the Polars engine for AutoML.") from exc
 
     @property
     def slots(self) -> int:
