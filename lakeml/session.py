@@ -533,7 +533,8 @@ class Lake:
             seed: seeds splits, search and estimators; drawn at random when None (and recorded).
             allowed: only these families.
             blocked: leave out these families.
-            n_jobs: trials run in parallel, one worker process each (default: one per core).
+            n_jobs: trials run in parallel, one worker process each (default: one per core); on a Spark
+            lake, Spark jobs (default: one per task slot, ``sc.defaultParallelism``).
             roles: featurization role overrides, column -> numeric|categorical|boolean|datetime|drop.
             ensemble: try a soft-voting ensemble of the best trials; kept when it scores better.
             early_stopping: stop after this many trials in a row without improvement (None: never).

@@ -184,7 +184,8 @@ def automl(
             leaderboard is identical on rerun.
         seed: seeds validation splits, TPE and the estimators; drawn at random when None (and recorded).
         allowed, blocked: family names to restrict the search to, or to leave out.
-        n_jobs: trials run in parallel, one worker process each (default: one per core).
+        n_jobs: trials run in parallel, one worker process each (default: one per core); on a Spark
+            lake, Spark jobs (default: one per task slot, ``sc.defaultParallelism``).
         roles: featurization role overrides, column -> numeric|categorical|boolean|datetime|drop.
         ensemble: try a soft-voting ensemble of the best trials and keep it when it scores better.
         early_stopping: stop after this many trials in a row without improvement (None: never).
