@@ -5,7 +5,8 @@ needs, so the session can sit above every layer it drives. Layers above the regi
 :class:`LakeContext` with what they add (``lakeml.registry.context.ModelsContext`` adds the
 registry, ``lakeml.scoring.bound.ScoringContext`` the bound models).
 
-``FrameT`` is the engine's lazy frame type: today's layers take ``LakeContext[pl.LazyFrame]``.
+``FrameT`` is the engine's lazy frame type: most layers take ``LakeContext[pl.LazyFrame]``; code that
+runs on any engine's frames (PREDICT and scoring through ``map_batches``) is generic in ``FrameT``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from lakeml.storage.lakefs import LakeStorage
     from lakeml.storage.transactions import Transaction, WriteResult
 
-__all__ = ["LakeContext", "StorageContext"]
+__all__ = ["FrameT", "LakeContext", "StorageContext"]
 
 
 class StorageContext(Protocol):

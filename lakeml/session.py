@@ -328,7 +328,7 @@ class Lake:
         if self.engine.name != "polars":  # frames live in another engine: query-unique views, PREDICT on it
             from lakeml.sql.on_engine import execute as execute_on_engine
 
-            return execute_on_engine(self, query, dict(params) if params else None)  # type: ignore[no-any-return]
+            return execute_on_engine(self, query, dict(params) if params else None)
         from lakeml.sql.fastpath import execute
 
         return execute(self, query, params=dict(params) if params else None)
@@ -425,7 +425,8 @@ class Lake:
         if self.engine.name != "polars":  # mapInArrow on Spark; a lazy frame of the engine comes back
             from lakeml.scoring.on_engine import predict as predict_on_engine
 
-            return predict_on_engine(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[no-any-return]
+            # the engine's lazy frame, not a collected Polars DataFrame (docs/engines.md)
+            return predict_on_engine(self, model, data, outputs=outputs, on_null=on_null,  # type: ignore[return-value]
                                      auto_cast=auto_cast, batch_size=batch_size)
         from lakeml.scoring.api import predict
 
@@ -459,7 +460,7 @@ class Lake:
         if self.engine.name != "polars":
             from lakeml.scoring.on_engine import score as score_on_engine
 
-            return score_on_engine(self, model, source, target, outputs=outputs,  # type: ignore[no-any-return]
+            return score_on_engine(self, model, source, target, outputs=outputs,
                                    on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
                                    format=format)
         from lakeml.scoring.api import score

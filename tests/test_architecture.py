@@ -253,3 +253,64 @@ def test_citations_point_inside_the_repository():
             assert n in rules, f"{f.relative_to(repo)} cites docs/predict.md rule {n}"
     for doc in re.findall(r"docs/[\w.]+\.md", "\n".join(f.read_text() for f in files)):
         assert (repo / doc).exists(), doc
+
+
+_CONTEXT_NAMES = ("lake", "ctx", "context")
+
+
+def _is_any(annotation: ast.expr | None) -> bool:
+    """``Any``, ``typing.Any``, ``"Any"``, or a union with one of them (``Any | None``, ``Optional[Any]``)."""
+    if annotation is None:
+        return False
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            annotation = ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            return False
+    if isinstance(annotation, ast.Name):
+        return annotation.id == "Any"
+    if isinstance(annotation, ast.Attribute):
+        return annotation.attr == "Any"
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return _is_any(annotation.left) or _is_any(annotation.right)
+    if isinstance(annotation, ast.Subscript) and isinstance(annotation.value, ast.Name | ast.Attribute):
+        name = annotation.value.id if isinstance(annotation.value, ast.Name) else annotation.value.attr
+        if name in ("Optional", "Union"):
+            items = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+            return any(_is_any(i) for i in items)
+    return False
+
+
+def _lake_typed_as_any(source: str, filename: str = "<source>") -> list[str]:
+    """Every parameter, class attribute or property named lake, ctx or context in ``source`` typed ``Any``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if node.name in _CONTEXT_NAMES and _is_any(node.returns):
+                found.append(f"{filename}:{node.lineno} {node.name}() -> Any")
+            a = node.args
+            params = [*a.posonlyargs, *a.args, *a.kwonlyargs, *([a.vararg] if a.vararg else []),
+                      *([a.kwarg] if a.kwarg else [])]
+            found += [f"{filename}:{p.lineno} {node.name}({p.arg}: Any)" for p in params
+                      if p.arg in _CONTEXT_NAMES and _is_any(p.annotation)]
+        elif isinstance(node, ast.ClassDef):
+            found += [f"{filename}:{s.lineno} {node.name}.{s.target.id}: Any" for s in node.body
+                      if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
+                      and s.target.id in _CONTEXT_NAMES and _is_any(s.annotation)]
+    return found
+
+
+def test_the_any_finder_finds_a_lake_typed_as_any():
+    source = ("from typing import Any, Optional\nimport typing\n"
+              "def a(lake: Any): ...\nasync def b(*, ctx: 'Any'): ...\ndef c(context: typing.Any | None): ...\n"
+              "def d(lake: Optional[Any]): ...\nclass E:\n    lake: Any\n    @property\n    def ctx(self) -> Any: ...\n"
+              "def ok(lake: LakeContext[FrameT], data: Any, ctx: dict[str, Any]): ...\n")
+    assert [f.split(" ", 1)[1] for f in _lake_typed_as_any(source)] == [
+        "a(lake: Any)", "b(ctx: Any)", "c(context: Any)", "d(lake: Any)", "E.lake: Any", "ctx() -> Any"]
+
+
+def test_no_lake_or_context_is_typed_any():
+    """Issue #14: the layers take a typed lake (``lakeml/context.py`` and the Protocols that extend it), not Any."""
+    found = [hit for path in sorted(PACKAGE.rglob("*.py"))
+             for hit in _lake_typed_as_any(path.read_text(), str(path.relative_to(PACKAGE.parent)))]
+    assert not found, "\n".join(found)

@@ -22,6 +22,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
+from lakeml.context import FrameT, LakeContext
 from lakeml.errors import ConfigError, ModelError, choices_hint
 from lakeml.ml.featurize import FeaturePlan, check_features, onnx_kind, plan_features
 from lakeml.ml.metrics import compute_metrics
@@ -29,6 +30,7 @@ from lakeml.ml.parity import check_parity
 from lakeml.ml.tasks import check_target, prepare_target
 from lakeml.ml.train import MAX_PARITY_ROWS, TrainResult, _jsonable, data_fingerprint
 from lakeml.ml.validation import choose_validation, describe_validation
+from lakeml.registry.context import ModelsContext
 from lakeml.registry.manifest import NULL_RULES_KEY
 
 PREFIX = "mllib."
@@ -66,7 +68,7 @@ def _family(model: str) -> str:
     return name
 
 
-def check_engine(lake: Any, model: str) -> None:
+def check_engine(lake: LakeContext[FrameT], model: str) -> None:
     """MLlib families need the Spark engine.
 
     Raises:
@@ -165,7 +167,7 @@ class MLlibTrainResult(TrainResult):
     _spec: Any = None
 
 
-def train_mllib(lake: Any, data: Any, *, target: str, model: str, params: dict[str, Any] | None = None,
+def train_mllib(lake: ModelsContext, data: object, *, target: str, model: str, params: dict[str, Any] | None = None,
                 task: str | None = None, roles: dict[str, str] | None = None, seed: int = 0,
                 source: str = "frame") -> MLlibTrainResult:
     """Train an MLlib family on the lake's Spark engine (see :func:`lakeml.ml.api.train`).
@@ -178,9 +180,11 @@ def train_mllib(lake: Any, data: Any, *, target: str, model: str, params: dict[s
     family = _family(model)
     check_engine(lake, model)
     from lakeml.engines.spark import mllib as spark_mllib
+    from lakeml.engines.spark.engine import SparkEngine
 
     t0 = time.perf_counter()
     engine = lake.engine
+    assert isinstance(engine, SparkEngine)  # check_engine: a Spark lake (whose frames are Spark's, not Polars')
     frame = pl.from_arrow(engine.collect(lake.frame(data)))
     assert isinstance(frame, pl.DataFrame)
     info = check_target(frame, target, task)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import polars as pl
 
@@ -24,6 +24,10 @@ from lakeml.pipeline.load import bind_parameters, load_pipeline
 from lakeml.pipeline.records import ActivityRun, PipelineRun, Redactor, RunRecorder
 from lakeml.pipeline.runner import DEFAULT_MAX_PARALLEL, RunState, Scope, run_scope
 from lakeml.pipeline.show import format_tree
+
+if TYPE_CHECKING:
+    from lakeml.pipeline.context import PipelineContext
+    from lakeml.storage.lakefs import LakeStorage
 
 _CANCEL_POLL_S = 1.0
 _RUN_SLOTS: dict[tuple[str, str], threading.Semaphore] = {}
@@ -103,14 +107,14 @@ class Pipelines:
         >>> print(lake.pipelines.show(run.run_id))                      # doctest: +SKIP
     """
 
-    def __init__(self, lake: Any, *, clock: Clock | None = None) -> None:
+    def __init__(self, lake: PipelineContext, *, clock: Clock | None = None) -> None:
         self.lake = lake
         self.clock: Clock = clock or SystemClock()
         self._active: dict[str, RunHandle] = {}
         self._recovered = False
 
     @property
-    def storage(self) -> Any:
+    def storage(self) -> LakeStorage:
         """The lake's storage."""
         return self.lake.storage
 
@@ -376,7 +380,7 @@ def _slot(root: str, pipeline: Pipeline) -> threading.Semaphore:
         return _RUN_SLOTS[key]
 
 
-def _cancel_probe(storage: Any, run_id: str) -> Callable[[], bool]:
+def _cancel_probe(storage: LakeStorage, run_id: str) -> Callable[[], bool]:
     last = {"at": 0.0, "value": False}
     lock = threading.Lock()
 

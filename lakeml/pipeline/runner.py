@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakeml.errors import ActivityError, ActivityTimeoutError, LakeMLError
 from lakeml.pipeline.clock import Clock
@@ -27,6 +27,9 @@ from lakeml.pipeline.expressions.template import Template, render
 from lakeml.pipeline.policy import is_retryable, retry_delay
 from lakeml.pipeline.records import ActivityRun, PipelineRun, RunRecorder
 from lakeml.pipeline.types import ACTIVITY_TYPES
+
+if TYPE_CHECKING:
+    from lakeml.pipeline.context import PipelineContext
 
 DEFAULT_MAX_PARALLEL = 16
 _NO_ITEM = object()
@@ -39,7 +42,7 @@ Launcher = Callable[[str, dict[str, Any], bool, str], dict[str, Any]]
 class RunState:
     """Everything one pipeline run shares across its activities and threads."""
 
-    lake: Any
+    lake: PipelineContext
     pipeline: Pipeline
     run: PipelineRun
     parameters: dict[str, Any]
@@ -149,7 +152,7 @@ class ActivityContext:
     stop: threading.Event
 
     @property
-    def lake(self) -> Any:
+    def lake(self) -> PipelineContext:
         """The open lake."""
         return self.run.lake
 

@@ -16,7 +16,7 @@ from lakeml.config import DEFAULT_BATCH_SIZE
 from lakeml.context import StorageContext
 from lakeml.errors import CredentialError, InvalidNameError, LakeMLError, NullInputError, StorageError
 from lakeml.query.names import validate_name
-from lakeml.registry.context import ModelsContext
+from lakeml.registry.context import ModelsContext, RegistryContext
 from lakeml.registry.registry import ModelVersion
 from lakeml.scoring.kernels import get_kernel
 from lakeml.scoring.plan import ScoringPlan
@@ -42,7 +42,7 @@ class ScoreResult:
                                     ("model", self.model), ("seconds", f"{self.seconds:.2f} ({rate:,.0f} rows/s)")])
 
 
-def resolve_model(lake: ModelsContext, model: str | ModelVersion) -> ModelVersion:
+def resolve_model(lake: RegistryContext, model: str | ModelVersion) -> ModelVersion:
     """A :class:`ModelVersion` from a reference string (or the version itself)."""
     if isinstance(model, ModelVersion):
         return model

@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from lakeml.context import FrameT
 from lakeml.errors import PredictError
-from lakeml.registry.context import ModelsContext
+from lakeml.registry.context import EngineModelsContext, ModelsContext
 from lakeml.registry.refs import validate_alias
 from lakeml.registry.registry import ModelVersion
 from lakeml.scoring.api import batch_size_for
@@ -22,13 +23,21 @@ _OUTPUT = re.compile(r"^\s*([^\[\]\s]+)\s*(?:\[\s*(\d+)\s*\])?\s*$")
 _RESULT = "__lakeml_predict"
 
 
-class ScoringContext(ModelsContext, Protocol):
-    """A lake with its registry and the models bound on it (they live on the session, not in a global)."""
+class BoundModelsContext(Protocol):
+    """Only the models bound on a lake (they live on the session, not in a global)."""
 
     @property
     def bound_models(self) -> MutableMapping[str, BoundModel]:
         """Bound models by lower-cased alias."""
         ...
+
+
+class EngineScoringContext(EngineModelsContext[FrameT], BoundModelsContext, Protocol[FrameT]):
+    """A lake with frames of the engine's type ``FrameT``, its registry and the models bound on it."""
+
+
+class ScoringContext(ModelsContext, BoundModelsContext, Protocol):
+    """A lake with its registry and the models bound on it (they live on the session, not in a global)."""
 
 
 class BoundModel:
@@ -136,7 +145,7 @@ def bind_model(lake: ScoringContext, mv: ModelVersion, *, alias: str, return_typ
     return bound
 
 
-def bound_model(lake: ScoringContext, alias: str) -> BoundModel:
+def bound_model(lake: BoundModelsContext, alias: str) -> BoundModel:
     """The model bound to ``alias`` on this lake (case-insensitive).
 
     Raises:

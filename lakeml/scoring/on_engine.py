@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import polars as pl
 import pyarrow as pa
@@ -26,9 +26,17 @@ from lakeml.scoring.types import OutputDecl, parse_outputs, safe_cast
 from lakeml.storage.lakefs import new_token
 from lakeml.storage.uri import safe_uri
 
+if TYPE_CHECKING:  # annotations only: a worker process unpickling BatchScorer imports this module
+    from lakeml.context import FrameT, LakeContext
+    from lakeml.registry.context import EngineModelsContext
+    from lakeml.registry.registry import ModelVersion
+    from lakeml.scoring.api import ScoreResult
+
 #: ONNX Runtime threads per worker process: the engine's task slots are the parallelism.
 WORKER_THREADS = 1
 RESULT = "__lakeml_predict"
+#: What ``outputs=`` takes (see :func:`lakeml.scoring.types.parse_outputs`).
+Outputs: TypeAlias = str | dict[str, Any] | list[OutputDecl] | None
 _plans: dict[tuple[Any, ...], ScoringPlan] = {}
 
 
@@ -117,7 +125,7 @@ def arrow_schema(schema: pl.Schema) -> pa.Schema:
     return pl.DataFrame(schema=schema).to_arrow().schema
 
 
-def result_schema(lake: Any, plan: ScoringPlan, frame: Any, data_schema: pl.Schema) -> pl.Schema:
+def result_schema(lake: LakeContext[FrameT], plan: ScoringPlan, frame: FrameT, data_schema: pl.Schema) -> pl.Schema:
     """DATA's columns then the outputs; an output whose width only scoring tells is probed on a few rows."""
     static: dict[str, pl.DataType | None] = plan.output_schema()
     if any(dtype is None for dtype in static.values()):
@@ -129,7 +137,7 @@ def result_schema(lake: Any, plan: ScoringPlan, frame: Any, data_schema: pl.Sche
     return pl.Schema(merged)
 
 
-def check_null_counts(lake: Any, frame: Any, plan: ScoringPlan) -> None:
+def check_null_counts(lake: LakeContext[FrameT], frame: FrameT, plan: ScoringPlan) -> None:
     """Rule 10 before any row is scored: the nulls of the inputs ``on_null`` governs, counted in one query."""
     if plan.on_null == "propagate" or not plan.null_columns:
         return
@@ -144,8 +152,8 @@ def check_null_counts(lake: Any, frame: Any, plan: ScoringPlan) -> None:
         raise error
 
 
-def scored(lake: Any, model: Any, data: Any, *, outputs: Any, on_null: str, auto_cast: bool,
-           batch_size: int | None) -> tuple[Any, Any]:
+def scored(lake: EngineModelsContext[FrameT], model: str | ModelVersion, data: object, *, outputs: Outputs,
+           on_null: str, auto_cast: bool, batch_size: int | None) -> tuple[FrameT, ModelVersion]:
     """``(frame, model version)``: DATA streamed through the model, lazily, on the lake's engine."""
     from lakeml.scoring.api import batch_size_for, resolve_model
 
@@ -159,16 +167,16 @@ def scored(lake: Any, model: Any, data: Any, *, outputs: Any, on_null: str, auto
     return lake.engine.map_batches(frame, BatchScorer(spec), schema=arrow_schema(out)), mv
 
 
-def predict(lake: Any, model: Any, data: Any, *, outputs: Any = None, on_null: str = "error",
-            auto_cast: bool = False, batch_size: int | None = None) -> Any:
+def predict(lake: EngineModelsContext[FrameT], model: str | ModelVersion, data: object, *, outputs: Outputs = None,
+            on_null: str = "error", auto_cast: bool = False, batch_size: int | None = None) -> FrameT:
     """DATA's columns then the outputs, as the engine's (lazy) frame."""
     return scored(lake, model, data, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
                   batch_size=batch_size)[0]
 
 
-def score(lake: Any, model: Any, source: Any, target: str, *, outputs: Any = None, on_null: str = "error",
-          auto_cast: bool = False, batch_size: int | None = None, mode: str = "error",
-          format: str = "parquet") -> Any:
+def score(lake: EngineModelsContext[FrameT], model: str | ModelVersion, source: object, target: str, *,
+          outputs: Outputs = None, on_null: str = "error", auto_cast: bool = False, batch_size: int | None = None,
+          mode: str = "error", format: str = "parquet") -> ScoreResult:
     """Score ``source`` into lake table ``target``; lakeml's log commits what the engine wrote."""
     from lakeml.query.names import TABLES_DIR
     from lakeml.query.parquet_table import latest_version

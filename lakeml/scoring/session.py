@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lakeml.config import default_ort_threads
+from lakeml.config import LakeConfig, default_ort_threads
 from lakeml.errors import ModelError
 from lakeml.registry.manifest import check_self_contained
 
@@ -49,7 +49,7 @@ class CachedSession:
             return list(self.session.run(outputs, feeds))
 
 
-def default_threads(config: Any = None) -> int:
+def default_threads(config: LakeConfig | None = None) -> int:
     """ORT intra-op threads: ``config.ort_threads`` when set, else :func:`lakeml.config.default_ort_threads`."""
     value = getattr(config, "ort_threads", None) if config is not None else None
     return int(value) if value else default_ort_threads()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
 
 import polars as pl
 import sqlglot
 from sqlglot import exp
 
+from lakeml.context import FrameT, LakeContext
+from lakeml.engines.base import Engine
 from lakeml.sql.dialect import LakeSQL
 
 __all__ = ["polars_schema", "run", "run_text"]
@@ -21,7 +22,7 @@ __all__ = ["polars_schema", "run", "run_text"]
 _names = itertools.count(1)
 
 
-def run(engine: Any, tree: exp.Expr, frames: Mapping[str, Any]) -> Any:
+def run(engine: Engine[FrameT], tree: exp.Expr, frames: Mapping[str, FrameT]) -> FrameT:
     """Run ``tree`` over ``frames`` on the engine, each frame under a name unique to this run."""
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     unique = {name: f"__lakeml_q{next(_names)}_{_safe(name)}" for name in frames}
@@ -37,7 +38,7 @@ def run(engine: Any, tree: exp.Expr, frames: Mapping[str, Any]) -> Any:
     return engine.sql(text, frames={unique[name]: frame for name, frame in frames.items()})
 
 
-def run_text(lake: Any, sql: str, frames: Mapping[str, Any]) -> Any:
+def run_text(lake: LakeContext[FrameT], sql: str, frames: Mapping[str, FrameT]) -> FrameT:
     """Run LakeSQL text whose tables are all in ``frames`` (a CTE or DATA subquery of PREDICT)."""
     return run(lake.engine, sqlglot.parse_one(sql, dialect=LakeSQL), frames)
 
@@ -46,7 +47,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:40]
 
 
-def polars_schema(lake: Any, frame: Any) -> pl.Schema:
+def polars_schema(lake: LakeContext[FrameT], frame: FrameT) -> pl.Schema:
     """An engine frame's columns as a Polars schema (what PREDICT binding reads)."""
     from lakeml.scoring.on_engine import arrow_to_polars_schema
 

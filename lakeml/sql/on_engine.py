@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import polars as pl
 from sqlglot import exp
 
 from lakeml.engines.base import unsupported
@@ -23,6 +24,9 @@ from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_query
 from lakeml.sql.sources import rewrite_sources
 
+if TYPE_CHECKING:
+    from lakeml.scoring.bound import ScoringContext
+
 __all__ = ["execute"]
 
 
@@ -32,8 +36,13 @@ def _parsed(query: str) -> exp.Query:
     return parse_query(query)
 
 
-def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> Any:
-    """Run a lake SQL query on ``lake.engine``; returns the engine's frame (bad names fail here)."""
+def execute(lake: ScoringContext, query: str, params: Mapping[str, Any] | None = None) -> pl.LazyFrame:
+    """Run a lake SQL query on ``lake.engine``; returns the engine's frame (bad names fail here).
+
+    Typed as the session is (``Lake.engine`` is an ``Engine[pl.LazyFrame]``): the front end it shares
+    with the Polars path (sources, catalog tables) is; PREDICT and the run itself are generic in the
+    engine's frame type (:mod:`lakeml.sql.predict_engine`, :mod:`lakeml.sql.engine_run`).
+    """
     engine = lake.engine
     if not engine.capabilities.sql_writes and is_write(query):
         unsupported(engine.name, "SQL that writes (CREATE TABLE AS, INSERT, DROP TABLE, MERGE)",
@@ -43,7 +52,7 @@ def execute(lake: Any, query: str, params: Mapping[str, Any] | None = None) -> A
     tree: exp.Expr = _parsed(query).copy()
     tree = bind_params(tree, params)
     _check_limits(tree)
-    frames: dict[str, Any] = {}
+    frames: dict[str, pl.LazyFrame] = {}
     rewrite_sources(tree, lake, frames)
     _register_tables(tree, lake, frames)
     for name, frame in list(frames.items()):

@@ -27,7 +27,8 @@ from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.nodes import PredictCall, PredictTable
 
 if TYPE_CHECKING:
-    from lakeml.scoring.bound import ScoringContext
+    from lakeml.registry.context import RegistryContext
+    from lakeml.scoring.bound import BoundModel, BoundModelsContext, ScoringContext
 
 _counter = itertools.count(1)
 
@@ -110,12 +111,6 @@ def _frames_only(frames: dict[str, pl.LazyFrame], sql: str) -> bool:
 
 
 def _model(node: exp.Expr, lake: ScoringContext) -> tuple[Manifest, bytes]:
-    if isinstance(node, exp.Literal) and node.is_string:
-        mv = lake.models.get(node.name)
-        return mv.manifest, mv.onnx_bytes()
-    if isinstance(node, exp.Parameter | exp.Placeholder):
-        raise SQLError(f"PREDICT MODEL = {node.sql(dialect=LakeSQL)} is an unbound parameter.",
-                       hint="Bind it, e.g. [[lake.sql(q, params={'m': 'churn@champion'})|--param m=churn@champion]].")
     if isinstance(node, exp.Subquery):
         value = lake.sql(node.this.sql(dialect=LakeSQL)).collect()
         if value.shape != (1, 1):
@@ -130,11 +125,22 @@ def _model(node: exp.Expr, lake: ScoringContext) -> tuple[Manifest, bytes]:
             return _inline_manifest(bytes(item), lake), bytes(item)
         raise SQLError(f"The PREDICT MODEL subquery returned a {value.dtypes[0]} value.",
                        hint="Return the ONNX bytes (the 'model' column of the models view) or a reference string.")
+    return named_model(node, lake)
+
+
+def named_model(node: exp.Expr, lake: RegistryContext) -> tuple[Manifest, bytes]:
+    """The model a PREDICT MODEL reference string names (anything but a subquery; the errors for the rest)."""
+    if isinstance(node, exp.Literal) and node.is_string:
+        mv = lake.models.get(node.name)
+        return mv.manifest, mv.onnx_bytes()
+    if isinstance(node, exp.Parameter | exp.Placeholder):
+        raise SQLError(f"PREDICT MODEL = {node.sql(dialect=LakeSQL)} is an unbound parameter.",
+                       hint="Bind it, e.g. [[lake.sql(q, params={'m': 'churn@champion'})|--param m=churn@champion]].")
     raise SQLError(f"PREDICT MODEL = {node.sql(dialect=LakeSQL)} is not a model.",
                    hint="Use a reference string ('churn:3'), a parameter, or (SELECT model FROM models WHERE ...).")
 
 
-def _inline_manifest(data: bytes, lake: ScoringContext) -> Manifest:
+def _inline_manifest(data: bytes, lake: RegistryContext) -> Manifest:
     """The registry manifest for these bytes, or an ad-hoc one for bytes kept in a user table."""
     digest = sha256_hex(data)
     reg = lake.models
@@ -284,7 +290,8 @@ def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr,
 __all__ = ["rewrite"]
 
 
-def call_columns(lake: Any, call: PredictCall, names: list[str], lower: dict[str, str]) -> tuple[Any, list[str]]:
+def call_columns(lake: BoundModelsContext, call: PredictCall, names: list[str],
+                 lower: dict[str, str]) -> tuple[BoundModel, list[str]]:
     """The bound model of a PREDICT call and the input columns its arguments name (``*``: every column).
 
     Raises:

@@ -7,23 +7,33 @@ own; the scored frames come from the engine's ``map_batches`` with the scoring l
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import polars as pl
 from sqlglot import exp
 
+from lakeml.context import FrameT, LakeContext
 from lakeml.errors import SQLError
+from lakeml.registry.context import EngineModelsContext
 from lakeml.registry.manifest import Manifest
-from lakeml.scoring.on_engine import RESULT, BatchScorer, arrow_schema, bind, result_schema
+from lakeml.scoring.bound import EngineScoringContext
+from lakeml.scoring.on_engine import RESULT, BatchScorer, arrow_schema, arrow_to_polars_schema, bind, result_schema
 from lakeml.scoring.types import OutputDecl
 from lakeml.sql.dialect import LakeSQL
 from lakeml.sql.nodes import PredictCall, PredictTable
-from lakeml.sql.predict import _cte_sql, _decls, _fix_columns, _inline_manifest, _replace_star, call_columns
+from lakeml.sql.predict import (
+    _cte_sql,
+    _decls,
+    _fix_columns,
+    _inline_manifest,
+    _replace_star,
+    call_columns,
+    named_model,
+)
 
 _counter = itertools.count(1)
 
 
-def rewrite(tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> exp.Expr:
+def rewrite(tree: exp.Expr, lake: EngineScoringContext[FrameT], frames: dict[str, FrameT]) -> exp.Expr:
     """Replace every PREDICT in ``tree`` by a scored engine frame registered in ``frames``."""
     for node in reversed(list(tree.find_all(PredictTable))):
         _rewrite_table(node, tree, lake, frames)
@@ -37,13 +47,13 @@ def rewrite(tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> exp.Expr:
     return tree
 
 
-def _run(lake: Any, sql: str, frames: dict[str, Any]) -> Any:
+def _run(lake: LakeContext[FrameT], sql: str, frames: dict[str, FrameT]) -> FrameT:
     from lakeml.sql.engine_run import run_text
 
     return run_text(lake, sql, dict(frames))
 
 
-def _source(name: str, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> Any:
+def _source(name: str, tree: exp.Expr, lake: LakeContext[FrameT], frames: dict[str, FrameT]) -> FrameT:
     cte = _cte_sql(tree, name)
     if cte is not None:
         return _run(lake, cte, frames)
@@ -55,13 +65,14 @@ def _source(name: str, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> Any
     return lake.table(name)
 
 
-def _schema(lake: Any, frame: Any) -> pl.Schema:
+def _schema(lake: LakeContext[FrameT], frame: FrameT) -> pl.Schema:
     from lakeml.sql.engine_run import polars_schema
 
     return polars_schema(lake, frame)
 
 
-def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> Any:
+def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: LakeContext[FrameT],
+                     frames: dict[str, FrameT]) -> FrameT:
     with_ = tree.args.get("with_") or tree.args.get("with")
     ctes: list[exp.Expr] = []
     if with_:
@@ -73,7 +84,7 @@ def _subquery_source(node: exp.Subquery, tree: exp.Expr, lake: Any, frames: dict
     return _run(lake, head + node.this.sql(dialect=LakeSQL), frames)
 
 
-def _model(node: exp.Expr, lake: Any, frames: dict[str, Any]) -> tuple[Manifest, bytes]:
+def _model(node: exp.Expr, lake: EngineModelsContext[FrameT], frames: dict[str, FrameT]) -> tuple[Manifest, bytes]:
     if isinstance(node, exp.Subquery):
         frame = _run(lake, node.this.sql(dialect=LakeSQL), frames)
         value = lake.engine.collect(lake.engine.limit(frame, 2))
@@ -84,14 +95,17 @@ def _model(node: exp.Expr, lake: Any, frames: dict[str, Any]) -> tuple[Manifest,
         item = value.column(0)[0].as_py()
         if isinstance(item, bytes | bytearray):
             return _inline_manifest(bytes(item), lake), bytes(item)
-        if isinstance(item, str):
-            node = exp.Literal.string(item)
-    from lakeml.sql.predict import _model as polars_model
+        if not isinstance(item, str):
+            dtype = next(iter(arrow_to_polars_schema(value.schema).values()))
+            raise SQLError(f"The PREDICT MODEL subquery returned a {dtype} value.",
+                           hint="Return the ONNX bytes (the 'model' column of the models view) or a reference "
+                                "string.")
+        node = exp.Literal.string(item)
+    return named_model(node, lake)  # a reference string, or the errors for anything else
 
-    return polars_model(node, lake)  # a reference string, or the errors for anything else
 
-
-def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: Any, frames: dict[str, Any]) -> None:
+def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: EngineModelsContext[FrameT],
+                   frames: dict[str, FrameT]) -> None:
     from lakeml.scoring.api import batch_size_for
 
     runtime = node.args.get("runtime")
@@ -127,8 +141,8 @@ def _rewrite_table(node: PredictTable, tree: exp.Expr, lake: Any, frames: dict[s
         _fix_columns(select, data_alias, p_alias, list(schema.names()), outputs)
 
 
-def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr, lake: Any,
-                   frames: dict[str, Any]) -> None:
+def _rewrite_calls(select: exp.Select, calls: list[PredictCall], tree: exp.Expr, lake: EngineScoringContext[FrameT],
+                   frames: dict[str, FrameT]) -> None:
     from lakeml.scoring.api import batch_size_for
 
     from_ = select.args.get("from_") or select.args.get("from")

@@ -22,6 +22,7 @@ import polars as pl
 
 if TYPE_CHECKING:
     from lakeml.context import LakeContext
+    from lakeml.query.catalog import Catalog
 
 __all__ = ["table_frame"]
 
@@ -71,7 +72,7 @@ def _local_root(lake: LakeContext[pl.LazyFrame]) -> str | None:
     return str(root.path)
 
 
-def _watched(catalog: Any, root: str, name: str) -> tuple[str, ...] | None:
+def _watched(catalog: Catalog, root: str, name: str) -> tuple[str, ...] | None:
     """The paths (besides the catalog's) whose ``stat`` tells whether table ``name`` changed; None: do not cache."""
     from lakeml.storage.uri import parse_location
 

@@ -72,6 +72,13 @@ def test_table_form_model_as_subquery_over_models_view(sql_lake: Lake) -> None:
         sql_lake.sql(bad)
 
 
+def test_table_form_model_subquery_of_another_type_is_refused(sql_lake: Lake) -> None:
+    q = """SELECT p.label FROM PREDICT(MODEL = (SELECT version FROM models WHERE name = 'churn' AND version = 1),
+             DATA = cust AS d) WITH (label bigint) AS p"""
+    with pytest.raises(SQLError, match=r"returned a Int(32|64) value"):
+        sql_lake.sql(q)
+
+
 def test_table_form_without_with_returns_all_outputs(sql_lake: Lake) -> None:
     got = collect(sql_lake.sql("SELECT * FROM PREDICT(MODEL = 'pipe', DATA = cust AS d) AS p"))
     assert got.columns[-2:] == ["label", "probabilities"] and got.height == 300

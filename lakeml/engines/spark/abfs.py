@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lakeml.errors import ConfigError
 from lakeml.storage.credentials import AzureCredentials
 from lakeml.storage.uri import Location
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 ABFS_CLASS = "org.apache.hadoop.fs.azurebfs.SecureAzureBlobFileSystem"
 _SAS_PROVIDER = "org.apache.hadoop.fs.azurebfs.sas.FixedSASTokenProvider"
@@ -70,16 +73,19 @@ def abfs_settings(creds: AzureCredentials, env: Mapping[str, str] | None = None)
     return settings
 
 
-def has_abfs(spark: Any) -> bool:
+def has_abfs(spark: SparkSession) -> bool:
     """Whether the session's JVM has Hadoop's ABFS connector."""
     try:
-        spark.sparkContext._jvm.java.lang.Class.forName(ABFS_CLASS)
+        jvm = spark.sparkContext._jvm
+        if jvm is None:  # no JVM gateway: nothing to ask
+            return False
+        jvm.java.lang.Class.forName(ABFS_CLASS)
     except Exception:  # py4j raises its own Java error type for ClassNotFoundException
         return False
     return True
 
 
-def configure(spark: Any, creds: AzureCredentials) -> None:
+def configure(spark: SparkSession, creds: AzureCredentials) -> None:
     """Give ``spark`` the lake's Azure credential, or refuse a Spark that lacks the connector.
 
     Raises:

@@ -11,7 +11,7 @@ import contextlib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -30,6 +30,9 @@ from lakeml.errors import (
 )
 from lakeml.storage.lakefs import LakeStorage
 from lakeml.storage.uri import Location, parse_location, safe_uri
+
+if TYPE_CHECKING:  # pyspark loads only when a Spark lake is used
+    from pyspark.sql import SparkSession
 
 _CSV_OPTIONS: dict[str, str] = {"has_header": "header", "separator": "sep", "quote_char": "quote",
                                 "null_values": "nullValue", "encoding": "encoding", "comment_prefix": "comment",
@@ -70,7 +73,7 @@ class SparkEngine:
         return f"SparkEngine({'running' if self._spark is not None else 'not started'})"
 
     @property
-    def spark(self) -> Any:
+    def spark(self) -> SparkSession:
         """The Spark session (started now if lakeml owns it and it is not running yet)."""
         if self._spark is None:
             from lakeml.engines.spark.runtime import start_session

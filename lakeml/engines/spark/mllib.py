@@ -21,11 +21,14 @@ import contextlib
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lakeml.errors import ConfigError, ModelError, TrainingError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 LABEL = "__lakeml_label"
 ROW = "__lakeml_row"
@@ -144,7 +147,7 @@ def predict(model: Any, frame: Any, spec: MLlibSpec) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def to_onnx(model: Any, spark: Any, spec: MLlibSpec, input_types: Mapping[str, str],
+def to_onnx(model: Any, spark: SparkSession, spec: MLlibSpec, input_types: Mapping[str, str],
             classes: Sequence[Any] | None) -> bytes:
     """Export a fitted pipeline to ONNX with one named ``[N, 1]`` input per source column.
 

@@ -29,7 +29,7 @@ from lakeml.pipeline.triggers.store import TriggerStore
 from lakeml.pipeline.triggers.timefmt import parse_instant
 
 if TYPE_CHECKING:
-    from lakeml.context import StorageContext
+    from lakeml.pipeline.context import PipelinesContext
 
 
 def _instant(value: str | datetime, name: str) -> datetime:
@@ -50,7 +50,7 @@ class Triggers:
         run: how a fire runs its pipeline (default: ``lake.pipelines.run``; tests pass their own).
     """
 
-    def __init__(self, lake: StorageContext, *, run: RunPipeline | None = None) -> None:
+    def __init__(self, lake: PipelinesContext, *, run: RunPipeline | None = None) -> None:
         self.lake = lake
         self.store = TriggerStore(lake.storage)
         self._run = run

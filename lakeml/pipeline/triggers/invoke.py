@@ -12,6 +12,7 @@ from lakeml.pipeline.triggers.fire import TriggerFire
 from lakeml.pipeline.triggers.timefmt import iso
 
 if TYPE_CHECKING:
+    from lakeml.pipeline.context import PipelinesContext
     from lakeml.pipeline.triggers.fire import RunOutcome, RunPipeline
 
 
@@ -62,7 +63,7 @@ def resolve_parameters(fire: TriggerFire) -> dict[str, Any]:
     return dict(resolved) if isinstance(resolved, dict) else {}
 
 
-def lake_runner(lake: Any, *, poll: float = 0.2) -> RunPipeline:
+def lake_runner(lake: PipelinesContext, *, poll: float = 0.2) -> RunPipeline:
     """A :data:`~.fire.RunPipeline` that runs the lake's stored pipelines with ``lake.pipelines.run``.
 
     The run is recorded with ``invokedBy`` the trigger's name; when the fire's ``cancel`` is set the
