@@ -108,9 +108,12 @@ def _beside_search(prepared: PreparedData) -> list[Guardrail]:
 def _trial_executor(lake: ModelsContext, n_jobs: int | None) -> TrialExecutor:
     """Where the trials run: killable local worker processes, or one Spark job per trial on a Spark lake."""
     if lake.engine.name == "spark":
+        from lakeml.engines.spark.engine import SparkEngine
         from lakeml.ml.automl.spark_trials import SparkTrialPool
 
-        return SparkTrialPool(getattr(lake.engine, "spark"), n_jobs)  # noqa: B009 (not on the Engine Protocol)
+        engine = lake.engine
+        assert isinstance(engine, SparkEngine)  # the engine named "spark"
+        return SparkTrialPool(engine.spark, n_jobs)
     return WorkerPool(n_jobs or os.cpu_count() or 1)
 
 
