@@ -187,3 +187,29 @@ def public_api(cls: C) -> C:
         elif inspect.isfunction(member):
             setattr(cls, name, boundary(member, what=name))
     return cls
+
+
+class delegated_method:
+    """A method that *is* the function ``name`` of ``module``, imported on first use, behind the boundary.
+
+    The function takes the instance as its first argument (a ``lake``), so its signature, defaults
+    and docstring are the method's: one source of truth, and ``help`` or an IDE shows them (declare
+    ``method = function`` under ``TYPE_CHECKING`` for static checkers). The import waits for the
+    first access, so the class's module stays cheap to import.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+        self._func: Callable[..., Any] | None = None
+
+    def function(self) -> Callable[..., Any]:
+        """The delegate, behind the boundary (imported and wrapped once)."""
+        if self._func is None:
+            import importlib
+
+            self._func = boundary(getattr(importlib.import_module(self.module), self.name), what=self.name)
+        return self._func
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        func = self.function()
+        return func if instance is None else func.__get__(instance, owner)

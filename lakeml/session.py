@@ -11,13 +11,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from lakeml.boundary import boundary, public_api
+from lakeml.boundary import boundary, delegated_method, public_api
 from lakeml.config import (
-    DEFAULT_EARLY_STOPPING,
     DEFAULT_MEMORY_BUDGET,
     LakeConfig,
     default_backend,
@@ -41,9 +40,8 @@ if TYPE_CHECKING:  # annotations only: `import lakeml` stays light
     from lakeml.explore.api import ChartKind
     from lakeml.explore.chart import Chart
     from lakeml.explore.profile import Profile
-    from lakeml.ml.automl.engine import Progress
-    from lakeml.ml.automl.result import AutoMLResult
-    from lakeml.ml.train import TrainResult
+    from lakeml.ml.api import train as _train
+    from lakeml.ml.automl.api import automl as _automl
     from lakeml.pipeline.api import Pipelines
     from lakeml.pipeline.triggers.api import Triggers
     from lakeml.registry.registry import ModelRegistry, ModelVersion
@@ -468,99 +466,13 @@ class Lake:
         return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
                      batch_size=batch_size, mode=mode, format=format, progress=progress)
 
-    def train(self, data: Any, *, target: str, model: str = "lightgbm", params: dict[str, Any] | None = None,
-              task: str | None = None, roles: dict[str, str] | None = None, seed: int = 0,
-              n_jobs: int | None = None) -> TrainResult:
-        """Train one model family on a table, query or frame; validate, refit, export to ONNX, check parity.
-
-        Args:
-            data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
-            target: the column to predict.
-            model: a family from :data:`lakeml.ml.families.FAMILIES` (``lightgbm``, ``random_forest``,
-                ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``); on a Spark lake also
-                ``mllib.logistic_regression`` and ``mllib.linear_regression`` (the MLlib tree families are
-                refused until their ONNX export has parity; see docs/engines.md).
-            params: hyperparameters overriding the family defaults.
-            task: ``"classification"`` or ``"regression"``; inferred from the target when None.
-            roles: featurization overrides, column -> ``numeric`` / ``categorical`` / ``boolean`` /
-                ``datetime`` / ``drop``.
-            seed: random seed (same seed and data, same model).
-            n_jobs: cores for the estimator; None means all cores.
-
-        Returns:
-            A :class:`~lakeml.ml.train.TrainResult`; ``result.register("name")`` adds it to the registry.
-
-        Raises:
-            TrainingError: unusable data (missing target, no rows, constant target, single class).
-            ConfigError: unknown family, task, role or parameter.
-
-        Example:
-            >>> result = lake.train("customers", target="churned", model="random_forest")  # doctest: +SKIP
-        """
-        from lakeml.ml.api import train
-
-        return train(self, data, target=target, model=model, params=params, task=task, roles=roles, seed=seed,
-                     n_jobs=n_jobs)
-
-    def automl(
-        self,
-        data: Any,
-        *,
-        target: str,
-        task: Literal["classification", "regression"] | None = None,
-        metric: str | None = None,
-        time_budget: float | None = 60,
-        max_trials: int | None = None,
-        seed: int | None = None,
-        allowed: Sequence[str] | None = None,
-        blocked: Sequence[str] | None = None,
-        n_jobs: int | None = None,
-        roles: dict[str, str] | None = None,
-        ensemble: bool = True,
-        early_stopping: int | None = DEFAULT_EARLY_STOPPING,
-        max_rows: int | None = 1_000_000,
-        progress: Callable[[Progress], None] | None = None,
-        started_at: float | None = None,
-    ) -> AutoMLResult:
-        """Search model families and hyperparameters for the best model of ``target``, within a budget.
-
-        Args:
-            data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
-            target: the column to predict.
-            task: ``"classification"`` or ``"regression"``; inferred from the target when None.
-            metric: the primary metric; by default AUC (binary), log loss (multiclass), RMSE (regression).
-            time_budget: hard wall-clock budget in seconds for the whole call (None: no time limit).
-            max_trials: a budget in trials; with ``seed`` the leaderboard is identical on rerun.
-            seed: seeds splits, search and estimators; drawn at random when None (and recorded).
-            allowed: only these families.
-            blocked: leave out these families.
-            n_jobs: trials run in parallel, one worker process each (default: one per core); on a Spark
-            lake, Spark jobs (default: one per task slot, ``sc.defaultParallelism``).
-            roles: featurization role overrides, column -> numeric|categorical|boolean|datetime|drop.
-            ensemble: try a soft-voting ensemble of the best trials; kept when it scores better.
-            early_stopping: stop after this many trials in a row without improvement (None: never).
-            max_rows: sample at most this many rows in the query layer (None: use all rows).
-            progress: called with a :class:`~lakeml.ml.automl.engine.Progress` after every trial.
-            started_at: when the budget started, on the ``time.monotonic()`` scale (default: now); an
-                earlier start charges the budget for work done before the call.
-
-        Returns:
-            An :class:`~lakeml.ml.automl.result.AutoMLResult`; ``.register(name)`` registers the best model.
-
-        Raises:
-            ColumnNotFoundError: the target is not a column.
-            TrainingError: no rows, a constant or single-class target, or no trial finished in time.
-            ConfigError: bad budget, metric or family names.
-
-        Example:
-            >>> result = lake.automl("flights", target="late", time_budget=60, seed=1)  # doctest: +SKIP
-        """
-        from lakeml.ml.automl.api import automl
-
-        return automl(self, data, target=target, task=task, metric=metric, time_budget=time_budget,
-                      max_trials=max_trials, seed=seed, allowed=allowed, blocked=blocked, n_jobs=n_jobs,
-                      roles=roles, ensemble=ensemble, early_stopping=early_stopping, max_rows=max_rows,
-                      progress=progress, started_at=started_at)
+    # One source of truth: these methods are the functions of the ML layer (signature, defaults, docs).
+    if TYPE_CHECKING:
+        train = _train
+        automl = _automl
+    else:
+        train = delegated_method("lakeml.ml.api", "train")
+        automl = delegated_method("lakeml.ml.automl.api", "automl")
 
     def profile(self, data: Any, *, target: str | None = None, sample: int | float | None = None,
                 bins: int = 20, top_k: int = 10, progress: Callable[[str], None] | None = None,

@@ -90,7 +90,7 @@ def register(cli: click.Group) -> None:
         """Search model families and hyperparameters within a time budget; print the leaderboard."""
         from lakeml.boundary import boundary
         from lakeml.ml.automl.api import automl as automl_call
-        from lakeml.ml.automl.budget import command_start
+        from lakeml.ml.automl.budget import command_start, end_command_now
 
         run_automl = boundary(automl_call)  # engine errors translated as on Lake.automl
         lake = get_lake(ctx)
@@ -112,6 +112,7 @@ def register(cli: click.Group) -> None:
         if register_as:
             version = result.register(register_as)
             click.echo(f"registered {version.ref}")
+        end_command_now()  # the budget runs to the command's exit: skip the interpreter's slow teardown
 
     @cli.command()
     @click.argument("run_id", required=False)

@@ -52,6 +52,8 @@ class Capabilities:
         merge_writes: ``lake.write(..., mode="merge", keys=...)`` upserts frames of this engine.
         sql_writes: ``lake.sql`` runs statements that write (CREATE TABLE AS, INSERT, DROP, MERGE).
         distributed: work runs on a cluster, not only in this process.
+        profile_durations: ``lake.profile`` bins durations and times of day (else they are profiled
+            as "other": nulls only).
     """
 
     lazy: bool = True
@@ -63,6 +65,7 @@ class Capabilities:
     merge_writes: bool = True
     sql_writes: bool = True
     distributed: bool = False
+    profile_durations: bool = True
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,7 @@ def _describe_source(data: Any) -> str:
 
 def _sample(lf: pl.LazyFrame, sample: int | float, *, seed: int = 42) -> tuple[pl.LazyFrame, str]:
     """A deterministic, streaming row sample: rows whose hashed position falls under the fraction."""
-    if isinstance(sample, bool) or not isinstance(sample, int | float) or sample <= 0 or (
-            isinstance(sample, float) and sample > 1):
-        raise ConfigError(f"Invalid sample {sample!r}.",
-                          hint="Pass a number of rows (e.g. [[sample=100000]]) or a fraction (e.g. [[sample=0.1]]).")
+    _check_sample(sample)
     if isinstance(sample, float):
         fraction, cap = sample, None
     else:
@@ -57,6 +54,24 @@ def _sample(lf: pl.LazyFrame, sample: int | float, *, seed: int = 42) -> tuple[p
     if cap is not None:
         return out.head(cap), f"random sample of ~{cap:,} rows"
     return out, f"random sample of {fraction:.1%} of rows"
+
+
+def _check_sample(sample: object) -> None:
+    if isinstance(sample, bool) or not isinstance(sample, int | float) or sample <= 0 or (
+            isinstance(sample, float) and sample > 1):
+        raise ConfigError(f"Invalid sample {sample!r}.",
+                          hint="Pass a number of rows (e.g. [[sample=100000]]) or a fraction (e.g. [[sample=0.1]]).")
+
+
+def _engine_sample(sx: Any, frame: Any, sample: int | float, *, seed: int = 42) -> tuple[Any, str]:
+    """Spark's seeded Bernoulli sample of a fraction, or of about ``sample`` rows (other rows than Polars')."""
+    _check_sample(sample)
+    if isinstance(sample, float):
+        return sx.sample_fraction(frame, sample, seed=seed), f"random sample of {sample:.1%} of rows"
+    total = sx.count_rows(frame)
+    if total <= sample:
+        return frame, f"all {total:,} rows (sample of {sample:,} requested)"
+    return sx.sample_fraction(frame, sample / total, seed=seed, limit=sample), f"random sample of ~{sample:,} rows"
 
 
 def _wrap(exc: pl.exceptions.PolarsError, what: str) -> LakeMLError:
@@ -108,10 +123,19 @@ def profile(lake: LakeContext[pl.LazyFrame], data: Any, *, target: str | None = 
     started = time.perf_counter()
     lf = lake.frame(data)
     note = None
+    options = ProfileOptions(bins=bins, top_k=top_k, memory_budget=memory_budget)
+    if not isinstance(lf, pl.LazyFrame):  # another engine's frame: its own aggregations
+        from lakeml.explore.distributed import compute_profile as compute_on_engine
+        from lakeml.explore.distributed import spark_module
+
+        frame = lf
+        if sample is not None:
+            frame, note = _engine_sample(spark_module(lake.engine), frame, sample)
+        result = compute_on_engine(lake.engine, frame, target=target, options=options, on_stage=progress)
+        return Profile(result, source=_describe_source(data), sample=note, seconds=time.perf_counter() - started)
     try:
         if sample is not None:
             lf, note = _sample(lf, sample)
-        options = ProfileOptions(bins=bins, top_k=top_k, memory_budget=memory_budget)
         result = compute_profile(lf, target=target, options=options, on_stage=progress)
     except pl.exceptions.PolarsError as exc:
         raise _wrap(exc, "Profiling") from exc
@@ -134,19 +158,90 @@ def _check_columns(schema: pl.Schema, names: list[str]) -> None:
 def _histogram(lf: pl.LazyFrame, column: str, dtype: pl.DataType, bins: int) -> pl.DataFrame:
     x = physical(column, dtype)
     lo, hi = lf.select(x.min().alias("lo"), x.max().alias("hi")).collect(engine="streaming").row(0)
-    if lo is None:
+
+    def counts(low: float, width: float, n: int) -> dict[int, int]:
+        key = ((x - low) / width).floor().clip(0, n - 1).cast(pl.Int32).alias("bin")
+        found = lf.group_by(key).agg(pl.len().alias("count")).drop_nulls("bin").collect(engine="streaming")
+        return dict(zip(found["bin"].to_list(), found["count"].to_list(), strict=True))
+
+    return _histogram_frame(column, dtype, bins, lo, hi, counts)
+
+
+def _histogram_frame(column: str, dtype: pl.DataType, bins: int, lo: float | None, hi: float | None,
+                     counts: Callable[[float, float, int], dict[int, int]]) -> pl.DataFrame:
+    """Equal-width bins over ``lo .. hi`` (physical values) with the rows ``counts(low, width, n)`` puts in each."""
+    if lo is None or hi is None:
         raise ConfigError(f"Column '{column}' has no values to draw a histogram of.",
                           hint="Check the query's WHERE clause, or pick another column.")
     width = (hi - lo) / bins if hi > lo else 1.0
     n = bins if hi > lo else 1
-    key = ((x - lo) / width).floor().clip(0, n - 1).cast(pl.Int32).alias("bin")
-    counts = (lf.group_by(key).agg(pl.len().alias("count")).drop_nulls("bin")
-              .collect(engine="streaming"))
-    lookup = dict(zip(counts["bin"].to_list(), counts["count"].to_list(), strict=True))
+    lookup = counts(lo, width, n)
     lower = [lo + k * width for k in range(n)]
     return pl.DataFrame({"lower": lower, "upper": [v + width for v in lower],
                          "label": [format_physical(v, dtype, width) for v in lower],
                          "count": [int(lookup.get(k, 0)) for k in range(n)]})
+
+
+class _PolarsRows:
+    """What a chart reads from a Polars query: bins, counts, first rows, a reduced set of points."""
+
+    def __init__(self, lf: pl.LazyFrame) -> None:
+        self.lf = lf
+
+    def histogram(self, column: str, dtype: pl.DataType, bins: int) -> pl.DataFrame:
+        return _histogram(self.lf, column, dtype, bins)
+
+    def count_by(self, x: str, limit: int) -> pl.DataFrame:
+        return (self.lf.group_by(x).agg(pl.len().alias("rows")).sort(["rows", x], descending=[True, False])
+                .head(limit).collect(engine="streaming"))
+
+    def first_rows(self, columns: list[str], limit: int, sort_by: str | None) -> pl.DataFrame:
+        rows = self.lf.select(columns)
+        if sort_by is not None:
+            rows = rows.sort(sort_by, nulls_last=True, maintain_order=True)
+        return rows.head(limit).collect(engine="streaming")
+
+    def reduced(self, columns: list[str], kind: str, max_points: int) -> pl.DataFrame:
+        return _reduced(self.lf.select(columns), kind=kind, max_points=max_points)
+
+
+class _EngineRows:
+    """The same reads from another engine's frame: aggregated there (Spark), only the results collected."""
+
+    def __init__(self, engine: Any, frame: Any) -> None:
+        from lakeml.explore.distributed import spark_module
+
+        self.sx, self.frame = spark_module(engine), frame
+
+    def histogram(self, column: str, dtype: pl.DataType, bins: int) -> pl.DataFrame:
+        lo, hi = self.sx.value_range(self.frame, column)
+
+        def counts(low: float, width: float, n: int) -> dict[int, int]:
+            found = self.sx.bin_counts(self.frame, column, low=low, width=width, bins=n)
+            return dict(zip(found.column("key").to_pylist(), found.column("n").to_pylist(), strict=True))
+
+        return _histogram_frame(column, dtype, bins, lo, hi, counts)
+
+    def count_by(self, x: str, limit: int) -> pl.DataFrame:
+        return _polars(self.sx.count_by(self.frame, x, limit=limit, alias="rows"))
+
+    def first_rows(self, columns: list[str], limit: int, sort_by: str | None) -> pl.DataFrame:
+        return _polars(self.sx.first_rows(self.frame, columns, limit=limit, sort_by=sort_by))
+
+    def reduced(self, columns: list[str], kind: str, max_points: int) -> pl.DataFrame:
+        frame = self.first_rows(columns, max_points + 1, None)
+        if frame.height <= max_points:
+            return frame
+        # No row positions on Spark: a seeded sample thins lines and scatters alike (a line is drawn sorted by x).
+        total = self.sx.count_rows(self.frame)
+        sampled = self.sx.sample_fraction(self.frame, min(1.0, 1.1 * max_points / total), seed=42, limit=max_points)
+        return _polars(self.sx.first_rows(sampled, columns, limit=max_points))
+
+
+def _polars(table: Any) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def chart(lake: LakeContext[pl.LazyFrame], query: Any, *, kind: ChartKind, x: str | None = None,
@@ -183,9 +278,15 @@ def chart(lake: LakeContext[pl.LazyFrame], query: Any, *, kind: ChartKind, x: st
     ys = _columns(y)
     lf = lake.frame(query)
     try:
-        schema = lf.collect_schema()
+        rows: _PolarsRows | _EngineRows
+        if isinstance(lf, pl.LazyFrame):
+            schema, rows = lf.collect_schema(), _PolarsRows(lf)
+        else:  # another engine's frame: aggregated there, drawn here
+            from lakeml.explore.distributed import frame_schema
+
+            schema, rows = frame_schema(lake.engine, lf), _EngineRows(lake.engine, lf)
         _check_columns(schema, ([x] if x else []) + ys)
-        figure = _chart_figure(lf, schema, kind=kind, x=x, ys=ys, title=title, bins=bins,
+        figure = _chart_figure(rows, schema, kind=kind, x=x, ys=ys, title=title, bins=bins,
                                max_points=max_points, max_bars=max_bars, sort_x=not _has_order(query))
     except pl.exceptions.PolarsError as exc:
         raise _wrap(exc, "Charting the query") from exc
@@ -210,7 +311,7 @@ def _has_order(query: Any) -> bool:
     return parse_query(query).args.get("order") is not None
 
 
-def _chart_figure(lf: pl.LazyFrame, schema: pl.Schema, *, kind: str, x: str | None, ys: list[str],
+def _chart_figure(rows: _PolarsRows | _EngineRows, schema: pl.Schema, *, kind: str, x: str | None, ys: list[str],
                   title: str | None, bins: int, max_points: int, max_bars: int, sort_x: bool = False) -> Any:
     if kind == "hist":
         targets = ([x] if x else []) + ys
@@ -220,7 +321,7 @@ def _chart_figure(lf: pl.LazyFrame, schema: pl.Schema, *, kind: str, x: str | No
         if column_kind(schema[column]) not in ("numeric", "datetime"):
             raise ConfigError(f"Column '{column}' is {schema[column]}, not numeric: no histogram.",
                               hint="Use [[kind='bar']] to count its values, or CAST it to a number in SQL.")
-        hist = _histogram(lf, column, schema[column], bins)
+        hist = rows.histogram(column, schema[column], bins)
         return query_figure(hist, kind="hist", x=column, ys=[], title=title or f"Distribution of {column}",
                             hist=hist)
     if kind in ("line", "scatter") and not ys:
@@ -234,18 +335,15 @@ def _chart_figure(lf: pl.LazyFrame, schema: pl.Schema, *, kind: str, x: str | No
     note = ""
     if kind == "bar" and not ys:
         assert x is not None
-        frame = (lf.group_by(x).agg(pl.len().alias("rows")).sort(["rows", x], descending=[True, False])
-                 .head(max_bars).collect(engine="streaming"))
+        frame = rows.count_by(x, max_bars)
         ys = ["rows"]
     elif kind == "bar":
-        bars = lf.select(x, *ys)
-        if sort_x:
-            bars = bars.sort(x, nulls_last=True, maintain_order=True)
-        frame = bars.head(max_bars + 1).collect(engine="streaming")
+        assert x is not None
+        frame = rows.first_rows([x, *ys], max_bars + 1, x if sort_x else None)
         if frame.height > max_bars:
             frame, note = frame.head(max_bars), f" (first {max_bars} rows)"
     else:
-        frame = _reduced(lf.select(*([x] if x else []), *ys), kind=kind, max_points=max_points)
+        frame = rows.reduced([*([x] if x else []), *ys], kind, max_points)
         if x is not None and kind == "line":
             frame = frame.sort(x)
     if frame.height == 0:

@@ -151,6 +151,22 @@ def _bin_edges(col: _Col, bins: int) -> list[float] | None:
     return [lo + k * width for k in range(bins)] + [hi]
 
 
+def _prepare_columns(cols: list[_Col], rows: int, opts: ProfileOptions) -> None:
+    """After pass 1, on every engine: non-null counts, histogram bin edges, and whether a column's
+    distinct count is exact (with top values) or the HyperLogLog estimate."""
+    for col in cols:
+        non_null = rows - int(col.stats.get("nulls") or 0)
+        col.stats["count"] = non_null
+        col.stats["rows"] = rows
+        if col.kind in ("numeric", "datetime") and non_null > 0:
+            col.bin_edges = _bin_edges(col, opts.bins)
+        approx = col.stats.get("approx_distinct")
+        if approx is not None:
+            col.stats["approx_distinct"] = approx = min(approx, non_null)  # HLL can overshoot
+        col.exact = col.kind != "other" and approx is not None and (
+            rows <= opts.exact_rows or approx <= opts.exact_distinct_max)
+
+
 def _bin_key(col: _Col) -> pl.Expr:
     edges = col.bin_edges or [0.0, 1.0]
     lo, n = edges[0], len(edges) - 1
@@ -182,17 +198,7 @@ def compute_profile(lf: pl.LazyFrame, *, target: str | None = None, options: Pro
     if target is not None:
         plan = plan_target(lf, by_name[target], rows=rows, max_classes=opts.max_target_classes)
 
-    for col in cols:
-        non_null = rows - int(col.stats.get("nulls") or 0)
-        col.stats["count"] = non_null
-        col.stats["rows"] = rows
-        if col.kind in ("numeric", "datetime") and non_null > 0:
-            col.bin_edges = _bin_edges(col, opts.bins)
-        approx = col.stats.get("approx_distinct")
-        if approx is not None:
-            col.stats["approx_distinct"] = approx = min(approx, non_null)  # HLL can overshoot
-        col.exact = col.kind != "other" and approx is not None and (
-            rows <= opts.exact_rows or approx <= opts.exact_distinct_max)
+    _prepare_columns(cols, rows, opts)
 
     corr_cols = [c for c in cols if c.kind == "numeric" and (c.stats.get("std") or 0) > 0]
     matrix_cols = corr_cols[: opts.max_corr_columns]

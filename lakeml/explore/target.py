@@ -8,6 +8,7 @@ the correlation ratio eta for a numeric target, Cramér's V for a categorical ta
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,8 +48,12 @@ class TargetPlan:
             (col == pl.lit(k)).sum().cast(pl.Int64).alias(f"\x1ft_{j}") for j, k in enumerate(self.classes)]
 
 
-def plan_target(lf: pl.LazyFrame, col: _Col, *, rows: int, max_classes: int) -> TargetPlan:
+def plan_target(lf: pl.LazyFrame | None, col: _Col, *, rows: int, max_classes: int,
+                value_counts: Callable[[], pl.DataFrame] | None = None) -> TargetPlan:
     """Decide classification vs regression for the target and list its classes.
+
+    The classes are counted over ``lf``, or by ``value_counts`` (another engine's count: ``value`` and
+    ``count`` of every non-null value, most frequent first, ties by value).
 
     Raises:
         ConfigError: the target is temporal or nested.
@@ -60,9 +65,13 @@ def plan_target(lf: pl.LazyFrame, col: _Col, *, rows: int, max_classes: int) -> 
     approx = col.stats.get("approx_distinct") or 0
     if col.kind == "numeric" and not (col.dtype.is_integer() and approx <= max_classes):
         return TargetPlan(col.name, col.dtype, "regression", [], None)
-    counts = (lf.group_by(pl.col(col.name).alias("value")).agg(pl.len().cast(pl.Int64).alias("count"))
-              .drop_nulls("value").sort(["count", "value"], descending=[True, False])
-              .collect(engine="streaming"))
+    if value_counts is not None:
+        counts = value_counts()
+    else:
+        assert lf is not None
+        counts = (lf.group_by(pl.col(col.name).alias("value")).agg(pl.len().cast(pl.Int64).alias("count"))
+                  .drop_nulls("value").sort(["count", "value"], descending=[True, False])
+                  .collect(engine="streaming"))
     total = int(counts["count"].sum()) if counts.height else 0
     classes = counts["value"].head(max_classes).to_list()
     shown = counts.with_columns(

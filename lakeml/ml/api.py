@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakeml.ml.mllib import is_mllib, train_mllib
+from lakeml.ml.rows import collect_rows
 from lakeml.ml.train import TrainResult, train_frame
 from lakeml.registry.context import ModelsContext
 
@@ -21,18 +22,20 @@ def train(lake: ModelsContext, data: Any, *, target: str, model: str = "lightgbm
           n_jobs: int | None = None) -> TrainResult:
     """Train one model family on a lake table, a SQL query or a frame.
 
-    The data is featurized from its schema (see :mod:`lakeml.ml.featurize`), validated by size
+    The rows are collected on this machine (from a Spark lake as Arrow) and sorted by their values
+    (:func:`lakeml.ml.rows.canonical_order`), so the split is the same on every engine. The data is
+    featurized from its schema (see :mod:`lakeml.ml.featurize`), validated by size
     (5-fold cross-validation up to 10,000 rows, else a 20% holdout), refit on all rows,
     exported to ONNX and checked for parity with the native model.
 
     Args:
-        lake: the :class:`~lakeml.session.Lake`.
+        lake: the lake session (``lake.train(...)`` passes itself).
         data: a table name, a SQL query, or a Polars/pandas/Arrow frame.
         target: the column to predict.
         model: a family from :data:`lakeml.ml.families.FAMILIES` (``lightgbm``, ``random_forest``,
-            ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``), or on a Spark lake
-            an MLlib family (``mllib.logistic_regression``, ``mllib.linear_regression``,
-            ``mllib.random_forest``, ``mllib.gbt``; see :mod:`lakeml.ml.mllib`).
+            ``extra_trees``, ``hist_gradient_boosting``, ``logistic``, ``linear``); on a Spark lake also
+            ``mllib.logistic_regression`` and ``mllib.linear_regression`` (the MLlib tree families are
+            refused until their ONNX export has parity; see docs/engines.md and :mod:`lakeml.ml.mllib`).
         params: hyperparameters overriding the family defaults.
         task: ``classification`` or ``regression``; inferred from the target when None.
         roles: featurization overrides, column -> ``numeric`` / ``categorical`` / ``boolean`` /
@@ -55,7 +58,10 @@ def train(lake: ModelsContext, data: Any, *, target: str, model: str = "lightgbm
     if is_mllib(model):
         return train_mllib(lake, data, target=target, model=model, params=params, task=task, roles=roles,
                            seed=seed, source=_describe_source(lake, data))
-    frame = lake.frame(data).collect()  # engine errors are translated at the Lake boundary
+    # On any engine the rows are collected here as Arrow, in an order that does not depend on the engine
+    # (so the split and the metrics are the same on Polars and Spark); engine errors are translated at the
+    # Lake boundary.
+    frame = collect_rows(lake, data)
     result = train_frame(frame, target=target, model=model, params=params, task=task, roles=roles, seed=seed,
                          n_jobs=-1 if n_jobs is None else n_jobs, source=_describe_source(lake, data))
     result._lake = lake

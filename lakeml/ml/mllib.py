@@ -24,12 +24,11 @@ import pyarrow as pa
 
 from lakeml.context import FrameT, LakeContext
 from lakeml.errors import ConfigError, ModelError, choices_hint
-from lakeml.ml.featurize import FeaturePlan, check_features, onnx_kind, plan_features
+from lakeml.ml.featurize import FeaturePlan, onnx_kind
 from lakeml.ml.metrics import compute_metrics
 from lakeml.ml.parity import check_parity
-from lakeml.ml.tasks import check_target, prepare_target
-from lakeml.ml.train import MAX_PARITY_ROWS, TrainResult, _jsonable, data_fingerprint
-from lakeml.ml.validation import choose_validation, describe_validation
+from lakeml.ml.train import MAX_PARITY_ROWS, TrainResult, _jsonable, data_fingerprint, prepare_training
+from lakeml.ml.validation import describe_validation
 from lakeml.registry.context import ModelsContext
 from lakeml.registry.manifest import NULL_RULES_KEY
 
@@ -187,27 +186,14 @@ def train_mllib(lake: ModelsContext, data: object, *, target: str, model: str, p
     assert isinstance(engine, SparkEngine)  # check_engine: a Spark lake (whose frames are Spark's, not Polars')
     frame = pl.from_arrow(engine.collect(lake.frame(data)))
     assert isinstance(frame, pl.DataFrame)
-    info = check_target(frame, target, task)
-    if info.task not in MLLIB_FAMILIES[family]:
-        raise ConfigError(f"Model family '{model}' does not support {info.task}.",
-                          hint=f"Pass [[task=...|--task]] explicitly if '{info.task}' was guessed wrong, or pick "
-                               f"one of {[PREFIX + f for f, t in MLLIB_FAMILIES.items() if info.task in t]}.")
-    usable = pl.col(target).is_not_null()
-    if frame.schema[target].is_float():
-        usable = usable & pl.col(target).is_not_nan()
-    rows = frame.filter(usable)
-    plan = plan_features(rows, target, roles)
-    check_features(plan)
+    prepared = prepare_training(
+        frame, target=target, task=task, roles=roles, seed=seed, model=model, tasks=MLLIB_FAMILIES[family],
+        alternatives=lambda task: f"one of {[PREFIX + f for f, t in MLLIB_FAMILIES.items() if task in t]}")
+    info, rows, plan, y, classes, splits = (prepared.info, prepared.rows, prepared.plan, prepared.y,
+                                            prepared.classes, prepared.splits)
     numeric, categorical = _columns(plan)
-    y = prepare_target(rows.get_column(target), info.task)
-    classes: np.ndarray | None = None
-    if info.task == "classification":
-        classes = np.unique(y)
-        label = np.searchsorted(classes, y).astype(np.float64)
-    else:
-        label = y.astype(np.float64)
+    label = (y if classes is None else np.searchsorted(classes, y)).astype(np.float64)
     spec = spark_mllib.MLlibSpec(family, info.task, numeric, categorical, dict(params or {}), seed)
-    splits = choose_validation(len(y), info.task, y, seed)
     fold = np.full(len(y), -1, dtype=np.int64)
     for k, (_, valid_idx) in enumerate(splits):
         fold[valid_idx] = k

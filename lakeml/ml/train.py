@@ -14,6 +14,7 @@ import hashlib
 import io
 import time
 import warnings
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from lakeml.ml.metrics import compute_metrics
 from lakeml.ml.onnx_export import to_onnx
 from lakeml.ml.parity import ParityReport, align_thresholds, check_parity
 from lakeml.ml.tasks import TargetInfo, check_target, prepare_target
-from lakeml.ml.validation import choose_validation, describe_validation
+from lakeml.ml.validation import Split, choose_validation, describe_validation
 from lakeml.registry.manifest import NULL_RULES_KEY
 
 IMBALANCE_SHARE = 0.1
@@ -259,6 +260,42 @@ def default_params(family: Family, info: TargetInfo, params: dict[str, Any] | No
     return merged
 
 
+@dataclass(frozen=True)
+class PreparedTraining:
+    """What every trainer starts from: the checked target, its usable rows, features, labels and splits."""
+
+    info: TargetInfo
+    rows: pl.DataFrame  # the rows whose target is set (not null, not NaN)
+    plan: FeaturePlan
+    y: np.ndarray
+    classes: np.ndarray | None  # the sorted class labels (classification), else None
+    splits: list[Split]
+
+
+def prepare_training(frame: pl.DataFrame, *, target: str, task: str | None, roles: dict[str, str] | None,
+                     seed: int, model: str, tasks: Collection[str],
+                     alternatives: Callable[[str], str]) -> PreparedTraining:
+    """Check the target and the family's task, keep the rows with a target, plan features, choose splits.
+
+    ``tasks`` are the tasks the family ``model`` supports; ``alternatives(task)`` names what to pick
+    instead when it does not support the target's task.
+    """
+    info = check_target(frame, target, task)
+    if info.task not in tasks:
+        raise ConfigError(f"Model family '{model}' does not support {info.task}.",
+                          hint=f"Pass [[task=...|--task]] explicitly if '{info.task}' was guessed wrong, or pick "
+                               f"{alternatives(info.task)}.")
+    usable = pl.col(target).is_not_null()
+    if frame.schema[target].is_float():
+        usable = usable & pl.col(target).is_not_nan()
+    rows = frame.filter(usable)
+    plan = plan_features(rows, target, roles)
+    check_features(plan)
+    y = prepare_target(rows.get_column(target), info.task)
+    classes = np.unique(y) if info.task == "classification" else None
+    return PreparedTraining(info, rows, plan, y, classes, choose_validation(len(y), info.task, y, seed))
+
+
 def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
                 params: dict[str, Any] | None = None, task: str | None = None,
                 roles: dict[str, str] | None = None, seed: int = 0, n_jobs: int | None = None,
@@ -269,24 +306,12 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
     """
     t0 = time.perf_counter()
     family = get_family(model)
-    info = check_target(frame, target, task)
-    if info.task not in family.tasks:
-        raise ConfigError(f"Model family '{model}' does not support {info.task}.",
-                          hint=f"Pass [[task=...|--task]] explicitly if '{info.task}' was guessed wrong, or pick a "
-                               f"family for {info.task}.")
-    usable = pl.col(target).is_not_null()
-    if frame.schema[target].is_float():
-        usable = usable & pl.col(target).is_not_nan()
-    data = frame.filter(usable)
-    plan = plan_features(data, target, roles)
-    check_features(plan)
+    prepared = prepare_training(frame, target=target, task=task, roles=roles, seed=seed, model=model,
+                                tasks=family.tasks, alternatives=lambda task: f"a family for {task}")
+    info, data, plan, y, classes, splits = (prepared.info, prepared.rows, prepared.plan, prepared.y,
+                                            prepared.classes, prepared.splits)
     X = to_pandas(data, plan)
-    y = prepare_target(data.get_column(target), info.task)
     merged = default_params(family, info, params)
-    classes: np.ndarray | None = None
-    if info.task == "classification":
-        classes = np.unique(y)
-    splits = choose_validation(len(y), info.task, y, seed)
     t1 = time.perf_counter()
     metrics = evaluate(plan, family, merged, X, y, splits, task=info.task, classes=classes, seed=seed,
                        n_jobs=n_jobs)
@@ -311,5 +336,5 @@ def train_frame(frame: pl.DataFrame, *, target: str, model: str = "lightgbm",
     )
 
 
-__all__ = ["TrainResult", "data_fingerprint", "default_params", "evaluate", "export_with_parity", "fit_pipeline",
-           "train_frame"]
+__all__ = ["PreparedTraining", "TrainResult", "data_fingerprint", "default_params", "evaluate", "export_with_parity",
+           "fit_pipeline", "prepare_training", "train_frame"]

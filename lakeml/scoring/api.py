@@ -18,7 +18,7 @@ from lakeml.errors import CredentialError, InvalidNameError, LakeMLError, NullIn
 from lakeml.query.names import validate_name
 from lakeml.registry.context import ModelsContext, RegistryContext
 from lakeml.registry.registry import ModelVersion
-from lakeml.scoring.kernels import get_kernel
+from lakeml.scoring.kernels import plan_on_kernel
 from lakeml.scoring.plan import ScoringPlan
 from lakeml.scoring.session import default_threads
 from lakeml.scoring.types import OutputDecl, parse_outputs
@@ -60,10 +60,9 @@ def build_plan(lake: StorageContext, mv: ModelVersion, schema: pl.Schema,
                outputs: str | dict[str, Any] | list[OutputDecl] | None = None, *, on_null: str = "error",
                auto_cast: bool = False, batch_size: int | None = None, **kw: Any) -> ScoringPlan:
     """Bind model version ``mv`` to a DATA schema: every binding/type/output error is raised here."""
-    session = get_kernel(mv.onnx_bytes(), threads=default_threads(getattr(lake, "config", None)),
-                         sha256=mv.sha256)
-    return ScoringPlan(mv.manifest, session, schema, parse_outputs(outputs), on_null=on_null,
-                       auto_cast=auto_cast, batch_size=batch_size_for(lake, batch_size), **kw)
+    return plan_on_kernel(mv.manifest, mv.onnx_bytes(), schema, parse_outputs(outputs),
+                          threads=default_threads(getattr(lake, "config", None)), on_null=on_null,
+                          auto_cast=auto_cast, batch_size=batch_size_for(lake, batch_size), **kw)
 
 
 def predict(lake: ModelsContext, model: str | ModelVersion, data: Any, *,

@@ -13,10 +13,8 @@ from lakeml.errors import PredictError
 from lakeml.registry.context import EngineModelsContext, ModelsContext
 from lakeml.registry.refs import validate_alias
 from lakeml.registry.registry import ModelVersion
-from lakeml.scoring.api import batch_size_for
-from lakeml.scoring.kernels import get_kernel
+from lakeml.scoring.api import build_plan
 from lakeml.scoring.plan import _NATURAL, ScoringPlan
-from lakeml.scoring.session import default_threads
 from lakeml.scoring.types import OutputDecl, parse_sql_type
 
 _OUTPUT = re.compile(r"^\s*([^\[\]\s]+)\s*(?:\[\s*(\d+)\s*\])?\s*$")
@@ -88,12 +86,9 @@ class BoundModel:
         key = tuple(schema.items())
         plan = self._plans.get(key)
         if plan is None:
-            session = get_kernel(self.model.onnx_bytes(), sha256=self.model.sha256,
-                                 threads=default_threads(getattr(self.lake, "config", None)))
-            batch = batch_size_for(self.lake, None)
-            plan = ScoringPlan(self.model.manifest, session, schema, [OutputDecl(self.output, None)],
-                               on_null=self.on_null, auto_cast=self.auto_cast, batch_size=batch,
-                               rename=lambda _n: _RESULT, element=self.index, check_collisions=False)
+            plan = build_plan(self.lake, self.model, schema, [OutputDecl(self.output, None)], on_null=self.on_null,
+                              auto_cast=self.auto_cast, rename=lambda _n: _RESULT, element=self.index,
+                              check_collisions=False)
             self._plans[key] = plan
         return plan
 

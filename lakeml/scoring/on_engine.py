@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from lakeml.errors import UnsupportedOperationError
 from lakeml.registry.manifest import Manifest
-from lakeml.scoring.kernels import get_kernel
+from lakeml.scoring.kernels import plan_on_kernel
 from lakeml.scoring.plan import ScoringPlan
 from lakeml.scoring.types import OutputDecl, parse_outputs, safe_cast
 from lakeml.storage.lakefs import new_token
@@ -65,13 +65,12 @@ class PlanSpec:
         key = self.key()
         cached = _plans.get(key)
         if cached is None:
-            session = get_kernel(self.model, threads=WORKER_THREADS, sha256=self.manifest.sha256)
             names = dict(self.rename)
-            cached = ScoringPlan(self.manifest, session, pl.Schema(dict(self.schema)),
-                                 list(self.decls) if self.decls is not None else None, on_null=self.on_null,
-                                 auto_cast=self.auto_cast, batch_size=self.batch_size,
-                                 rename=(lambda n: names.get(n, n)) if names else None, element=self.element,
-                                 check_collisions=self.check_collisions)
+            cached = plan_on_kernel(self.manifest, self.model, pl.Schema(dict(self.schema)),
+                                    list(self.decls) if self.decls is not None else None, threads=WORKER_THREADS,
+                                    on_null=self.on_null, auto_cast=self.auto_cast, batch_size=self.batch_size,
+                                    rename=(lambda n: names.get(n, n)) if names else None, element=self.element,
+                                    check_collisions=self.check_collisions)
             _plans[key] = cached
         return cached
 

@@ -37,7 +37,15 @@ from lakeml.errors import (
 )
 from lakeml.query.dtypes import SQL_TYPES, sql_name, sql_type
 from lakeml.sql.dialect import LakeSQL
-from lakeml.sql.dml_common import run_query, sql_widens, table_format, table_name, table_names, table_schema
+from lakeml.sql.dml_common import (
+    existing_target,
+    run_query,
+    sql_widens,
+    table_format,
+    table_name,
+    table_names,
+    table_schema,
+)
 from lakeml.sql.merge_sql import run_merge
 from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_statement
@@ -235,12 +243,7 @@ def _column_defs(schema: exp.Schema) -> dict[str, pl.DataType]:
 # -- INSERT ---------------------------------------------------------------------------------------------
 def _insert(lake: Writer, tree: exp.Insert) -> int:
     target = tree.this
-    name = table_name(target, "INSERT")
-    fmt = table_format(lake, name)
-    if fmt is None:
-        raise TableNotFoundError(f"INSERT INTO {name}: no table named {name!r} in the lake.",
-                                 hint=choices_hint(name, table_names(lake), kind="table")
-                                 + f" Create it with CREATE TABLE {name} AS SELECT ...")
+    name, fmt = existing_target(lake, target, "INSERT INTO")
     columns = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
     source = tree.expression
     inner = source.this if isinstance(source, exp.Subquery) and not source.alias else source

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from sqlglot import exp
 
-from lakeml.errors import LakeMLError, SQLError
+from lakeml.errors import LakeMLError, SQLError, TableNotFoundError, choices_hint
 from lakeml.query.formats import committed_table_format
 from lakeml.query.names import TABLES_DIR, validate_name
 from lakeml.query.schema_match import widens
@@ -20,7 +20,8 @@ from lakeml.sql.dialect import LakeSQL
 if TYPE_CHECKING:
     from lakeml.scoring.bound import ScoringContext as Writer  # what lake SQL runs against (engine.py)
 
-__all__ = ["conform_decimals", "run_query", "sql_widens", "table_format", "table_name", "table_names", "table_schema"]
+__all__ = ["conform_decimals", "existing_target", "run_query", "sql_widens", "table_format", "table_name",
+           "table_names", "table_schema"]
 
 _SCHEMAS = {"dbo"}
 
@@ -51,6 +52,17 @@ def table_format(lake: Writer, name: str) -> str | None:
                        hint="Write to a new table name, e.g. CREATE TABLE t2 AS SELECT * FROM "
                             f"{name}.")
     return None
+
+
+def existing_target(lake: Writer, target: exp.Expr, statement: str) -> tuple[str, str]:
+    """The name and format of a statement's target, which must be an existing managed table."""
+    name = table_name(target, statement)
+    fmt = table_format(lake, name)
+    if fmt is None:
+        raise TableNotFoundError(f"{statement} {name}: no table named {name!r} in the lake.",
+                                 hint=choices_hint(name, table_names(lake), kind="table")
+                                 + f" Create it first with CREATE TABLE {name} AS SELECT ...")
+    return name, fmt
 
 
 def run_query(lake: Writer, query: exp.Expr) -> pl.LazyFrame:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 from sqlglot import exp
 
-from lakeml.errors import SchemaError, SQLError, TableNotFoundError, choices_hint
+from lakeml.errors import SchemaError, SQLError
 from lakeml.sql.dialect import LakeSQL
-from lakeml.sql.dml_common import conform_decimals, run_query, table_format, table_name, table_names, table_schema
+from lakeml.sql.dml_common import conform_decimals, existing_target, run_query, table_schema
 
 if TYPE_CHECKING:
     from lakeml.sql.dml_common import Writer
@@ -31,12 +31,7 @@ _FORM = ("MERGE INTO t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET * "
 def run_merge(lake: Writer, tree: exp.Merge) -> int:
     """Run an upsert MERGE; returns rows inserted plus rows updated."""
     target = tree.this
-    name = table_name(target, "MERGE INTO")
-    fmt = table_format(lake, name)
-    if fmt is None:
-        raise TableNotFoundError(f"MERGE INTO {name}: no table named {name!r} in the lake.",
-                                 hint=choices_hint(name, table_names(lake), kind="table")
-                                 + f" Create it first: CREATE TABLE {name} AS SELECT ...")
+    name, fmt = existing_target(lake, target, "MERGE INTO")
     target_alias = target.alias_or_name
     using = tree.args.get("using")
     source, source_alias = _source(lake, using)

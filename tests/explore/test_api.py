@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -227,3 +228,99 @@ def test_profile_and_demo_report_on_any_lake(any_lake) -> None:
     assert p.column("dep_delay")["std"] == pytest.approx(frame["dep_delay"].std())
     demo_step(any_lake, Console(file=StringIO(), color_system=None))
     assert b"Profile of flights" in any_lake.storage.read_bytes(REPORT_PATH)
+
+
+# -- conformance: the same profile and charts on every engine (tolerances: docs/engines.md) --------------------
+
+def _mixed(n: int = 2000) -> pl.DataFrame:
+    rng = np.random.default_rng(7)
+    x = rng.normal(10, 3, n)
+    x[rng.random(n) < 0.1] = np.nan
+    frame = pl.DataFrame({
+        "x": x, "k": rng.integers(-3, 9, n),
+        "s": rng.choice(["red", "green", "blue", "ünïcødé"], n, p=[0.5, 0.25, 0.2, 0.05]),
+        "d": pl.date_range(pl.date(2024, 1, 1), pl.date(2024, 3, 31), eager=True).sample(n, with_replacement=True,
+                                                                                         seed=2),
+        "flag": rng.random(n) < 0.3, "y": rng.normal(size=n),
+    }).with_columns(pl.when(pl.col("k") == 0).then(None).otherwise(pl.col("s")).alias("s"),
+                    (pl.col("y") + pl.col("k") * 0.5).alias("y"))
+    return pl.concat([frame, frame.head(20)])  # 20 duplicate rows
+
+
+_APPROXIMATE = ("p5", "p25", "median", "p75", "p95")
+
+
+def test_profiles_are_the_same_on_every_engine(engine_lake) -> None:
+    """Exact statistics, bins, top values, correlations and target relations equal the Polars profiler's;
+    quantiles are within percentile_approx's stated rank error (docs/engines.md)."""
+    from polars.testing import assert_frame_equal
+
+    from lakeml.explore.engine import compute_profile
+
+    frame = _mixed()
+    engine_lake.write("mixed", frame)
+    for target in ("y", "flag"):
+        got = engine_lake.profile("mixed", target=target)
+        want = Profile(compute_profile(frame.lazy(), target=target))
+        for key in ("rows", "columns", "missing_cells", "duplicate_rows", "memory_bytes", "column_kinds",
+                    "distinct_method"):
+            assert got.overview[key] == want.overview[key], key
+        exact = [c for c in want.columns.columns if c not in _APPROXIMATE]
+        assert_frame_equal(got.columns.select(exact), want.columns.select(exact), check_exact=False, rel_tol=1e-9)
+        for name in ("histograms", "top_values", "correlations", "alerts", "target_distribution", "target_relations",
+                     "target_by_feature"):
+            assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=False, rel_tol=1e-9)
+        assert got.target == want.target
+        for column in ("x", "k", "y"):
+            finite = np.sort(frame[column].drop_nulls().drop_nans().to_numpy()) if frame[column].dtype.is_float() \
+                else np.sort(frame[column].drop_nulls().to_numpy())
+            n, error = len(finite), int(np.ceil(len(finite) / 10_000))
+            for name, q in zip(_APPROXIMATE, (0.05, 0.25, 0.5, 0.75, 0.95), strict=True):
+                rank = q * (n - 1)  # the exact quantile lies between the values at floor(rank) and ceil(rank)
+                low = finite[max(0, int(np.floor(rank)) - error)]
+                high = finite[min(n - 1, int(np.ceil(rank)) + error)]
+                assert low <= got.column(column)[name] <= high, (column, name)
+    assert got.to_html().startswith("<!DOCTYPE html>")
+
+
+def test_charts_are_the_same_on_every_engine(engine_lake) -> None:
+    frame = _mixed()
+    engine_lake.write("mixed", frame)
+    from lakeml.explore.api import _histogram
+
+    hist = engine_lake.chart("mixed", kind="hist", x="x", bins=12)
+    heights = hist.figure.axes[0].patches[0].get_data().values.tolist()
+    assert heights == _histogram(frame.lazy(), "x", pl.Float64, 12)["count"].to_list()
+    dates = engine_lake.chart("mixed", kind="hist", x="d", bins=6)
+    assert all(t.get_text().startswith("2024-") for t in dates.figure.axes[0].get_xticklabels())
+    bars = engine_lake.chart("mixed", kind="bar", x="s")
+    want = frame.group_by("s").agg(pl.len().alias("n")).sort(["n", "s"], descending=[True, False])
+    assert [round(p.get_height()) for p in bars.figure.axes[0].patches] == want["n"].to_list()
+    grouped = engine_lake.chart("SELECT k, AVG(y) AS y FROM mixed GROUP BY k", kind="bar", x="k", y="y")
+    assert [t.get_text() for t in grouped.figure.axes[0].get_xticklabels()] == [str(v) for v in range(-3, 9)]
+    scatter = engine_lake.chart("mixed", kind="scatter", x="x", y="y", max_points=300)
+    assert 0 < len(scatter.figure.axes[0].collections[0].get_offsets()) <= 300
+    assert engine_lake.chart("mixed", kind="line", x="d", y="y", max_points=300).to_png().startswith(b"\x89PNG")
+    with pytest.raises(ConfigError, match="not numeric: no histogram"):
+        engine_lake.chart("mixed", kind="hist", x="s")
+    with pytest.raises(ColumnNotFoundError, match="Did you mean 'flag'"):
+        engine_lake.chart("mixed", kind="bar", x="flga")
+
+
+def test_profile_samples_on_every_engine(engine_lake) -> None:
+    frame = _mixed()
+    engine_lake.write("mixed", frame)
+    p = engine_lake.profile("mixed", sample=500)
+    assert 0 < p.overview["rows"] <= 500 and "sample" in p.overview["sample"]
+    assert engine_lake.profile("mixed", sample=500).overview["rows"] == p.overview["rows"]  # deterministic
+    assert engine_lake.profile("mixed", sample=10**6).overview["rows"] == frame.height
+
+
+@pytest.mark.engine_gap("spark", "profile_durations",
+                        reason="Spark has no physical value to bin durations by: they are profiled as 'other'")
+def test_durations_are_profiled_with_a_histogram(engine_lake) -> None:
+    frame = pl.DataFrame({"wait": [dt.timedelta(minutes=m) for m in (1, 5, 5, 30, 90)]})
+    p = engine_lake.profile(engine_lake.engine.from_data(frame))
+    assert p.column("wait")["kind"] == "datetime"
+    assert p.histograms.filter(pl.col("column") == "wait")["count"].sum() == 5
+    assert engine_lake.engine.capabilities.profile_durations

@@ -1,8 +1,13 @@
 """A loopback HTTP relay in front of Azurite that loses responses, delays them or resets connections.
 
-Every request is forwarded to Azurite on a fresh upstream connection (with ``Connection: close``, so
-the response ends where the upstream closes). A rule matches a request by method and a regular
-expression on its path, a given number of times, and then:
+The relay runs in a child process of its own, like a real network hop: a client library that holds
+the interpreter lock while it waits for a response (deltalake's ``DeltaTable.history()`` does) would
+starve a relay running on threads of the test's own interpreter, and its request would hang until
+the client's timeout. The test process drives the child over its stdin/stdout, one JSON line a call.
+
+Every request is forwarded to Azurite on a fresh upstream connection (with ``Connection: close``). A
+rule matches a request by method and a regular expression on its path, a given number of times, and
+then:
 
 - ``drop``: forwards the request (Azurite applies it) and closes the client connection without
   sending the response, the way a response is lost on a real network;
@@ -14,13 +19,16 @@ It listens on 127.0.0.1 only and talks only to the upstream port on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import IO, Any, Literal
 
 Action = Literal["drop", "reset", "delay"]
 
@@ -34,33 +42,51 @@ class Rule:
     action: Action
     times: int = 1
     delay: float = 0.0
-    hits: list[str] = field(default_factory=list)
 
     def matches(self, method: str, target: str) -> bool:
         return self.times > 0 and method == self.method and re.search(self.path, target) is not None
 
 
+class AddedRule:
+    """A rule installed in a running relay; :attr:`hits` lists the request targets it acted on."""
+
+    def __init__(self, relay: Relay, rule_id: int, rule: Rule) -> None:
+        self._relay, self._id, self.rule = relay, rule_id, rule
+
+    @property
+    def hits(self) -> list[str]:
+        return list(self._relay._call({"op": "hits", "id": self._id})["hits"])
+
+
 class Relay:
-    """A running relay; use as a context manager or call :meth:`close`."""
+    """A relay running in a child process; use as a context manager or call :meth:`close`."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
-        self.rules: list[Rule] = []
-        self.requests: list[tuple[str, str]] = []
+        self._process = subprocess.Popen([sys.executable, __file__, str(upstream_port)], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True)
         self._lock = threading.Lock()
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._server.getsockname()[1]
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.port: int = int(self._read()["port"])
 
-    def add(self, rule: Rule) -> Rule:
-        with self._lock:
-            self.rules.append(rule)
-        return rule
+    def add(self, rule: Rule) -> AddedRule:
+        return AddedRule(self, int(self._call({"op": "add", "rule": asdict(rule)})["id"]), rule)
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """Every request the relay has received, as (method, target)."""
+        return [(m, t) for m, t in self._call({"op": "requests"})["requests"]]
 
     def close(self) -> None:
-        self._closed = True
-        self._server.close()
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()  # the child exits at the end of its input
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
     def __enter__(self) -> Relay:
         return self
@@ -68,8 +94,49 @@ class Relay:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _call(self, message: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            assert self._process.stdin is not None
+            self._process.stdin.write(json.dumps(message) + "\n")
+            self._process.stdin.flush()
+            return self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the relay process exited (code {self._process.poll()})")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+
+class _Server:
+    """The relay itself, in the child process: one thread a client connection."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.rules: list[tuple[Rule, list[str]]] = []
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def add(self, rule: Rule) -> int:
+        with self._lock:
+            self.rules.append((rule, []))
+            return len(self.rules) - 1
+
+    def hits(self, rule_id: int) -> list[str]:
+        with self._lock:
+            return list(self.rules[rule_id][1])
+
+    def seen(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self.requests)
+
     def _accept(self) -> None:
-        while not self._closed:
+        while True:
             try:
                 client, _ = self._server.accept()
             except OSError:
@@ -79,10 +146,10 @@ class Relay:
     def _rule_for(self, method: str, target: str) -> Rule | None:
         with self._lock:
             self.requests.append((method, target))
-            for rule in self.rules:
+            for rule, hits in self.rules:
                 if rule.matches(method, target):
                     rule.times -= 1
-                    rule.hits.append(target)
+                    hits.append(target)
                     return rule
         return None
 
@@ -99,7 +166,10 @@ class Relay:
             if rule is not None and rule.action == "reset":
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
-            response = self._forward(_with_close(head), body, head_only=method == b"HEAD")
+            try:
+                response = self._forward(_with_close(head), body, head_only=method == b"HEAD")
+            except OSError:
+                return  # the upstream failed: the client sees its connection close, as on a network
             if rule is not None and rule.action == "drop":
                 return
             if rule is not None and rule.action == "delay":
@@ -183,3 +253,24 @@ def _with_close(head: bytes) -> bytes:
     """The request head with ``Connection: close``, so the upstream response ends at EOF."""
     lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
     return b"\r\n".join([*lines, b"Connection: close"])
+
+
+def _control(server: _Server, commands: IO[str], replies: IO[str]) -> None:
+    """Answer the test process's calls until its end of the pipe closes."""
+    def reply(message: dict[str, Any]) -> None:
+        replies.write(json.dumps(message) + "\n")
+        replies.flush()
+
+    reply({"port": server.port})
+    for line in commands:
+        call = json.loads(line)
+        if call["op"] == "add":
+            reply({"id": server.add(Rule(**call["rule"]))})
+        elif call["op"] == "hits":
+            reply({"hits": server.hits(int(call["id"]))})
+        elif call["op"] == "requests":
+            reply({"requests": server.seen()})
+
+
+if __name__ == "__main__":
+    _control(_Server(int(sys.argv[1])), sys.stdin, sys.stdout)

@@ -70,3 +70,24 @@ def test_voting_regressor_exports_with_parity() -> None:
     align_thresholds(model)
     report = check_parity(model, to_onnx(model, sample=df.select(plan.inputs).head(5)), X, "regression")
     assert report.passed
+
+
+def test_the_fast_selection_scorer_equals_the_full_metric() -> None:
+    from types import SimpleNamespace
+
+    from lakeml.ml.automl.finish import _fast_scorer
+    from lakeml.ml.metrics import compute_metrics
+
+    rng = np.random.default_rng(0)
+    classes = ["a", "b", "c"]
+    y = rng.choice(classes, 200)
+    proba = rng.dirichlet([1, 1, 1], 200)
+    proba[0] = [1.0, 0.0, 0.0]  # a zero probability: clipped alike
+    fast = _fast_scorer("log_loss", SimpleNamespace(classes=classes), y)  # type: ignore[arg-type]
+    assert fast is not None
+    assert fast(proba) == pytest.approx(compute_metrics("classification", y, proba, classes)["log_loss"], rel=1e-12)
+    yr, pred = rng.normal(size=100), rng.normal(size=100)
+    rmse = _fast_scorer("rmse", SimpleNamespace(classes=None), yr)  # type: ignore[arg-type]
+    assert rmse is not None
+    assert rmse(pred) == pytest.approx(compute_metrics("regression", yr, pred)["rmse"], rel=1e-12)
+    assert _fast_scorer("auc", SimpleNamespace(classes=classes), y) is None  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from lakeml.errors import ConfigError, ModelError, NullInputError, TrainingError
+from lakeml.ml.rows import canonical_order
 from lakeml.ml.tasks import check_target, infer_task, prepare_target
 from lakeml.ml.train import data_fingerprint, train_frame
 from lakeml.ml.validation import choose_validation, describe_validation
@@ -113,13 +114,38 @@ def test_train_on_a_table_records_lineage_and_drops_id_columns(lake: Lake) -> No
     assert result.task == "classification" and result.family == "random_forest"
     assert result.validation == "5-fold cross-validation"
     assert result.lineage["source"] == "table:customers" and result.lineage["rows"] == 300
-    assert result.lineage["fingerprint"] == data_fingerprint(lake.table("customers").collect())
+    assert result.lineage["fingerprint"] == data_fingerprint(canonical_order(lake.table("customers").collect()))
     assert ("customer_id", "ID-like (unique per row)") in {(d.name, d.reason) for d in result.plan.dropped}
     assert result.parity.passed and result.metrics["auc"] > 0.7
     top = result.feature_importances.row(0, named=True)
     assert top["column"] in {"tenure", "monthly", "plan"}
     assert result.feature_importances["importance"].sum() == pytest.approx(1.0)
     assert set(result.feature_importances_detail["column"]) <= set(result.plan.inputs)
+
+
+@pytest.mark.parametrize(("model", "target"), [("logistic", "churned"), ("lightgbm", "churned"), ("linear", "monthly")])
+def test_same_metrics_on_every_engine_whatever_the_row_order(engine_lake: Lake, model: str, target: str) -> None:
+    """Deterministic families give the same metrics (within 1e-6, docs/engines.md) on Polars and Spark: the rows
+    are collected in one canonical order, so a table of several files read in another order splits the same."""
+    frame = customers()
+    engine_lake.write("customers", frame.slice(150))
+    engine_lake.write("customers", frame.head(150), mode="append")  # two files: Spark may read them in either order
+    result = engine_lake.train("customers", target=target, model=model, params=FAST if model == "lightgbm" else None,
+                               n_jobs=1)
+    reference = train_frame(canonical_order(frame), target=target, model=model,
+                            params=FAST if model == "lightgbm" else None, n_jobs=1)
+    assert result.validation == reference.validation and result.lineage["rows"] == 300
+    assert result.metrics.keys() == reference.metrics.keys()
+    for name, value in reference.metrics.items():
+        assert result.metrics[name] == pytest.approx(value, abs=1e-6, nan_ok=True), name
+    assert result.parity.passed
+
+
+def test_canonical_order_ignores_the_order_rows_come_in() -> None:
+    frame = pl.DataFrame({"a": [2, 1, None, 1], "b": ["x", "z", "y", "y"], "n": [[1], [2], [3], [4]]})
+    ordered = canonical_order(frame)
+    assert ordered["a"].to_list() == [1, 1, 2, None] and ordered["b"].to_list() == ["y", "z", "x", "y"]
+    assert canonical_order(frame.reverse()).equals(ordered)
 
 
 def test_train_on_a_query_and_on_pandas(lake: Lake) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import lakeml
 from lakeml.explore.api import chart, profile
 from lakeml.ml.api import train
 from lakeml.ml.automl.api import automl
@@ -43,6 +44,15 @@ def test_lake_method_docstring_names_every_parameter(name: str) -> None:
     doc = inspect.getdoc(method) or ""
     for param in list(inspect.signature(method).parameters)[1:]:
         assert re.search(rf"^\s*{param}\b.*:", doc, re.MULTILINE), f"Lake.{name} docstring lacks {param!r}"
+
+
+@pytest.mark.parametrize("name", ["train", "automl"])
+def test_lake_ml_methods_are_their_delegates(name: str, tmp_path) -> None:
+    # one source of truth for the parameters and their defaults: the method is the ML layer's function
+    assert inspect.unwrap(getattr(Lake, name)) is DELEGATES[name]
+    lake = lakeml.connect(str(tmp_path / "lake"))
+    bound = getattr(lake, name)
+    assert bound.__self__ is lake and inspect.unwrap(bound.__func__) is DELEGATES[name]
 
 
 def test_help_shows_every_parameter() -> None:

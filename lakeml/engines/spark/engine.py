@@ -90,7 +90,7 @@ class SparkEngine:
         azure = self._spark is not None and has_abfs(self._spark)
         return Capabilities(lazy=True, streaming_writes=True, delta_writes=True, map_batches=True,
                             sql_functions=True, azure=azure, merge_writes=False, sql_writes=False,
-                            distributed=True)
+                            distributed=True, profile_durations=False)
 
     # ---- locations --------------------------------------------------------------------------------
     def hadoop_path(self, uri: str, storage: LakeStorage) -> str:

@@ -13,6 +13,7 @@ seconds; it is measured and reported (``result.overrun_s``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from lakeml.config import DEFAULT_EARLY_STOPPING
 from lakeml.errors import ConfigError, TrainingError, choices_hint
 from lakeml.ml.automl.budget import Clock
+from lakeml.ml.automl.threads import ThreadPool
 from lakeml.ml.automl.workers import TrialExecutor, WorkerPool
 
 # Heavy modules (scikit-learn, hyperopt, ...) are imported inside automl(), after the clock has
@@ -67,12 +69,12 @@ _MAIN_THREAD_MODULES = ("lightgbm", "scipy.stats", "threadpoolctl", "sklearn.ens
                         "lakeml.ml.importance", "lakeml.ml.parity", "lakeml.ml.runs", "lakeml.ml.guardrails")
 
 
-def _preimport(payload: dict[str, Any], first: tuple[str, dict[str, Any]] | None) -> None:
+def _preimport(payload: dict[str, Any], configs: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """Import, in this thread, what the search and the finish use, before any other thread starts.
 
     Libraries import parts of themselves on first use (scikit-learn's featurizer imports narwhals
-    adapters on its first pandas input, for one), so the first trial's configuration is also run
-    once on a few rows here: the baseline trial then imports nothing new in its own thread.
+    adapters on its first pandas input, for one), so each of ``configs`` is also run once on a
+    few rows here: trials in other threads then import nothing new.
     """
     import importlib
 
@@ -82,16 +84,15 @@ def _preimport(payload: dict[str, Any], first: tuple[str, dict[str, Any]] | None
 
     for name in _MAIN_THREAD_MODULES:
         importlib.import_module(name)
-    if first is None:
-        return
     n = min(60, len(payload["y"]))
     half = n // 2
     tiny = {**payload, "X": payload["X"].iloc[:n], "y": payload["y"][:n],
             "folds": [(np.arange(half), np.arange(half, n))], "orders": [np.arange(half)]}
-    try:
-        run_trial(tiny, cache={}, family=first[0], params=first[1], return_model=True)
-    except Exception:  # a warm-up only: its imports have happened either way
-        return
+    for family, params in configs:
+        try:
+            run_trial(tiny, cache={}, family=family, params=params, return_model=True)
+        except Exception:  # a warm-up only: its imports have happened either way
+            continue
 
 
 def _beside_search(prepared: PreparedData) -> list[Guardrail]:
@@ -105,16 +106,36 @@ def _beside_search(prepared: PreparedData) -> list[Guardrail]:
     return run_guardrails(prepared)
 
 
-def _trial_executor(lake: ModelsContext, n_jobs: int | None) -> TrialExecutor:
-    """Where the trials run: killable local worker processes, or one Spark job per trial on a Spark lake."""
+#: Tables of at most this many cells (training rows x input columns) run their trials in this
+#: process (threads); larger ones in killable worker processes. Below it, every trial of the
+#: search space fits in about a second on one core, so an overrunning one can be abandoned.
+IN_PROCESS_CELLS = 300_000
+
+
+def _executor(lake: ModelsContext, prepared: PreparedData, n_jobs: int | None,
+              stack: contextlib.ExitStack) -> TrialExecutor:
+    """Where the trials and the final refit run: one Spark job per trial on a Spark lake; else threads
+    of this process for small tables, killable worker processes forked from a zygote that loads the
+    pickled payload for larger ones."""
+    pool: TrialExecutor
     if lake.engine.name == "spark":
         from lakeml.engines.spark.engine import SparkEngine
         from lakeml.ml.automl.spark_trials import SparkTrialPool
 
         engine = lake.engine
         assert isinstance(engine, SparkEngine)  # the engine named "spark"
-        return SparkTrialPool(engine.spark, n_jobs)
-    return WorkerPool(n_jobs or os.cpu_count() or 1)
+        pool = SparkTrialPool(engine.spark, n_jobs)
+    else:
+        workers = n_jobs or os.cpu_count() or 1
+        if prepared.n_rows * max(1, len(prepared.plan.inputs)) <= IN_PROCESS_CELLS:
+            return ThreadPool(workers, prepared.payload())
+        pool = WorkerPool(workers)
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lakeml-automl-"))
+    payload_path = os.path.join(tmp, "payload.pkl")
+    with open(payload_path, "wb") as fh:
+        pickle.dump(prepared.payload(), fh, protocol=pickle.HIGHEST_PROTOCOL)
+    pool.load(payload_path)
+    return pool
 
 
 def _check_args(time_budget: float | None, max_trials: int | None, n_jobs: int | None) -> None:
@@ -140,7 +161,7 @@ def _reserve(data: PreparedData, budget: float | None, n_jobs: int) -> Callable[
     budget, the search keeps only that fifth: the refit then uses as many rows as fit
     (see :func:`lakeml.ml.automl.finish.refit_rows`), so searching on is worth more than waiting.
     """
-    from lakeml.ml.automl.finish import refit_estimate
+    from lakeml.ml.automl.finish import REFIT_SAFETY, refit_estimate
 
     fixed = 1.5 + data.n_rows * 2e-6
     cap = math.inf if budget is None else 0.2 * budget
@@ -148,7 +169,8 @@ def _reserve(data: PreparedData, budget: float | None, n_jobs: int) -> Callable[
     def reserve(best: TrialRecord | None) -> float:
         if best is None:
             return fixed
-        return fixed + min(1.5 * refit_estimate(best, data, n_jobs) + 0.5, cap)
+        # the refit's share is what finish() will demand of it (refit_rows: REFIT_SAFETY x the estimate)
+        return fixed + min(REFIT_SAFETY * refit_estimate(best, data, n_jobs) + 0.5, cap)
 
     return reserve
 
@@ -176,7 +198,7 @@ def automl(
     """Search model families and hyperparameters for the best model of ``target``, within a budget.
 
     Args:
-        lake: the lake session.
+        lake: the lake session (``lake.automl(...)`` passes itself).
         data: a table name, a SQL query, or a frame (Polars, pandas, Arrow).
         target: the column to predict.
         task: ``"classification"`` or ``"regression"``; inferred from the target when None.
@@ -186,7 +208,8 @@ def automl(
         max_trials: a budget in trials. With ``seed`` (and a time budget that is not reached) the
             leaderboard is identical on rerun.
         seed: seeds validation splits, TPE and the estimators; drawn at random when None (and recorded).
-        allowed, blocked: family names to restrict the search to, or to leave out.
+        allowed: only these families (names from ``lakeml.ml.families.FAMILIES``).
+        blocked: leave out these families.
         n_jobs: trials run in parallel, one worker process each (default: one per core); on a Spark
             lake, Spark jobs (default: one per task slot, ``sc.defaultParallelism``).
         roles: featurization role overrides, column -> numeric|categorical|boolean|datetime|drop.
@@ -204,12 +227,14 @@ def automl(
         ColumnNotFoundError: the target is not a column.
         TrainingError: no rows, a constant or single-class target, or no trial finished in time.
         ConfigError: bad budget, metric or family names.
+
+    Example:
+        >>> result = lake.automl("flights", target="late", time_budget=60, seed=1)  # doctest: +SKIP
     """
     clock = Clock(time_budget, started_at)
     _check_args(time_budget, max_trials, n_jobs)
     run_seed = int(seed) if seed is not None else secrets.randbelow(2**31 - 1)
-    # Workers start first: they import scikit-learn while this process reads and checks the data.
-    with _trial_executor(lake, n_jobs) as pool, tempfile.TemporaryDirectory(prefix="lakeml-automl-") as tmp:
+    with contextlib.ExitStack() as stack:
         from lakeml.ml.automl.data import prepare, sample_sizes
         from lakeml.ml.automl.engine import Search, SearchSettings
         from lakeml.ml.automl.finish import finish
@@ -229,12 +254,11 @@ def automl(
                               hint=choices_hint(metric_name, usable, kind="metric"))
         greater = METRICS[metric_name].greater_is_better
         deterministic = max_trials is not None and seed is not None
-        payload_path = os.path.join(tmp, "payload.pkl")
-        with open(payload_path, "wb") as fh:
-            pickle.dump(prepared.payload(), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        pool.load(payload_path)
+        pool: TrialExecutor = stack.enter_context(_executor(lake, prepared, n_jobs, stack))
         workers = pool.size  # trials at once: n_jobs, else one per core (Spark: per task slot)
+        in_process = isinstance(pool, ThreadPool)
         timings = {"prepare": clock.elapsed()}
+        starts = starting_points(families, prepared.task)
         settings = SearchSettings(
             metric=metric_name, greater_is_better=greater, max_trials=max_trials,
             early_stopping=early_stopping, deterministic=deterministic,
@@ -243,23 +267,53 @@ def automl(
             sizes=tuple(sample_sizes(prepared.folds)),
             defaults={f: {**FAMILIES[f].default_params, **default_params(FAMILIES[f], prepared.target_info)}
                       for f in families},
-            n_starts=len(starting_points(families, prepared.task)),
-            n_cheap=min(1, n_cheap_starts(families, prepared.task)),
+            n_starts=len(starts),
+            n_cheap=len(families) if in_process else min(1, n_cheap_starts(families, prepared.task)),
+            inline_starts=in_process, inline_cache=getattr(pool, "cache", None),
             payload=prepared.payload())
-        # The exporter's imports take seconds on a busy machine, and guardrails steer nothing in the
-        # search: both run in one thread beside the search. This thread has imported everything
-        # it will use by now (_preimport), so no module is ever imported by two threads at once
-        # (which can hand one of them a half-initialised module: "cannot import name
-        # '__cpu_features__' from partially initialized module numpy._core._multiarray_umath").
-        starts = starting_points(families, prepared.task)
-        _preimport(settings.payload or {}, starts[0] if starts else None)
-        side_pool = ThreadPoolExecutor(1, thread_name_prefix="lakeml-automl-side")
-        side = side_pool.submit(_beside_search, prepared)
-        side_pool.shutdown(wait=False)
+        # No module may be imported by two threads at once (that can hand one of them a
+        # half-initialised module: "cannot import name '__cpu_features__' from partially
+        # initialized module numpy._core._multiarray_umath"), so this thread imports everything the
+        # search and the finish use before another thread starts (_preimport), and in-process
+        # trials are warmed up on a few rows (each family's first configuration).
+        firsts: dict[str, dict[str, Any]] = {}
+        for family, params in starts:
+            firsts.setdefault(family, params)
+        # (in-process and not deterministic: the inline starting points are the warm-up)
+        _preimport(settings.payload or {}, list(firsts.items()) if in_process and deterministic else starts[:1])
+        timings["warm_up"] = clock.elapsed() - timings["prepare"]
+        guard: dict[str, Any] = {}
+
+        def side_work() -> None:
+            started = clock.elapsed()
+            guard["rails"] = _beside_search(prepared)
+            if in_process:  # (beside the search, its time is part of the search)
+                timings["exporter_guardrails"] = clock.elapsed() - started
+
+        if in_process:
+            # The exporter's imports and the guardrails run in this thread, right after the quick
+            # baseline (trial threads are running CPU-bound fits: a side thread would gain nothing).
+            if deterministic:
+                side_work()
+            else:
+                settings.after_baseline = side_work
+        else:
+            # Trials run in worker processes: the exporter's imports (seconds on a busy machine) and
+            # the guardrails run in one thread beside the search.
+            side_pool = ThreadPoolExecutor(1, thread_name_prefix="lakeml-automl-side")
+            side = side_pool.submit(side_work)
+            side_pool.shutdown(wait=False)
         search = Search(pool, Searcher(families, task=prepared.task, seed=run_seed), clock, settings)
-        records = search.run()
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):  # one thread per trial: parallelism comes from running trials at once
+            records = search.run()
         prepared.notes.extend(search.growth)
-        prepared.guardrails = side.result()  # raises what failed in the side thread
+        if not in_process:
+            side.result()  # raises what failed in the side thread
+        elif "rails" not in guard:
+            side_work()
+        prepared.guardrails = guard["rails"]
         ok = [r for r in records if r.status == "ok"]
         if not ok:
             _no_trial_finished(records, clock)

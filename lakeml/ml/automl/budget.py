@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -31,6 +32,23 @@ def mark_process_is_command() -> None:
     """Record that this process was started to run one lakeml command (the ``lakeml`` console script)."""
     global _PROCESS_IS_COMMAND
     _PROCESS_IS_COMMAND = True
+
+
+def end_command_now(code: int = 0) -> None:
+    """When this process is the lakeml command, end it now: flush the output and exit without the
+    interpreter's teardown. That teardown frees every object of scikit-learn, ONNX, Polars and the
+    rest one by one, seconds of CPU on a loaded machine (measured: 5 s at load 19 on 2 cores),
+    past a budget that covers the command up to its exit. Everything the command wrote is already
+    closed. Does nothing in any other process (a notebook, a test, a host program)."""
+    if not _PROCESS_IS_COMMAND:
+        return
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def command_start() -> float:

@@ -84,7 +84,14 @@ class SearchSettings:
     #: the first ``n_cheap`` starting points (a few small trees: bounded cost) may run in this process
     #: while the worker processes are still starting (not in deterministic mode)
     n_cheap: int = 0
+    #: run all ``n_cheap`` starting points inline, one after the other (in-process trials: they
+    #: are the warm-up that imports what the trial threads use, so no two threads import at once)
+    inline_starts: bool = False
+    #: the featurized-fold cache inline trials use (the in-process executor's, so folds are featurized once)
+    inline_cache: dict[str, Any] | None = None
     payload: dict[str, Any] | None = None
+    #: called once, in this thread, right after the quick baseline (the first in-process trial)
+    after_baseline: Callable[[], None] | None = None
 
 
 #: Trials in a row without improvement on a sample that make the search move to the next sample.
@@ -121,7 +128,7 @@ class Search:
         self._queue: list[tuple[str, dict[str, Any], str]] = []
         self._default_queued = False
         self._defaults_run: set[str] = set()
-        self._inline_cache: dict[str, Any] = {}
+        self._inline_cache: dict[str, Any] = settings.inline_cache if settings.inline_cache is not None else {}
         self.growth: list[str] = []  # why and when the sample grew (notes for the result)
 
     @property
@@ -223,7 +230,8 @@ class Search:
 
     def _inline_ok(self) -> bool:
         return (not self.s.deterministic and self.s.payload is not None and self._asked < self.s.n_cheap
-                and (self.pool.ready() == 0 or self._asked == 0) and not self._queue and not self._why_stop())
+                and (self.pool.ready() == 0 or self._asked == 0 or self.s.inline_starts) and not self._queue
+                and not self._why_stop())
 
     def _run_inline(self) -> None:
         """Run the next cheap starting point in this process (a quick baseline while workers start).
@@ -238,6 +246,7 @@ class Search:
         assert payload is not None
         sample = None if self._last_level() else self.sample
         box: dict[str, Any] = {}
+        cancel = threading.Event()
 
         def work() -> None:
             from threadpoolctl import threadpool_limits
@@ -245,7 +254,8 @@ class Search:
             try:
                 with threadpool_limits(limits=1):  # like a worker: one thread, no oversubscription
                     box["out"] = run_trial(payload, cache=self._inline_cache, family=suggestion.family,
-                                           params=suggestion.params, sample=sample, return_model=True)
+                                           params=suggestion.params, sample=sample, return_model=True,
+                                           cancel=cancel)
             except Exception:  # a failed trial is recorded with its reason, like a worker's
                 box["error"] = traceback.format_exc(limit=8)
 
@@ -261,12 +271,14 @@ class Search:
         thread.join(timeout=None if math.isinf(deadline) else max(0.0, deadline - time.monotonic()))
         seconds = time.monotonic() - started
         if thread.is_alive():
+            cancel.set()  # it stops at its next look at the flag (see trial._fit)
             result = JobResult(suggestion.trial_id, timed_out=True, seconds=seconds)
         elif "out" in box:
             result = JobResult(suggestion.trial_id, value=box["out"], seconds=seconds)
         else:
             result = JobResult(suggestion.trial_id, error=box.get("error", "failed"), seconds=seconds)
-        self._record((suggestion, started - self.clock.start, self.sample, "baseline"), result)
+        kind = "baseline" if self._asked == 1 else "start"
+        self._record((suggestion, started - self.clock.start, self.sample, kind), result)
 
     def run(self) -> list[TrialRecord]:
         """Run until a stop condition; returns the records in trial order."""
@@ -287,6 +299,8 @@ class Search:
                 else:
                     if self._inline_ok():
                         self._run_inline()
+                        if self._asked == 1 and self.s.after_baseline is not None:
+                            self.s.after_baseline()
                         self.pool.poll(timeout=0.0)  # notice workers that became ready meanwhile
                         continue
                     while self.pool.idle() > 0 and not self._why_stop():

@@ -8,6 +8,8 @@ kind (tree or not) featurize each fold only once.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,6 +32,62 @@ class TrialOutput:
     predictions: np.ndarray  # validation predictions (probabilities for classification), float64
     fit_seconds: float
     model: Any = None  # the last fold's fitted pipeline, when asked for (a fallback final model)
+
+
+class TrialCancelled(Exception):
+    """The executor gave up on this trial (its deadline passed): stop fitting, nobody wants the result."""
+
+
+#: Trees a forest grows between two looks at its trial's cancel flag (in-process trials).
+FOREST_STEP = 16
+
+
+def _fit(model: Any, x: Any, y: np.ndarray, cancel: threading.Event | None) -> None:
+    """``model.fit(x, y)``; with ``cancel``, a fit that stops soon after the flag is set.
+
+    An in-process trial cannot be killed, and a thread left running at its deadline would take CPU
+    (and the GIL, between its compiled loops) from the rest of the run. So LightGBM looks at the
+    flag after every boosting round (a callback) and forests grow in steps of :data:`FOREST_STEP`
+    trees (``warm_start``: the same trees as one fit, since the forest draws its trees' seeds in
+    order). Other families are fast on the small tables that run in-process.
+
+    Raises:
+        TrialCancelled: the flag was set.
+    """
+    if cancel is None:
+        model.fit(x, y)
+        return
+    if cancel.is_set():
+        raise TrialCancelled
+    from lightgbm import LGBMModel
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+
+    if isinstance(model, LGBMModel):
+        def check(_: Any) -> None:
+            if cancel.is_set():
+                raise TrialCancelled
+
+        model.fit(x, y, callbacks=[check])
+    elif isinstance(model, (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
+                            ExtraTreesRegressor)):
+        total = int(model.n_estimators)
+        for n in range(min(FOREST_STEP, total), total + FOREST_STEP, FOREST_STEP):
+            model.set_params(n_estimators=min(n, total), warm_start=True)
+            model.fit(x, y)
+            if cancel.is_set():
+                raise TrialCancelled
+            if n >= total:
+                break
+        model.set_params(warm_start=False)
+    else:
+        model.fit(x, y)
+    if cancel.is_set():
+        raise TrialCancelled
 
 
 def sample_order(y_train: np.ndarray, seed: int) -> np.ndarray:
@@ -58,16 +116,18 @@ def _features(payload: dict[str, Any], cache: dict[str, Any], fold: int, for_tre
     n = len(train_idx) if sample is None else min(int(sample), len(train_idx))
     rows = train_idx if n == len(train_idx) else np.sort(train_idx[payload["orders"][fold][:n]])
     key = f"fold{fold}:{'trees' if for_trees else 'linear'}:{n}"
-    if key not in cache:
-        # keep one featurized sample per fold and kind: the search moves to larger samples
-        for old in [k for k in cache if k.startswith(f"fold{fold}:{'trees' if for_trees else 'linear'}:")]:
-            del cache[old]
-        X = payload["X"]
-        featurizer = build_featurizer(payload["plan"], for_trees=for_trees)
-        x_train = np.asarray(featurizer.fit_transform(X.iloc[rows], payload["y"][rows]))
-        x_valid = np.asarray(featurizer.transform(X.iloc[valid_idx]))
-        cache[key] = (featurizer, x_train, x_valid)
-    featurizer, x_train, x_valid = cache[key]
+    # In-process trials share one cache between threads (see threads.py), which put a lock in it.
+    with cache.get("lock") or contextlib.nullcontext():
+        if key not in cache:
+            # keep one featurized sample per fold and kind: the search moves to larger samples
+            for old in [k for k in cache if k.startswith(f"fold{fold}:{'trees' if for_trees else 'linear'}:")]:
+                del cache[old]
+            X = payload["X"]
+            featurizer = build_featurizer(payload["plan"], for_trees=for_trees)
+            x_train = np.asarray(featurizer.fit_transform(X.iloc[rows], payload["y"][rows]))
+            x_valid = np.asarray(featurizer.transform(X.iloc[valid_idx]))
+            cache[key] = (featurizer, x_train, x_valid)
+        featurizer, x_train, x_valid = cache[key]
     return featurizer, x_train, payload["y"][rows], x_valid
 
 
@@ -92,7 +152,8 @@ def validation_rows(payload: dict[str, Any]) -> np.ndarray:
 
 
 def run_trial(payload: dict[str, Any], *, cache: dict[str, Any], family: str,
-              params: dict[str, Any], sample: int | None = None, return_model: bool = False) -> TrialOutput:
+              params: dict[str, Any], sample: int | None = None, return_model: bool = False,
+              cancel: threading.Event | None = None) -> TrialOutput:
     """Fit ``family`` with ``params`` on every fold; score the out-of-fold predictions.
 
     ``sample``: fit on at most this many training rows per fold (None: all); validation rows are
@@ -100,6 +161,8 @@ def run_trial(payload: dict[str, Any], *, cache: dict[str, Any], family: str,
 
     With ``return_model``, the last fold's pipeline comes back too: the final model to fall back
     on when the budget leaves no time to refit on all rows.
+
+    ``cancel``: set by an in-process executor when it gives up on the trial (see :func:`_fit`).
     """
     fam = FAMILIES[family]
     task, classes, y = payload["task"], payload["classes"], payload["y"]
@@ -112,7 +175,7 @@ def run_trial(payload: dict[str, Any], *, cache: dict[str, Any], family: str,
         model = fam.make_estimator(dict(params), task=task, seed=payload["seed"], n_jobs=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.fit(x_train, y_train)
+            _fit(model, x_train, y_train, cancel)
         preds.append(_predict(model, x_valid, task, classes))
     predictions = np.concatenate(preds, axis=0)
     rows = validation_rows(payload)
@@ -135,10 +198,12 @@ def make_pipeline(payload: dict[str, Any], family: str, params: dict[str, Any], 
 
 
 def refit(payload: dict[str, Any], *, cache: dict[str, Any], members: list[tuple[str, dict[str, Any]]],
-          weights: list[float] | None = None, rows: int | None = None, n_jobs: int = 1) -> tuple[Any, float]:
+          weights: list[float] | None = None, rows: int | None = None, n_jobs: int = 1,
+          cancel: threading.Event | None = None) -> tuple[Any, float]:
     """Fit the final model on all rows (or a seeded sample of ``rows``): one pipeline, or a voting ensemble.
 
     ``n_jobs``: threads for the estimator (the final refit runs alone, so it uses every core).
+    ``cancel``: set by an in-process executor when it gives up on the refit (see :func:`_fit`).
 
     Returns:
         ``(fitted model, seconds)``; pickled back to the parent process (never stored).
@@ -159,6 +224,9 @@ def refit(payload: dict[str, Any], *, cache: dict[str, Any], members: list[tuple
 
     with warnings.catch_warnings(), threadpool_limits(limits=n_jobs):
         warnings.simplefilter("ignore")
-        model.fit(X, y)
+        if cancel is not None and isinstance(model, Pipeline):  # in-process: a fit that can be given up
+            _fit(model.steps[-1][1], model.steps[0][1].fit_transform(X, y), y, cancel)
+        else:
+            model.fit(X, y)
     align_thresholds(model)  # float32 split thresholds, so ONNX and native agree (see parity.py)
     return model, time.perf_counter() - started

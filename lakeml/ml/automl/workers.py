@@ -67,7 +67,7 @@ class TrialExecutor(Protocol):
     The search loop, the refit and everything after it are the same code on both.
     """
 
-    #: where trials run, as the run table records it: ``"processes"`` or ``"spark"``
+    #: where trials run, as the run table records it: ``"threads"``, ``"processes"`` or ``"spark"``
     name: str
     #: jobs stopped at their deadline (or lost with their worker)
     killed: int

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from lakeml.errors import ConfigError, SQLError
+from lakeml.errors import ConfigError, LakeMLError, LakePathNotFoundError, SQLError, TableNotFoundError
 from lakeml.pipeline.activities.values import json_value, need
 from lakeml.pipeline.runner import ActivityContext, Handler
 
@@ -82,36 +82,36 @@ def copy(ctx: ActivityContext, props: dict[str, Any]) -> dict[str, Any]:
     keys = sink.get("keys")
     frame = _source_frame(ctx, source)
     watermark = props.get("watermark")
-    if not watermark:
-        frame = _fit(ctx, frame, table, mode)
-        data = frame.collect()
-        result = ctx.lake.write(table, data, mode=mode, keys=keys, format=sink.get("format", "parquet"))
-        return {"rowsRead": data.height, "rowsCopied": data.height, "table": table,
-                "version": getattr(result, "version", result)}
-    column = need(watermark, "column", name)
-    if column not in frame.collect_schema():
-        from lakeml.errors import ColumnNotFoundError
+    transaction: Transaction | None = None
+    marks: dict[str, Any] | None = None
+    if watermark:
+        column = need(watermark, "column", name)
+        if column not in frame.collect_schema():
+            from lakeml.errors import ColumnNotFoundError
 
-        raise ColumnNotFoundError(f"Activity {name!r}: the watermark column {column!r} is not in the source.",
-                                  hint=f"Columns: {', '.join(frame.collect_schema().names())}.")
-    app = app_id(ctx.run.pipeline.name, name)
-    last = ctx.lake.last_transaction(table, app) if table in ctx.lake.tables() else None
-    old = last.metadata.get(WATERMARK_KEY) if last is not None else None
-    dtype = frame.collect_schema()[column]
-    if old is not None:
-        frame = frame.filter(pl.col(column) > _literal(old, dtype))
-    new = frame.select(pl.col(column).max()).collect().item()
-    if new is None:
-        return {"rowsRead": 0, "rowsCopied": 0, "table": table, "watermark": {"old": old, "new": old}}
-    # the upper bound keeps rows that arrive between the two reads for the next run
-    data = _fit(ctx, frame.filter(pl.col(column) <= _literal(json_value(new), dtype)), table, mode).collect()
-    new_text = json_value(new)
-    version = (last.version + 1) if last is not None else 0
+            raise ColumnNotFoundError(f"Activity {name!r}: the watermark column {column!r} is not in the source.",
+                                      hint=f"Columns: {', '.join(frame.collect_schema().names())}.")
+        app = app_id(ctx.run.pipeline.name, name)
+        last = ctx.lake.last_transaction(table, app) if table in ctx.lake.tables() else None
+        old = last.metadata.get(WATERMARK_KEY) if last is not None else None
+        dtype = frame.collect_schema()[column]
+        if old is not None:
+            frame = frame.filter(pl.col(column) > _literal(old, dtype))
+        new = frame.select(pl.col(column).max()).collect().item()
+        if new is None:
+            return {"rowsRead": 0, "rowsCopied": 0, "table": table, "watermark": {"old": old, "new": old}}
+        # the upper bound keeps rows that arrive between the two reads for the next run
+        frame = frame.filter(pl.col(column) <= _literal(json_value(new), dtype))
+        marks = {"old": old, "new": json_value(new)}
+        version = (last.version + 1) if last is not None else 0
+        transaction = Transaction(app, version, {WATERMARK_KEY: marks["new"]})
+    data = _fit(ctx, frame, table, mode).collect()
     result = ctx.lake.write(table, data, mode=mode, keys=keys, format=sink.get("format", "parquet"),
-                            transaction=Transaction(app, version, {WATERMARK_KEY: new_text}))
-    copied = data.height if getattr(result, "committed", True) else 0
-    return {"rowsRead": data.height, "rowsCopied": copied, "table": table,
-            "watermark": {"old": old, "new": new_text}}
+                            transaction=transaction)
+    if marks is None:
+        return {"rowsRead": data.height, "rowsCopied": data.height, "table": table, "version": result.version}
+    copied = data.height if result.committed else 0  # a rerun of a committed window copies nothing
+    return {"rowsRead": data.height, "rowsCopied": copied, "table": table, "watermark": marks}
 
 
 def _literal(value: Any, dtype: pl.DataType) -> pl.Expr:
@@ -188,18 +188,18 @@ def get_metadata(ctx: ActivityContext, props: dict[str, Any]) -> dict[str, Any]:
     return _path_metadata(ctx, need(props, "path", ctx.activity.name), fields)
 
 
+def _existence(fields: list[str], exists: bool, missing: type[LakeMLError], message: str) -> dict[str, Any]:
+    """The ``exists`` field when it is asked for; ``missing(message)`` when other fields are asked of nothing."""
+    if not exists and set(fields) - {"exists"}:
+        raise missing(message, hint="Add 'exists' alone to fieldList to test for it.")
+    return {"exists": exists} if "exists" in fields else {}
+
+
 def _table_metadata(ctx: ActivityContext, table: str, fields: list[str]) -> dict[str, Any]:
     lake = ctx.lake
     exists = table in lake.tables()
-    out: dict[str, Any] = {}
-    if "exists" in fields:
-        out["exists"] = exists
+    out = _existence(fields, exists, TableNotFoundError, f"Activity {ctx.activity.name!r}: no table {table!r}.")
     if not exists:
-        if set(fields) - {"exists"}:
-            from lakeml.errors import TableNotFoundError
-
-            raise TableNotFoundError(f"Activity {ctx.activity.name!r}: no table {table!r}.",
-                                     hint="Add 'exists' alone to fieldList to test for it.")
         return out
     description = lake.describe(table)
     folder = f"tables/{table}"
@@ -238,15 +238,8 @@ def _path_metadata(ctx: ActivityContext, path: str, fields: list[str]) -> dict[s
     times = storage.modified_times(rel)
     exists = bool(times) or storage.exists(rel)
     is_file = set(times) == {""}
-    out: dict[str, Any] = {}
-    if "exists" in fields:
-        out["exists"] = exists
+    out = _existence(fields, exists, LakePathNotFoundError, f"Activity {ctx.activity.name!r}: nothing at {path!r}.")
     if not exists:
-        if set(fields) - {"exists"}:
-            from lakeml.errors import LakePathNotFoundError
-
-            raise LakePathNotFoundError(f"Activity {ctx.activity.name!r}: nothing at {path!r}.",
-                                        hint="Add 'exists' alone to fieldList to test for it.")
         return out
     frame: pl.LazyFrame | None = None
     for field in fields:

@@ -13,16 +13,39 @@ background builds, fallbacks) and docs/scoring.md for the measurements behind it
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from lakeml.scoring.kernels.choice import Choice, choice_of, forget, get_kernel, kernel_mode, wait_for_builds
 
-__all__ = ["BatchKernel", "Choice", "choice_of", "forget", "get_kernel", "kernel_for", "kernel_mode",
+if TYPE_CHECKING:
+    import polars as pl
+
+    from lakeml.registry.manifest import Manifest
+    from lakeml.scoring.plan import ScoringPlan
+    from lakeml.scoring.types import OutputDecl
+
+__all__ = ["BatchKernel", "Choice", "choice_of", "forget", "get_kernel", "kernel_for", "kernel_mode", "plan_on_kernel",
            "wait_for_builds"]
 
 
+def plan_on_kernel(manifest: Manifest, onnx_bytes: bytes, schema: pl.Schema, decls: list[OutputDecl] | None, *,
+                   threads: int, **options: Any) -> ScoringPlan:
+    """A :class:`~lakeml.scoring.plan.ScoringPlan` of the model bound to ``schema``, on its chosen kernel.
+
+    The one place a scoring path gets its kernel (:func:`get_kernel`: a compiled tree kernel or the
+    ONNX Runtime session with ``threads`` intra-op threads) and binds it; ``options`` are the plan's
+    (``on_null``, ``auto_cast``, ``batch_size``, ``rename``, ...). Every binding error is raised here.
+    """
+    from lakeml.scoring.plan import ScoringPlan
+
+    kernel = get_kernel(onnx_bytes, threads=threads, sha256=manifest.sha256)
+    return ScoringPlan(manifest, kernel, schema, decls, **options)
+
+
+@dataclass(eq=False, repr=False)  # identity equality and the object repr: the bytes are large
 class BatchKernel:
     """Scores Arrow record batches: DATA columns in, DATA columns plus the output columns out.
 
@@ -31,18 +54,18 @@ class BatchKernel:
     for the kernel, on its first batch.
     """
 
-    def __init__(self, onnx_bytes: bytes, manifest: Any, schema: pa.Schema, *, outputs: Any = None,
-                 on_null: str = "error", auto_cast: bool = False, threads: int | None = None,
-                 batch_size: int | None = None) -> None:
-        self.onnx_bytes = onnx_bytes
-        self.manifest = manifest
-        self.schema = schema
-        self.outputs = outputs
-        self.on_null = on_null
-        self.auto_cast = auto_cast
-        self.threads = threads
-        self.batch_size = batch_size
-        self._plan: Any = None
+    onnx_bytes: bytes
+    manifest: Any
+    schema: pa.Schema
+    _: KW_ONLY
+    outputs: Any = None
+    on_null: str = "error"
+    auto_cast: bool = False
+    threads: int | None = None
+    batch_size: int | None = None
+    _plan: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
         self.plan()  # every binding error is raised here, before any batch
 
     def plan(self) -> Any:
@@ -51,16 +74,13 @@ class BatchKernel:
             import polars as pl
 
             from lakeml.config import DEFAULT_BATCH_SIZE
-            from lakeml.scoring.plan import ScoringPlan
             from lakeml.scoring.session import default_threads
             from lakeml.scoring.types import parse_outputs
 
-            threads = self.threads or default_threads()
-            kernel = get_kernel(self.onnx_bytes, threads=threads, sha256=self.manifest.sha256)
             schema = pl.from_arrow(self.schema.empty_table()).schema  # type: ignore[union-attr]
-            self._plan = ScoringPlan(self.manifest, kernel, schema, parse_outputs(self.outputs),
-                                     on_null=self.on_null, auto_cast=self.auto_cast,
-                                     batch_size=self.batch_size or DEFAULT_BATCH_SIZE)
+            self._plan = plan_on_kernel(self.manifest, self.onnx_bytes, schema, parse_outputs(self.outputs),
+                                        threads=self.threads or default_threads(), on_null=self.on_null,
+                                        auto_cast=self.auto_cast, batch_size=self.batch_size or DEFAULT_BATCH_SIZE)
         return self._plan
 
     def output_schema(self) -> pa.Schema:
