@@ -147,15 +147,10 @@ def test_deterministic_mode_on_spark_reruns_identically_and_matches_the_polars_e
     assert on_polars.leaderboard.select(steady).equals(first.leaderboard.select(steady))
 
 
-def test_the_polars_engine_keeps_its_local_worker_processes(tmp_path: Path) -> None:
-    from lakeml.ml.automl.api import _trial_executor
-
+def test_the_polars_engine_keeps_its_local_executors(tmp_path: Path) -> None:
     lake = lakeml.connect(tmp_path / "lake")
-    pool = _trial_executor(lake, 1)
-    try:
-        assert pool.name == "processes"
-    finally:
-        pool.close()
+    lake.automl(_table(300), target="y", time_budget=None, max_trials=2, seed=0, ensemble=False)
+    assert list_runs(lake)["executor"][0] == "threads"  # a small table: trials in this process
 
 
 def test_a_session_without_a_spark_context_is_refused_with_a_hint() -> None:
