@@ -579,8 +579,7 @@ def spark_lakeml_main(paths: dict[str, Path], reps: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, sql in QUERIES.items():
         results = {name: run(sql) for name, run in runners.items()}  # warm-up and cross-check
-        same = [[_plain(v) for v in row] for row in results["pyspark"]] == \
-            [[_plain(v) for v in row] for row in results["lakeml_spark"]]
+        same = _same_rows(results["pyspark"], results["lakeml_spark"])
         times: dict[str, list[float]] = {name: [] for name in runners}
         for rep in range(reps):
             for name in (list(runners) if rep % 2 == 0 else list(reversed(runners))):
@@ -593,6 +592,20 @@ def spark_lakeml_main(paths: dict[str, Path], reps: int) -> dict[str, Any]:
                     "same_result": same}
     spark.stop()
     return out
+
+
+def _same_rows(left: list[Any], right: list[Any]) -> bool:
+    """The same rows in the same order; numbers equal up to float rounding (sums may add in any order)."""
+    if len(left) != len(right):
+        return False
+    for a_row, b_row in zip(left, right, strict=True):
+        if len(a_row) != len(b_row):
+            return False
+        for a, b in zip(map(_plain, a_row), map(_plain, b_row), strict=True):
+            numbers = isinstance(a, int | float) and isinstance(b, int | float)
+            if not (abs(a - b) <= 1e-6 * (abs(a) + 1) if numbers else a == b):
+                return False
+    return True
 
 
 def spark_lakeml_report(args: argparse.Namespace, result: dict[str, Any]) -> None:
@@ -652,8 +665,9 @@ def main(argv: list[str] | None = None) -> int:
                            "--reps", str(args.reps)], env=spark_env())
         if child.returncode != 0:
             raise RuntimeError(f"Spark child failed:\n{child.stderr[-3000:]}")
-        spark_lakeml_report(args, json.loads(child.stdout.strip().splitlines()[-1]))
-        return 0
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        spark_lakeml_report(args, result)
+        return 0 if all(r["same_result"] for r in result.values()) else 1  # lakeml and raw Spark disagree
 
     t0 = time.perf_counter()
     generate(args.rows)

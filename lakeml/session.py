@@ -89,6 +89,7 @@ class Lake:
         self.engine: Engine[pl.LazyFrame] = engine if engine is not None else load_engine("polars")
         self.catalog = Catalog(storage, dict(storage_options) if storage_options else None, engine=self.engine,
                                commit_retries=self.config.commit_retries)
+        self._storage_options = dict(storage_options) if storage_options else None
         self._models: ModelRegistry | None = None
         self._pipelines: Pipelines | None = None
         self._triggers: Triggers | None = None
@@ -366,6 +367,12 @@ class Lake:
         """
         from lakeml.query.ingest import ingest
 
+        if self.engine.name != "polars":
+            # ingest's CSV typing, NA cells and diagnostics are Polars' readers: it streams the files on
+            # Polars and commits to the same table log, whichever engine then reads the table
+            polars_lake = Lake(self.storage, config=self.config, storage_options=self._storage_options)
+            return polars_lake.ingest(source, table, format=format, mode=mode, partition_by=partition_by,
+                                      schema=schema, null_values=null_values, options=options, progress=progress)
         return ingest(self, source, table, format=format, mode=mode, partition_by=partition_by, schema=schema,
                       null_values=null_values, options=options, progress=progress)
 
@@ -460,7 +467,7 @@ class Lake:
 
             return score_on_engine(self, model, source, target, outputs=outputs,
                                    on_null=on_null, auto_cast=auto_cast, batch_size=batch_size, mode=mode,
-                                   format=format)
+                                   format=format, progress=progress)
         from lakeml.scoring.api import score
 
         return score(self, model, source, target, outputs=outputs, on_null=on_null, auto_cast=auto_cast,

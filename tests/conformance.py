@@ -8,14 +8,36 @@ import polars as pl
 
 
 def collect(frame: Any) -> pl.DataFrame:
-    """A result of either engine as a Polars DataFrame (a Spark DataFrame crosses as Arrow)."""
+    """A result of either engine as a Polars DataFrame (a Spark DataFrame crosses as Arrow).
+
+    A lakeml error a Spark worker raised comes back as itself, as it does from the engine's own collect.
+    """
     if isinstance(frame, pl.LazyFrame):
         return frame.collect()
     if isinstance(frame, pl.DataFrame):
         return frame
-    data = pl.from_arrow(frame.toArrow())
+    from lakeml.engines.spark.engine import worker_error
+
+    try:
+        arrow = frame.toArrow()
+    except Exception as exc:
+        found = worker_error(exc)
+        if found is None:
+            raise
+        raise found from exc
+    data = pl.from_arrow(arrow)
     assert isinstance(data, pl.DataFrame)
     return data
+
+
+def dtype(frame: Any, column: str) -> pl.DataType:
+    """The type of ``column`` in a result of either engine, as both engines give it (see :func:`comparable`)."""
+    return comparable(collect(frame).head(0)).schema[column]
+
+
+def portable(data_type: pl.DataType) -> pl.DataType:
+    """``data_type`` as both engines give it (a fixed-size array is a list on Spark, and so on)."""
+    return comparable(pl.DataFrame(schema={"c": data_type})).schema["c"]
 
 
 def comparable(df: pl.DataFrame) -> pl.DataFrame:

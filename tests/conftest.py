@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 import lakeml
+from lakeml.engines.base import Capabilities
 from lakeml.session import Lake
 from tests.azurite import Azurite, start_azurite
 from tests.netguard import _network_guard  # noqa: F401  (autouse: no test may reach off this machine)
@@ -57,6 +59,7 @@ def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
 
 
 # ---- engines: the conformance suite runs shared tests on Polars and on Spark through one parameter ----
+CAPABILITIES = {f.name for f in fields(Capabilities)}
 ENGINES = ["polars", pytest.param("spark", marks=pytest.mark.spark)]
 
 
@@ -85,6 +88,30 @@ def engine_lake(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
     return lakeml.connect(tmp_path / "lake")
 
 
+#: ``any_engine_lake`` cases: each storage on Polars, and a local lake on Spark (Azure on Spark is a gap).
+STORAGE_ENGINES = {"local": "polars", "azurite": "polars", "spark-local": "spark"}
+
+
+@pytest.fixture(params=["local", "azurite", pytest.param("spark-local", marks=pytest.mark.spark)])
+def any_engine_lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    """The same test on a local and an Azurite lake on Polars, and on a local lake on Spark."""
+    if request.param == "spark-local":
+        return lakeml.connect(tmp_path / "lake", backend="spark", spark=request.getfixturevalue("spark_session"))
+    if request.param == "local":
+        return lakeml.connect(tmp_path / "lake")
+    return request.getfixturevalue("azure_lake")  # type: ignore[no-any-return]
+
+
+def _engine_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    if "engine" in callspec.params:
+        return str(callspec.params["engine"])
+    storage = callspec.params.get("any_engine_lake")
+    return STORAGE_ENGINES.get(str(storage)) if storage is not None else None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "engine_gap(engine, capability, reason): a declared gap of one engine; "
                                        "the test runs there and must fail (strict xfail), never a silent skip")
@@ -92,10 +119,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        engine = callspec.params.get("engine") if callspec is not None else None
+        engine = _engine_of(item)
         for mark in item.iter_markers("engine_gap"):
             gap_engine, capability = mark.args[0], mark.args[1]
+            if capability not in CAPABILITIES:  # a gap is always a flag an engine reports
+                raise pytest.UsageError(f"{item.nodeid}: engine_gap names {capability!r}, which is not a "
+                                        f"Capabilities flag ({sorted(CAPABILITIES)})")
             reason = mark.kwargs.get("reason") or (mark.args[2] if len(mark.args) > 2 else "")
             if engine == gap_engine:
                 item.add_marker(pytest.mark.xfail(strict=True, reason=f"{gap_engine} gap [{capability}]: {reason}"))

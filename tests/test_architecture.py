@@ -197,6 +197,37 @@ def test_import_lakeml_is_light():
     assert out.stdout.strip() == ""
 
 
+# Modules that a plain first query in a fresh process never needs: each costs tens to hundreds of
+# milliseconds to import (pyarrow with numpy ~0.3 s, sqlglot ~0.1 s), more than the query itself.
+HEAVY = ("sqlglot", "pyarrow", "numpy", "pandas", "deltalake", "fsspec", "adlfs", "azure", "onnx", "onnxruntime",
+         "sklearn", "lightgbm", "pyspark", "click")
+_LOADED = "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[2].split(',')))))"
+
+
+def test_connect_imports_no_heavy_module(tmp_path):
+    code = f"import sys, lakeml; lakeml.connect(sys.argv[1]); {_LOADED}"
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lake"), ",".join(HEAVY)],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_a_plain_first_query_imports_no_heavy_module(tmp_path):
+    import polars as pl
+
+    import lakeml
+
+    pl.DataFrame({"a": [1, 2, 3]}).write_parquet(tmp_path / "t.parquet")
+    lake = lakeml.connect(tmp_path / "lake")
+    lake.register_table("t", str(tmp_path / "t.parquet"), format="parquet")
+    lake.write("m", pl.DataFrame({"b": [4, 5]}))
+    code = ("import sys, lakeml; lake = lakeml.connect(sys.argv[1]); "
+            "assert lake.sql('SELECT SUM(a) AS s FROM t').collect().item() == 6; "
+            f"assert lake.sql('SELECT SUM(b) AS s FROM m').collect().item() == 9; {_LOADED}")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lake"), ",".join(HEAVY)],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 def test_a_polars_lake_never_imports_pyspark(tmp_path):
     code = ("import sys, lakeml; lake = lakeml.connect(sys.argv[1]); "
             "lake.write('t', __import__('polars').DataFrame({'a': [1, 2]})); "

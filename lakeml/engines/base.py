@@ -51,6 +51,9 @@ class Capabilities:
         azure: scans and writes ``abfss://`` lakes with the lake's credentials.
         merge_writes: ``lake.write(..., mode="merge", keys=...)`` upserts frames of this engine.
         sql_writes: ``lake.sql`` runs statements that write (CREATE TABLE AS, INSERT, DROP, MERGE).
+        case_sensitive_columns: a frame may hold columns whose names differ only in case (``X`` and ``x``).
+        file_targets: ``lake.score`` writes into a single Parquet file as well as into a lake table.
+        batch_progress: ``lake.score``'s ``progress`` callback hears of every batch, not only of the end.
         distributed: work runs on a cluster, not only in this process.
         profile_durations: ``lake.profile`` bins durations and times of day (else they are profiled
             as "other": nulls only).
@@ -64,6 +67,9 @@ class Capabilities:
     azure: bool = True
     merge_writes: bool = True
     sql_writes: bool = True
+    case_sensitive_columns: bool = True
+    file_targets: bool = True
+    batch_progress: bool = True
     distributed: bool = False
     profile_durations: bool = True
 
@@ -81,7 +87,8 @@ class ScanRequest:
             ``separator``, ``has_header``, ``n_rows``); an engine refuses one it cannot honour.
         hive_partitioning: read ``key=value`` folders as columns (None: the engine's default).
         partition_columns: for a committed file list, the partition columns, typed as in ``schema``.
-        schema: a committed table's Arrow schema (the frame's schema when ``sources`` is empty).
+        schema_of: returns a committed table's Arrow schema (the frame's schema when ``sources`` is
+            empty); called only by an engine that needs it, as decoding it imports pyarrow.
     """
 
     sources: tuple[str, ...]
@@ -90,7 +97,12 @@ class ScanRequest:
     options: Mapping[str, object] = field(default_factory=dict)
     hive_partitioning: bool | None = None
     partition_columns: tuple[str, ...] = ()
-    schema: pa.Schema | None = None
+    schema_of: Callable[[], pa.Schema | None] | None = field(default=None, repr=False)
+
+    @property
+    def schema(self) -> pa.Schema | None:
+        """The committed table's Arrow schema (see ``schema_of``), or None."""
+        return None if self.schema_of is None else self.schema_of()
 
 
 class Engine(Protocol[FrameT]):
@@ -150,6 +162,12 @@ class Engine(Protocol[FrameT]):
 
     def schema(self, frame: FrameT) -> pa.Schema:
         """The column names and Arrow types of ``frame``, without reading its rows."""
+        ...
+
+    def resolve(self, frame: FrameT) -> None:
+        """Resolve ``frame``'s plan now (its sources' metadata, no rows), so that missing or unreadable
+        files fail here; the engine's exception propagates. Cheaper than :meth:`schema`: no Arrow.
+        """
         ...
 
     def limit(self, frame: FrameT, n: int) -> FrameT:

@@ -173,7 +173,7 @@ class Catalog:
         is_dir = "*" not in location.path and guess_format(location.path) is None
         frame = scan_uri(self.engine, storage, location.uri, info.format, options=info.options, is_dir=is_dir)
         try:  # external files can vanish under the catalog: say so here, not at collect time
-            self.engine.schema(frame)  # any engine's frame (Spark's resolves and raises its own lakeml error)
+            self.engine.resolve(frame)  # any engine's frame (Spark's resolves and raises its own lakeml error)
         except (FileNotFoundError, pl.exceptions.ComputeError) as exc:
             raise LakePathNotFoundError(
                 f"The files of external table {name!r} are missing or unreadable at {safe_uri(info.location)}.",

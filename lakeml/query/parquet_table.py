@@ -134,7 +134,7 @@ def scan_parquet_table(engine: Engine[pl.LazyFrame], storage: LakeStorage, table
         raise FileNotFoundError(table)
     paths = [storage.uri(table, path) for path, _ in current.files]
     options = {"include_file_paths": include_file_paths} if include_file_paths else None
-    return scan_committed(engine, storage, paths, partition_by=current.partition_by, schema=current.arrow_schema(),
+    return scan_committed(engine, storage, paths, partition_by=current.partition_by, schema=current.arrow_schema,
                           options=options)
 
 

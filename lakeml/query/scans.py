@@ -8,7 +8,7 @@ itself runs on the lake's engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lakeml.engines.base import Engine, FrameT, ScanFormat, ScanRequest
@@ -63,12 +63,13 @@ def scan_files(engine: Engine[FrameT], storage: LakeStorage, sources: Sequence[s
 
 
 def scan_committed(engine: Engine[FrameT], storage: LakeStorage, files: Sequence[str], *,
-                   partition_by: Sequence[str], schema: pa.Schema | None,
+                   partition_by: Sequence[str], schema: Callable[[], pa.Schema | None],
                    options: Mapping[str, object] | None = None) -> FrameT:
-    """A lazy scan of exactly a table version's committed files (URIs), typed by the table's schema.
+    """A lazy scan of exactly a table version's committed files (URIs), typed by the table's schema
+    (``schema`` returns it, when the engine asks).
 
     ``options`` are reader options (a merge asks for ``include_file_paths``: each row's file).
     """
     request = ScanRequest(tuple(files), "parquet", storage, dict(options or {}), hive_partitioning=bool(partition_by),
-                          partition_columns=tuple(partition_by), schema=schema)
+                          partition_columns=tuple(partition_by), schema_of=schema)
     return engine.scan(request)

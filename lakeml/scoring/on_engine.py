@@ -11,6 +11,7 @@ scores every Arrow batch it is handed with the same executor the Polars engine u
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -18,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 from sqlglot import exp
 
-from lakeml.errors import UnsupportedOperationError
+from lakeml.engines.base import unsupported
 from lakeml.registry.manifest import Manifest
 from lakeml.scoring.kernels import plan_on_kernel
 from lakeml.scoring.plan import ScoringPlan
@@ -71,6 +72,7 @@ class PlanSpec:
                                     on_null=self.on_null, auto_cast=self.auto_cast, batch_size=self.batch_size,
                                     rename=(lambda n: names.get(n, n)) if names else None, element=self.element,
                                     check_collisions=self.check_collisions)
+            cached.quiet()  # rule 16 warns on the driver, where the caller is (bind)
             _plans[key] = cached
         return cached
 
@@ -78,10 +80,12 @@ class PlanSpec:
 def bind(manifest: Manifest, model: bytes, schema: pl.Schema, decls: list[OutputDecl] | None, *, on_null: str,
          auto_cast: bool, batch_size: int, rename: dict[str, str] | None = None, element: int | None = None,
          check_collisions: bool = False) -> tuple[PlanSpec, ScoringPlan]:
-    """The worker spec and the driver's own plan, which raises every binding error now."""
+    """The worker spec and the driver's own plan, which raises every binding error now (and warns, rule 16)."""
     spec = PlanSpec(manifest, model, tuple(schema.items()), tuple(decls) if decls is not None else None, on_null,
                     auto_cast, batch_size, tuple((rename or {}).items()), element, check_collisions)
-    return spec, spec.plan()
+    plan = spec.plan()
+    plan.warn_narrowing()
+    return spec, plan
 
 
 class BatchScorer:
@@ -175,22 +179,31 @@ def predict(lake: EngineModelsContext[FrameT], model: str | ModelVersion, data: 
 
 def score(lake: EngineModelsContext[FrameT], model: str | ModelVersion, source: object, target: str, *,
           outputs: Outputs = None, on_null: str = "error", auto_cast: bool = False, batch_size: int | None = None,
-          mode: str = "error", format: str = "parquet") -> ScoreResult:
-    """Score ``source`` into lake table ``target``; lakeml's log commits what the engine wrote."""
+          mode: str = "error", format: str = "parquet",
+          progress: Callable[[int], None] | None = None) -> ScoreResult:
+    """Score ``source`` into lake table ``target``; lakeml's log commits what the engine wrote.
+
+    The engine's workers score the batches, so ``progress`` hears of the rows once, when they are
+    committed (``Capabilities.batch_progress`` is False).
+    """
     from lakeml.query.names import TABLES_DIR
     from lakeml.query.parquet_table import latest_version
     from lakeml.scoring.api import ScoreResult, score_target
 
     t0 = time.perf_counter()
-    if score_target(target) is not None:
-        raise UnsupportedOperationError(
-            f"The {lake.engine.name} backend scores into lake tables, not files ({safe_uri(target)!r}).",
-            hint="Score into a table name; its files are under <lake>/tables/<name>/.")
+    if score_target(target) is not None and not lake.engine.capabilities.file_targets:
+        unsupported(lake.engine.name, f"Scoring into a file ({safe_uri(target)!r})",
+                    hint="Score into a table name; its files are under <lake>/tables/<name>/.")
     frame, mv = scored(lake, model, source, outputs=outputs, on_null=on_null, auto_cast=auto_cast,
                        batch_size=batch_size)
     folder = f"{TABLES_DIR}/{target}"
     before = latest_version(lake.storage, folder) if mode == "append" else None
-    lake.write(target, frame, mode=mode, format=format)
-    after = latest_version(lake.storage, folder)
-    rows = (after.num_rows if after is not None else 0) - (before.num_rows if before is not None else 0)
+    written = lake.write(target, frame, mode=mode, format=format)
+    if written.rows_inserted is not None:  # the commit's own count (a Delta table has no lakeml log)
+        rows = written.rows_inserted
+    else:
+        after = latest_version(lake.storage, folder)
+        rows = (after.num_rows if after is not None else 0) - (before.num_rows if before is not None else 0)
+    if progress is not None:
+        progress(rows)
     return ScoreResult(rows, time.perf_counter() - t0, target, f"{mv.name}:{mv.version}")

@@ -370,6 +370,23 @@ class ScoringPlan:
                 feeds[b.input] = np.ascontiguousarray(arr, dtype=np_dtype)
         return feeds
 
+    def warn_narrowing(self) -> None:
+        """Rule 16's warning now, for the first float64 column auto-cast to float32; scoring then stays quiet.
+
+        An engine binds on the driver and scores in worker processes, whose warnings the caller never
+        sees: it warns here once per call instead (the workers' plans call :meth:`quiet`).
+        """
+        self._warned = True
+        for b in self.inputs:
+            for col, cast in zip(b.columns, b.casts, strict=True):
+                if cast == pl.Float32 and self.schema[col] == pl.Float64:
+                    self._warn_narrow(col)
+                    return
+
+    def quiet(self) -> None:
+        """Never warn while scoring (the caller warned with :meth:`warn_narrowing`)."""
+        self._warned = True
+
     def _warn_narrow(self, col: str) -> None:
         self._warned = True
         if not self.manifest.extra.get("parity"):

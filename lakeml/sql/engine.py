@@ -21,6 +21,7 @@ from lakeml.sql.nodes import PredictCall, PredictTable
 from lakeml.sql.params import bind_params
 from lakeml.sql.parse import parse_query
 from lakeml.sql.sources import rewrite_sources
+from lakeml.sql.tables import table_frame
 
 if TYPE_CHECKING:
     from lakeml.context import LakeContext
@@ -110,7 +111,7 @@ def _register_tables(tree: exp.Expr, lake: LakeContext[pl.LazyFrame], frames: di
         if name in frames or name in ctes:
             continue
         try:
-            frames[name] = lake.table(name)
+            frames[name] = table_frame(lake, name)
             continue
         except TableNotFoundError:
             if builtins is None:

@@ -29,7 +29,7 @@ import polars as pl
 
 from lakeml.errors import LakeMLError
 from lakeml.sql._keywords import DIALECT_KEYWORDS
-from lakeml.sql.tables import table_frame
+from lakeml.sql.tables import table_frames
 
 if TYPE_CHECKING:
     from lakeml.context import LakeContext
@@ -37,14 +37,19 @@ if TYPE_CHECKING:
 
 __all__ = ["execute", "plain_tables", "run_plain"]
 
+# One token per match, after any whitespace: (a form the lexer refuses, a token, any other character).
+# ``findall`` runs the whole scan in C; every position is covered, as the last branch takes any
+# non-space character. A number runs into no letter, digit or quote (0x1F, 1e, 2abc, 1'a' have
+# dialect-specific meanings): the atomic group keeps it from matching a shorter prefix instead.
 _TOKEN = re.compile(
-    r"""(?P<ws>\s+)
-      | (?P<bad>--|/\*|//|::)
-      | (?P<str>'(?:[^']|'')*')
-      | (?P<qid>"(?:[^"]|"")+")
-      | (?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-      | (?P<op><>|<=|>=|!=|\|\||[(),.*+\-/%=<>])""",
+    r"""\s*(?:
+        (--|/\*|//|::)
+      | ('(?:[^']|'')*'
+        | "(?:[^"]|"")+"
+        | (?>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?![A-Za-z0-9_'"])
+        | [A-Za-z_][A-Za-z0-9_]*
+        | <>|<=|>=|!=|\|\||[(),.*+\-/%=<>])
+      | (\S))""",
     re.VERBOSE,
 )
 
@@ -89,12 +94,10 @@ def run_plain(lake: LakeContext[pl.LazyFrame], query: str) -> pl.LazyFrame | Non
     names = plain_tables(query)
     if names is None:
         return None
-    frames: dict[str, pl.LazyFrame] = {}
-    for name in names:
-        try:
-            frames[name] = table_frame(lake, name)
-        except LakeMLError:
-            return None
+    try:
+        frames = table_frames(lake, names)
+    except LakeMLError:
+        return None
     try:
         return lake.engine.sql(query, frames=frames)  # resolves the schema now, as the full path does
     except Exception:
@@ -109,18 +112,16 @@ def plain_tables(query: str) -> frozenset[str] | None:
     a missing table: Polars then fails to plan and the caller takes the full path, which says why.
     """
     tokens: list[tuple[str, str]] = []
-    position = 0
-    end = len(query)
-    while position < end:
-        match = _TOKEN.match(query, position)
-        if match is None or match.lastgroup == "bad":
+    for refused, text, other in _TOKEN.findall(query):
+        if refused or other:
             return None  # a character or form the lexer does not know: let sqlglot read it
-        kind = match.lastgroup or ""
-        position = match.end()
-        if kind == "num" and position < end and (query[position].isalnum() or query[position] in "_'\""):
-            return None  # 0x1F, 1e, 2abc: forms with dialect-specific meaning
-        if kind != "ws":
-            tokens.append((kind, match.group()))
+        first = text[0]
+        if first.isalpha() or first == "_":
+            tokens.append(("word", text))
+        elif first.isdigit() or (first == "." and len(text) > 1):
+            tokens.append(("num", text))
+        else:
+            tokens.append(("str" if first == "'" else "qid" if first == '"' else "op", text))
     return _tables(tokens)
 
 

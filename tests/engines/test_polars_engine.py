@@ -77,3 +77,11 @@ def test_from_data_refuses_what_is_not_a_table(engine: Engine[pl.LazyFrame]) -> 
     with pytest.raises(ConfigError, match="Cannot use a list as table data"):
         engine.from_data([1, 2])
     assert engine.is_frame(pl.DataFrame()) and not engine.is_frame({"a": [1]})
+
+
+def test_resolve_reads_the_footer_and_fails_on_missing_files(engine: Engine[pl.LazyFrame], tmp_path: Path) -> None:
+    storage = open_storage(tmp_path)
+    pl.DataFrame({"a": [1]}).write_parquet(tmp_path / "t.parquet")
+    engine.resolve(engine.scan(ScanRequest((str(tmp_path / "t.parquet"),), "parquet", storage)))
+    with pytest.raises(FileNotFoundError):
+        engine.resolve(engine.scan(ScanRequest((str(tmp_path / "gone.parquet"),), "parquet", storage)))

@@ -8,19 +8,22 @@ import pytest
 import lakeml
 from lakeml.errors import ConfigError, InvalidNameError, TableExistsError, TableNotFoundError
 from lakeml.session import Lake
+from tests.conformance import collect
 
 
-def test_managed_tables_are_discovered(any_lake: Lake):
-    any_lake.write("flights", pl.DataFrame({"a": [1]}))
-    any_lake.write("weather", pl.DataFrame({"a": [1]}), format="delta")
-    assert any_lake.tables() == ["flights", "weather"]
-    # a second session on the same root sees them too
-    again = lakeml.connect(any_lake.root, storage_options=getattr(any_lake.storage, "credentials", None)
-                           and any_lake.storage.credentials.object_store_options())
+def test_managed_tables_are_discovered(any_engine_lake: Lake):
+    lake = any_engine_lake
+    lake.write("flights", pl.DataFrame({"a": [1]}))
+    lake.write("weather", pl.DataFrame({"a": [1]}), format="delta")
+    assert lake.tables() == ["flights", "weather"]
+    # a second session on the same root sees them too (a Polars one, whichever engine wrote them)
+    again = lakeml.connect(lake.root, storage_options=getattr(lake.storage, "credentials", None)
+                           and lake.storage.credentials.object_store_options())
     assert again.tables() == ["flights", "weather"]
 
 
-def test_register_external_files(any_lake: Lake, tmp_path):
+def test_register_external_files(any_engine_lake: Lake, tmp_path):
+    any_lake = any_engine_lake
     src = tmp_path / "ext"
     src.mkdir()
     pl.DataFrame({"x": [1, 2]}).write_parquet(src / "a.parquet")
@@ -29,9 +32,9 @@ def test_register_external_files(any_lake: Lake, tmp_path):
     any_lake.register_table("ext", str(src))
     any_lake.register_table("glob", f"{src}/*.parquet")
     any_lake.register_table("csvt", str(tmp_path / "c.csv"))
-    assert sorted(any_lake.table("ext").collect()["x"].to_list()) == [1, 2, 3]
-    assert any_lake.table("glob").collect().height == 3
-    assert any_lake.table("csvt").collect()["y"].to_list() == ["a", "b"]
+    assert sorted(collect(any_lake.table("ext"))["x"].to_list()) == [1, 2, 3]
+    assert collect(any_lake.table("glob")).height == 3
+    assert collect(any_lake.table("csvt"))["y"].to_list() == ["a", "b"]
     desc = any_lake.describe("ext")
     assert not desc.managed and desc.num_rows == 3
     with pytest.raises(TableExistsError):

@@ -13,29 +13,32 @@ import pytest
 from lakeml.errors import ConfigError, DataFormatError, LakePathNotFoundError, SchemaError, TableExistsError
 from lakeml.query.ingest import TextColumnWarning
 from lakeml.session import Lake
+from tests.conformance import collect
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_ingest_csv_ndjson_parquet(any_lake: Lake, tmp_path):
+def test_ingest_csv_ndjson_parquet(any_engine_lake: Lake, tmp_path):
+    any_lake = any_engine_lake
     (tmp_path / "a.csv").write_text("id,name,when\n1,ann,2024-01-02\n2,bob,2024-02-03\n")
     (tmp_path / "b.ndjson").write_text('{"id": 3, "name": "cy"}\n{"id": 4, "name": null}\n')
     pl.DataFrame({"id": [5], "name": ["di"]}).write_parquet(tmp_path / "c.parquet")
     assert any_lake.ingest(tmp_path / "a.csv", "people") == 2
     assert any_lake.ingest(tmp_path / "b.ndjson", "more") == 2
     assert any_lake.ingest(tmp_path / "c.parquet", "pq") == 1
-    assert any_lake.table("people").collect()["name"].to_list() == ["ann", "bob"]
-    assert any_lake.table("more").collect()["name"].to_list() == ["cy", None]
+    assert collect(any_lake.sql("SELECT name FROM people ORDER BY id"))["name"].to_list() == ["ann", "bob"]
+    assert collect(any_lake.sql("SELECT name FROM more ORDER BY id"))["name"].to_list() == ["cy", None]
 
 
-def test_ingest_folder_glob_append_and_partition(any_lake: Lake, tmp_path):
+def test_ingest_folder_glob_append_and_partition(any_engine_lake: Lake, tmp_path):
+    any_lake = any_engine_lake
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(3):
         (folder / f"part{i}.csv").write_text(f"k,v\n{i},{i * 10}\n{i},{i * 10 + 1}\n")
     assert any_lake.ingest(folder, "t", partition_by="k") == 6
     assert any_lake.ingest(f"{folder}/part0.csv", "t", mode="append") == 2
-    assert any_lake.table("t").filter(pl.col("k") == 0).collect().height == 4
+    assert collect(any_lake.sql("SELECT * FROM t WHERE k = 0")).height == 4
     assert any_lake.describe("t").partition_by == ("k",)
 
 

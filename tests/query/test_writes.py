@@ -1,4 +1,6 @@
-"""Table writes on local disk and Azurite: modes, partitions, Delta, atomicity, concurrency."""
+"""Table writes on local disk and Azurite: modes, partitions, Delta, atomicity, concurrency.
+
+Tests taking ``any_engine_lake`` run on local and Azurite lakes on Polars and on a local lake on Spark."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 
 from lakeml.errors import ConfigError, SchemaError, TableExistsError
 from lakeml.session import Lake
+from tests.conformance import collect, same
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,34 +26,38 @@ def _options(lake: Lake) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
-def test_modes(any_lake: Lake, fmt: str):
+def test_modes(any_engine_lake: Lake, fmt: str):
+    lake = any_engine_lake
     df = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
-    any_lake.write("t", df, format=fmt)
+    assert lake.write("t", df, format=fmt).version == 0
     with pytest.raises(TableExistsError):
-        any_lake.write("t", df, format=fmt)
-    any_lake.write("t", df, mode="append", format=fmt)
-    assert any_lake.table("t").collect().height == 4
-    any_lake.write("t", df.head(1), mode="overwrite", format=fmt)
-    assert any_lake.table("t").collect().to_dicts() == [{"a": 1, "b": "x"}]
-    desc = any_lake.describe("t")
-    assert (desc.format, desc.num_rows, desc.schema) == (fmt, 1, {"a": "Int64", "b": "String"})
+        lake.write("t", df, format=fmt)
+    assert lake.write("t", df, mode="append", format=fmt).version == 1
+    assert same(lake.table("t"), pl.concat([df, df]), ordered=False)
+    written = lake.write("t", df.head(1), mode="overwrite", format=fmt)
+    assert (written.version, written.rows_inserted) == (2, 1)
+    assert collect(lake.table("t")).to_dicts() == [{"a": 1, "b": "x"}]
+    desc = lake.describe("t")
+    assert (desc.format, desc.num_rows, desc.schema, desc.version) == (fmt, 1, {"a": "Int64", "b": "String"}, 2)
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
-def test_partitioned_write_prunes_partitions(any_lake: Lake, fmt: str):
+def test_partitioned_write_prunes_partitions(any_engine_lake: Lake, fmt: str):
+    lake = any_engine_lake
     df = pl.DataFrame({"year": [2013, 2013, 2014], "v": [1.0, 2.0, 3.0]})
-    any_lake.write("p", df, partition_by="year", format=fmt)
-    assert any_lake.describe("p").partition_by == ("year",)
-    got = any_lake.table("p").filter(pl.col("year") == 2014).collect()
+    lake.write("p", df, partition_by="year", format=fmt)
+    assert lake.describe("p").partition_by == ("year",)
+    got = collect(lake.sql("SELECT * FROM p WHERE year = 2014"))
     assert got["v"].to_list() == [3.0]
     assert got.schema["year"] == pl.Int64
 
 
-def test_append_with_other_columns_is_refused_and_table_kept(any_lake: Lake):
-    any_lake.write("t", pl.DataFrame({"a": [1]}))
+def test_append_with_other_columns_is_refused_and_table_kept(any_engine_lake: Lake):
+    lake = any_engine_lake
+    lake.write("t", pl.DataFrame({"a": [1]}))
     with pytest.raises(SchemaError, match="column a is Int64 in the table but String in the new data"):
-        any_lake.write("t", pl.DataFrame({"a": ["text"]}), mode="append")
-    assert any_lake.table("t").collect()["a"].to_list() == [1]
+        lake.write("t", pl.DataFrame({"a": ["text"]}), mode="append")
+    assert collect(lake.table("t"))["a"].to_list() == [1]
 
 
 def test_bad_mode_and_format(lake: Lake):
@@ -69,9 +76,9 @@ def test_failed_write_leaves_previous_version(any_lake: Lake):
     assert any_lake.table("t").collect()["a"].to_list() == [1, 2, 3]
 
 
-def test_empty_frame_keeps_its_schema(any_lake: Lake):
-    any_lake.write("e", pl.DataFrame(schema={"a": pl.Int32, "b": pl.String}))
-    got = any_lake.table("e").collect()
+def test_empty_frame_keeps_its_schema(any_engine_lake: Lake):
+    any_engine_lake.write("e", pl.DataFrame(schema={"a": pl.Int32, "b": pl.String}))
+    got = collect(any_engine_lake.table("e"))
     assert got.height == 0 and got.schema == pl.Schema({"a": pl.Int32, "b": pl.String})
 
 

@@ -15,3 +15,10 @@ def scoring_lake(lake: Lake) -> Lake:
     lake.models.register(column_pipeline()[0], name="pipe")
     lake.write("cust", training_frame().with_row_index("id"))
     return lake
+
+
+@pytest.fixture
+def engine_scoring_lake(scoring_lake: Lake, engine_lake: Lake) -> Lake:
+    """``scoring_lake``'s models and table, on the engine under test (both lakes share one root)."""
+    assert engine_lake.root == scoring_lake.root
+    return engine_lake

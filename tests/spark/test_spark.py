@@ -260,3 +260,16 @@ def test_spark_gaps_say_which_engine_to_use(spark_session: object, tmp_path: Pat
         lake.sql("DROP TABLE t")
     assert "lakeml.connect(root)" in str(merge.value) and "lakeml.connect(root).sql" in str(dml.value)
     assert lake.tables() == ["t"]
+
+
+@pytest.mark.spark
+def test_spark_score_gaps_are_flags_with_errors_that_say_what_to_do(spark_scoring: Lake, tmp_path: Path) -> None:
+    caps = spark_scoring.engine.capabilities
+    assert not (caps.file_targets or caps.batch_progress or caps.case_sensitive_columns)
+    target = str(tmp_path / "scores.parquet")
+    with pytest.raises(UnsupportedOperationError, match="Scoring into a file") as info:
+        spark_scoring.score("churn", "cust", target, outputs="label bigint")
+    assert "table name" in (info.value.hint or "") and not (tmp_path / "scores.parquet").exists()
+    seen: list[int] = []
+    spark_scoring.score("churn", "cust", "scores", outputs="label bigint", progress=seen.append)
+    assert seen == [300]  # once, with the committed rows

@@ -175,6 +175,32 @@ def test_a_folder_table_sees_new_files(lake: Lake, tmp_path: Path) -> None:
     assert _ids(lake, "dir") == [1, 2]
 
 
+def test_a_glob_table_is_reused_until_a_file_comes_goes_or_changes(lake: Lake, tmp_path: Path) -> None:
+    folder = tmp_path / "glob"
+    folder.mkdir()
+    pl.DataFrame({"id": [1]}).write_parquet(folder / "p1.parquet")
+    lake.register_table("g", str(folder / "*.parquet"), format="parquet")
+    assert _ids(lake, "g") == [1]
+    assert tables.table_frame(lake, "g") is tables.table_frame(lake, "g")  # unchanged: the scan is reused
+    pl.DataFrame({"id": [2]}).write_parquet(folder / "p2.parquet")
+    assert _ids(lake, "g") == [1, 2]
+    pl.DataFrame({"id": [3, 4]}).write_parquet(folder / "p1.parquet")  # rewritten in place
+    assert _ids(lake, "g") == [2, 3, 4]
+    (folder / "p2.parquet").unlink()
+    assert _ids(lake, "g") == [3, 4]
+
+
+def test_a_folder_with_subfolders_is_read_anew_every_time(lake: Lake, tmp_path: Path) -> None:
+    folder = tmp_path / "hive"
+    (folder / "k=1").mkdir(parents=True)
+    pl.DataFrame({"id": [1]}).write_parquet(folder / "k=1" / "p.parquet")
+    lake.register_table("h", str(folder), format="parquet")
+    assert _ids(lake, "h") == [1]
+    assert tables.table_frame(lake, "h") is not tables.table_frame(lake, "h")
+    pl.DataFrame({"id": [2]}).write_parquet(folder / "k=1" / "q.parquet")  # the top folder's times stay
+    assert _ids(lake, "h") == [1, 2]
+
+
 def test_the_scan_cache_does_not_keep_a_lake_alive(tmp_path: Path) -> None:
     import gc
     import weakref

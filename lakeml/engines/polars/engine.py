@@ -88,6 +88,10 @@ class PolarsEngine:
         """The Arrow schema of ``frame`` (no rows read)."""
         return pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
 
+    def resolve(self, frame: pl.LazyFrame) -> None:
+        """``frame.collect_schema()`` (reads the files' footers; importing pyarrow would cost more than that)."""
+        frame.collect_schema()
+
     def limit(self, frame: pl.LazyFrame, n: int) -> pl.LazyFrame:
         """``frame.head(n)``."""
         return frame.head(n)

@@ -65,6 +65,7 @@ class SparkEngine:
         self._spark = check_session(spark) if spark is not None else None
         self._conf = dict(spark_conf or {})
         self._accounts: set[str] = set()
+        self._abfs: bool | None = None  # the session's JVM classpath never changes: asked once
         if self._spark is not None:
             for key, value in self._conf.items():
                 self._spark.conf.set(key, str(value))
@@ -85,11 +86,14 @@ class SparkEngine:
     def capabilities(self) -> Capabilities:
         """Spark's flags: distributed; Delta is written through the driver (no delta-spark offline);
         Azure only where the session has Hadoop's ABFS connector (never the pip package's)."""
-        from lakeml.engines.spark.abfs import has_abfs
+        if self._spark is not None and self._abfs is None:
+            from lakeml.engines.spark.abfs import has_abfs
 
-        azure = self._spark is not None and has_abfs(self._spark)
+            self._abfs = has_abfs(self._spark)  # a JVM round trip (a class lookup): not on every query
+        azure = self._spark is not None and bool(self._abfs)
         return Capabilities(lazy=True, streaming_writes=True, delta_writes=True, map_batches=True,
                             sql_functions=True, azure=azure, merge_writes=False, sql_writes=False,
+                            case_sensitive_columns=False, file_targets=False, batch_progress=False,
                             distributed=True, profile_durations=False)
 
     # ---- locations --------------------------------------------------------------------------------
@@ -276,6 +280,10 @@ class SparkEngine:
     def schema(self, frame: Any) -> pa.Schema:
         """The Arrow schema of a Spark DataFrame (no rows read)."""
         return to_arrow_schema(frame.schema)
+
+    def resolve(self, frame: Any) -> None:
+        """Analyse the plan (``frame.schema``); Spark caches it on the DataFrame."""
+        frame.schema  # noqa: B018 - the attribute access is the analysis
 
     def limit(self, frame: Any, n: int) -> Any:
         """The first ``n`` rows."""
