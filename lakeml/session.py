@@ -268,17 +268,34 @@ class Lake:
         return vacuum(self.storage, models_dir=MODELS_ROOT, runs_dir=RUNS_ROOT, retention_hours=retention_hours,
                       dry_run=dry_run)
 
+    @property
+    def _local_engine(self) -> Engine[pl.LazyFrame]:
+        """The Polars engine, for lakeml's own small tables (AutoML run tables) on any lake: a Spark
+        job per few-row table would cost seconds of an AutoML budget, and the readers of these
+        tables (``lake.runs``, registration) work on Polars frames."""
+        if self.engine.name == "polars":
+            return self.engine
+        if self._polars_engine is None:
+            self._polars_engine = load_engine("polars")
+        return self._polars_engine
+
+    _polars_engine: Engine[pl.LazyFrame] | None = None
+
     def write_path(self, relpath: str, data: Any, *, mode: str = "overwrite") -> int:
-        """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``)."""
+        """Write a lakeml Parquet table at any path under the root (e.g. ``_lakeml/runs/<id>/trials``).
+
+        These tables are lakeml's own small ones: they are written with Polars on every engine.
+        """
         path = clean_relpath(relpath)
-        return write_table(self.engine, self.storage, path, self.engine.from_data(data), mode=mode, format="parquet",
+        engine = self._local_engine
+        return write_table(engine, self.storage, path, engine.from_data(data), mode=mode, format="parquet",
                            partition_by=None, retries=self.config.commit_retries).version
 
     def read_path(self, relpath: str) -> pl.LazyFrame:
-        """Read a table written with :meth:`write_path`."""
+        """Read a table written with :meth:`write_path` (a Polars LazyFrame on every engine)."""
         path = clean_relpath(relpath)
         try:
-            return scan_parquet_table(self.engine, self.storage, path)
+            return scan_parquet_table(self._local_engine, self.storage, path)
         except FileNotFoundError:
             raise TableNotFoundError(f"No lakeml table at {relpath!r}.", hint="Check the path.") from None
 

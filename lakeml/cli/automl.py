@@ -78,7 +78,8 @@ def register(cli: click.Group) -> None:
     @click.option("--seed", type=int, default=None, help="Seed for splits, search and models.")
     @click.option("--allow", "allowed", multiple=True, metavar="FAMILY", help="Only these families (repeatable).")
     @click.option("--block", "blocked", multiple=True, metavar="FAMILY", help="Leave out these families.")
-    @click.option("--n-jobs", "n_jobs", type=int, default=None, help="Parallel trials (default: one per core).")
+    @click.option("--n-jobs", "n_jobs", type=int, default=None,
+                  help="Parallel trials (default: one per core; on --backend spark, one per task slot).")
     @click.option("--no-ensemble", is_flag=True, help="Do not try a voting ensemble of the best trials.")
     @click.option("--register", "register_as", default=None, metavar="NAME",
                   help="Register the best model under this name (when ONNX parity holds).")

@@ -112,12 +112,24 @@ def _beside_search(prepared: PreparedData) -> list[Guardrail]:
 IN_PROCESS_CELLS = 300_000
 
 
-def _executor(prepared: PreparedData, workers: int, stack: contextlib.ExitStack) -> TrialExecutor:
-    """Where the trials and the final refit run: threads of this process for small tables, else
-    killable worker processes forked from a zygote that loads the pickled payload."""
-    if prepared.n_rows * max(1, len(prepared.plan.inputs)) <= IN_PROCESS_CELLS:
-        return ThreadPool(workers, prepared.payload())
-    pool = WorkerPool(workers)
+def _executor(lake: ModelsContext, prepared: PreparedData, n_jobs: int | None,
+              stack: contextlib.ExitStack) -> TrialExecutor:
+    """Where the trials and the final refit run: one Spark job per trial on a Spark lake; else threads
+    of this process for small tables, killable worker processes forked from a zygote that loads the
+    pickled payload for larger ones."""
+    pool: TrialExecutor
+    if lake.engine.name == "spark":
+        from lakeml.engines.spark.engine import SparkEngine
+        from lakeml.ml.automl.spark_trials import SparkTrialPool
+
+        engine = lake.engine
+        assert isinstance(engine, SparkEngine)  # the engine named "spark"
+        pool = SparkTrialPool(engine.spark, n_jobs)
+    else:
+        workers = n_jobs or os.cpu_count() or 1
+        if prepared.n_rows * max(1, len(prepared.plan.inputs)) <= IN_PROCESS_CELLS:
+            return ThreadPool(workers, prepared.payload())
+        pool = WorkerPool(workers)
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lakeml-automl-"))
     payload_path = os.path.join(tmp, "payload.pkl")
     with open(payload_path, "wb") as fh:
@@ -198,7 +210,8 @@ def automl(
         seed: seeds validation splits, TPE and the estimators; drawn at random when None (and recorded).
         allowed: only these families (names from ``lakeml.ml.families.FAMILIES``).
         blocked: leave out these families.
-        n_jobs: trials run in parallel, one worker process each (default: one per core).
+        n_jobs: trials run in parallel, one worker process each (default: one per core); on a Spark
+            lake, Spark jobs (default: one per task slot, ``sc.defaultParallelism``).
         roles: featurization role overrides, column -> numeric|categorical|boolean|datetime|drop.
         ensemble: try a soft-voting ensemble of the best trials and keep it when it scores better.
         early_stopping: stop after this many trials in a row without improvement (None: never).
@@ -221,7 +234,6 @@ def automl(
     clock = Clock(time_budget, started_at)
     _check_args(time_budget, max_trials, n_jobs)
     run_seed = int(seed) if seed is not None else secrets.randbelow(2**31 - 1)
-    workers = n_jobs or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         from lakeml.ml.automl.data import prepare, sample_sizes
         from lakeml.ml.automl.engine import Search, SearchSettings
@@ -242,7 +254,8 @@ def automl(
                               hint=choices_hint(metric_name, usable, kind="metric"))
         greater = METRICS[metric_name].greater_is_better
         deterministic = max_trials is not None and seed is not None
-        pool: TrialExecutor = stack.enter_context(_executor(prepared, workers, stack))
+        pool: TrialExecutor = stack.enter_context(_executor(lake, prepared, n_jobs, stack))
+        workers = pool.size  # trials at once: n_jobs, else one per core (Spark: per task slot)
         in_process = isinstance(pool, ThreadPool)
         timings = {"prepare": clock.elapsed()}
         starts = starting_points(families, prepared.task)
@@ -309,7 +322,7 @@ def automl(
                       ensemble=ensemble, seed=run_seed, stop_reason=search.stop_reason,
                       deterministic=deterministic and not cut_by_time,
                       settings={"time_budget": time_budget, "max_trials": max_trials,
-                                "n_jobs": workers, "families": families,
+                                "n_jobs": workers, "executor": pool.name, "families": families,
                                 "early_stopping": early_stopping}, timings=timings)
     # Stopping the workers and removing the payload are part of the call: measure after them.
     result.wall_time_s = clock.elapsed()

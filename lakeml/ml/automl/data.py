@@ -60,6 +60,8 @@ def describe_source(data: Any) -> str:
 def _collect(lake: LakeContext[pl.LazyFrame], data: Any, target: str, seed: int, max_rows: int | None,
              notes: list[str]) -> tuple[pl.DataFrame, int]:
     lazy = lake.frame(data)
+    if not isinstance(lazy, pl.LazyFrame):  # another engine's frame (Spark)
+        return _collect_on_engine(lake, lazy, target, seed, max_rows, notes)
     schema = lazy.collect_schema()  # engine errors are translated at the Lake boundary
     if target not in schema:
         raise ColumnNotFoundError(f"Target column '{target}' is not in the training data.",
@@ -79,6 +81,37 @@ def _collect(lake: LakeContext[pl.LazyFrame], data: Any, target: str, seed: int,
     if dropped and not notes:
         notes.append(f"dropped {dropped} rows with a null target")
     return frame, total
+
+
+def _collect_on_engine(lake: LakeContext[Any], frame: Any, target: str, seed: int, max_rows: int | None,
+                       notes: list[str]) -> tuple[pl.DataFrame, int]:
+    """The rows of an engine's frame, through the engine Protocol: count, a seeded sample of at most
+    ``max_rows`` rows (the engine's :meth:`~lakeml.engines.base.Engine.sample`), then the null
+    targets dropped here."""
+    engine = lake.engine
+    names = engine.schema(frame).names
+    if target not in names:
+        raise ColumnNotFoundError(f"Target column '{target}' is not in the training data.",
+                                  hint=choices_hint(target, names, kind="column"))
+    # One job in the common case: at most max_rows + 1 rows tell whether there are more.
+    table = engine.collect(frame if max_rows is None else engine.limit(frame, max_rows + 1))
+    total = table.num_rows
+    if max_rows is not None and total > max_rows:
+        view = f"__lakeml_automl_{seed}"
+        total = int(engine.collect(engine.sql(f"SELECT COUNT(*) AS n FROM {view}", frames={view: frame}))
+                    .column(0)[0].as_py())
+        table = engine.sample(frame, n=max_rows, seed=seed)
+        notes.append(f"sampled {table.num_rows} of {total} rows (max_rows)")
+    collected = pl.from_arrow(table)
+    assert isinstance(collected, pl.DataFrame)
+    not_null = pl.col(target).is_not_null()
+    if collected.schema[target].is_float():
+        not_null = not_null & pl.col(target).is_not_nan()
+    kept = collected.filter(not_null)
+    dropped = collected.height - kept.height
+    if dropped and not notes:
+        notes.append(f"dropped {dropped} rows with a null target")
+    return kept, total
 
 
 #: Training rows per fold of the first (cheapest) trials; samples then grow by SAMPLE_GROWTH.

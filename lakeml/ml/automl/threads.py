@@ -37,6 +37,8 @@ class ThreadPool:
         payload: the training payload (:meth:`~lakeml.ml.automl.data.PreparedData.payload`), shared.
     """
 
+    name = "threads"
+
     def __init__(self, n_workers: int, payload: dict[str, Any]) -> None:
         self._n = max(1, n_workers)
         self._payload = payload

@@ -67,6 +67,8 @@ class TrialExecutor(Protocol):
     The search loop, the refit and everything after it are the same code on both.
     """
 
+    #: where trials run, as the run table records it: ``"threads"``, ``"processes"`` or ``"spark"``
+    name: str
     #: jobs stopped at their deadline (or lost with their worker)
     killed: int
     #: whether a job may be submitted past :attr:`size` (the final refit); turned off after it
@@ -184,6 +186,8 @@ class WorkerPool:
     Args:
         n_workers: processes running jobs (one job each at a time).
     """
+
+    name = "processes"
 
     def __init__(self, n_workers: int) -> None:
         self._n = n_workers
