@@ -13,6 +13,7 @@ from lakeml.errors import ColumnNotFoundError, choices_hint
 from lakeml.ml.automl.trial import sample_order
 from lakeml.ml.featurize import FeaturePlan, plan_features, to_pandas
 from lakeml.ml.guardrails import Guardrail, compute_guardrails
+from lakeml.ml.rows import canonical_order
 from lakeml.ml.tasks import TargetInfo, check_target, prepare_target
 from lakeml.ml.train import data_fingerprint
 from lakeml.ml.validation import choose_validation
@@ -76,7 +77,7 @@ def _collect(lake: LakeContext[pl.LazyFrame], data: Any, target: str, seed: int,
         keep = pl.int_range(pl.len(), dtype=pl.UInt64).hash(seed) % pl.lit(total, dtype=pl.UInt64) < max_rows
         lazy = lazy.filter(keep)
         notes.append(f"sampled about {max_rows} of {total} rows (max_rows)")
-    frame = lazy.collect()
+    frame = canonical_order(lazy.collect())  # the row order lake.train splits, on every engine
     dropped = total - frame.height
     if dropped and not notes:
         notes.append(f"dropped {dropped} rows with a null target")
@@ -107,7 +108,7 @@ def _collect_on_engine(lake: LakeContext[Any], frame: Any, target: str, seed: in
     not_null = pl.col(target).is_not_null()
     if collected.schema[target].is_float():
         not_null = not_null & pl.col(target).is_not_nan()
-    kept = collected.filter(not_null)
+    kept = canonical_order(collected.filter(not_null))
     dropped = collected.height - kept.height
     if dropped and not notes:
         notes.append(f"dropped {dropped} rows with a null target")
