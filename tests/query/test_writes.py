@@ -85,24 +85,32 @@ def test_empty_frame_keeps_its_schema(any_engine_lake: Lake):
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
 def test_killed_writer_leaves_previous_version_readable(any_lake: Lake, fmt: str):
-    any_lake.write("big", pl.DataFrame({"i": [7], "part": [7], "payload": ["old"]}).with_columns(
-        pl.col("part").cast(pl.Int64)), format=fmt, partition_by="part")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.query.writer_process", any_lake.root if any_lake.storage.root.is_local
-         else f"az://{any_lake.storage.root.container}/{any_lake.storage.root.path}", _options(any_lake), "big",
-         "big", "3000000", fmt],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
-    before = len(any_lake.storage.list_files("tables/big"))
-    deadline = time.time() + 60
-    while len(any_lake.storage.list_files("tables/big")) <= before and time.time() < deadline:
-        time.sleep(0.05)  # wait until the writer is midway: new files exist, nothing committed yet
-    assert proc.poll() is None, "the writer finished before it could be interrupted"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    got = any_lake.table("big").collect()
-    assert got["payload"].to_list() == ["old"]
+    old = pl.DataFrame({"i": [7], "part": [7], "payload": ["old"]}).with_columns(pl.col("part").cast(pl.Int64))
+    rows = 3_000_000
+    # The kill is aimed between the first new file and the commit; a writer that commits in the few
+    # milliseconds between the check and the signal wins that race. Then the table must hold its
+    # complete new version (never a mix), and the trial is repeated until one kill lands mid-write.
+    for _ in range(4):
+        any_lake.write("big", old, mode="overwrite", format=fmt, partition_by="part")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.query.writer_process", any_lake.root if any_lake.storage.root.is_local
+             else f"az://{any_lake.storage.root.container}/{any_lake.storage.root.path}", _options(any_lake), "big",
+             "big", str(rows), fmt],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+        before = len(any_lake.storage.list_files("tables/big"))
+        deadline = time.time() + 60
+        while len(any_lake.storage.list_files("tables/big")) <= before and time.time() < deadline:
+            time.sleep(0.05)  # wait until the writer is midway: new files exist, nothing committed yet
+        assert proc.poll() is None, "the writer finished before it could be interrupted"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        got = any_lake.table("big").collect()
+        if got["payload"].to_list() == ["old"]:
+            return  # killed mid-write: the previous version is intact
+        assert got.height == rows and "old" not in got["payload"].to_list()  # committed just before the kill
+    pytest.fail("every kill landed after the writer's commit: the mid-write case was never exercised")
 
 
 @pytest.mark.slow
