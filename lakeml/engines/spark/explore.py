@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from lakeml.engines.spark.engine import first_line
 from lakeml.errors import EngineError, LakeMLError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 __all__ = ["QUANTILE_ACCURACY", "ColumnSpec", "GroupSlot", "TargetSpec", "bin_counts", "count_by", "count_rows",
            "distinct_count", "first_pass", "first_rows", "grouped_counts", "quantiles_and_correlations",
@@ -49,7 +52,7 @@ class TargetSpec:
     classes: Sequence[Any] = field(default_factory=tuple)
 
 
-def _arrow(frame: Any) -> pa.Table:
+def _arrow(frame: DataFrame) -> pa.Table:
     """Run ``frame``; a Spark failure becomes an :class:`EngineError` with Spark's first line."""
     try:
         return frame.toArrow()
@@ -63,7 +66,7 @@ def _arrow(frame: Any) -> pa.Table:
         raise
 
 
-def _row(frame: Any) -> dict[str, Any]:
+def _row(frame: DataFrame) -> dict[str, Any]:
     table = _arrow(frame)
     return {name: table.column(name)[0].as_py() for name in table.column_names}
 
@@ -75,11 +78,11 @@ def _c(name: str) -> Any:
     return F.col("`" + name.replace("`", "``") + "`")
 
 
-def _type(frame: Any, name: str) -> Any:
+def _type(frame: DataFrame, name: str) -> Any:
     return frame.schema[name].dataType
 
 
-def numeric_input(frame: Any, name: str) -> Any:
+def numeric_input(frame: DataFrame, name: str) -> Any:
     """The column as its numeric statistics see it: doubles, NaN and infinities as null."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import DecimalType, DoubleType, FloatType
@@ -93,7 +96,7 @@ def numeric_input(frame: Any, name: str) -> Any:
     return col.cast("double")
 
 
-def physical(frame: Any, name: str) -> Any:
+def physical(frame: DataFrame, name: str) -> Any:
     """The column as the doubles it is binned by (dates: days since 1970; timestamps: microseconds)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import DateType, TimestampNTZType, TimestampType
@@ -110,7 +113,7 @@ def physical(frame: Any, name: str) -> Any:
     return numeric_input(frame, name)
 
 
-def temporal(frame: Any, name: str) -> bool:
+def temporal(frame: DataFrame, name: str) -> bool:
     """Whether Spark can bin the column by :func:`physical` as a date or a timestamp."""
     from pyspark.sql.types import DateType, TimestampNTZType, TimestampType
 
@@ -123,7 +126,7 @@ def _count_if(condition: Any) -> Any:
     return F.sum(F.when(condition, F.lit(1)).otherwise(F.lit(0))).cast("long")
 
 
-def first_pass(frame: Any, columns: Sequence[ColumnSpec], *, rows_key: str) -> dict[str, Any]:
+def first_pass(frame: DataFrame, columns: Sequence[ColumnSpec], *, rows_key: str) -> dict[str, Any]:
     """Every per-column statistic of pass 1 in one Spark aggregation, keyed ``"<index>\\x1f<stat>"``,
     plus the row count under ``rows_key`` (values as Arrow gives them: temporal minima stay typed)."""
     from pyspark.sql import functions as F
@@ -164,7 +167,7 @@ def first_pass(frame: Any, columns: Sequence[ColumnSpec], *, rows_key: str) -> d
     return _row(frame.agg(*aggs))
 
 
-def _target_aggs(frame: Any, target: TargetSpec | None) -> list[Any]:
+def _target_aggs(frame: DataFrame, target: TargetSpec | None) -> list[Any]:
     from pyspark.sql import functions as F
 
     if target is None:
@@ -191,7 +194,7 @@ class GroupSlot:
     bins: int = 1
 
 
-def _value_key(frame: Any, name: str) -> tuple[Any, Any, Any]:
+def _value_key(frame: DataFrame, name: str) -> tuple[Any, Any, Any]:
     """A value as (integer, double, text) key fields, one of them set: integers, booleans, dates and
     timestamps as their integer (days, microseconds), floats as doubles, the rest as text."""
     from pyspark.sql import functions as F
@@ -208,7 +211,7 @@ def _value_key(frame: Any, name: str) -> tuple[Any, Any, Any]:
     return none.cast("long"), none.cast("double"), col.cast("string")
 
 
-def grouped_counts(frame: Any, slots: Sequence[GroupSlot], target: TargetSpec | None = None) -> pa.Table:
+def grouped_counts(frame: DataFrame, slots: Sequence[GroupSlot], target: TargetSpec | None = None) -> pa.Table:
     """Every histogram and top-value count of pass 2 in one Spark job.
 
     Slots are numbered 0, 1, ... Each row becomes one record per slot (``explode``; Spark combines
@@ -250,7 +253,7 @@ def grouped_counts(frame: Any, slots: Sequence[GroupSlot], target: TargetSpec | 
     return _arrow(counted)
 
 
-def value_counts(frame: Any, name: str, *, keep: int) -> pa.Table:
+def value_counts(frame: DataFrame, name: str, *, keep: int) -> pa.Table:
     """The ``keep`` most frequent non-null values of a column (``key``, ``n``; most frequent first, ties by value)."""
     from pyspark.sql import functions as F
 
@@ -259,7 +262,7 @@ def value_counts(frame: Any, name: str, *, keep: int) -> pa.Table:
     return _arrow(grouped.orderBy(F.col("n").desc(), F.col("key").asc()).limit(int(keep)))
 
 
-def bin_counts(frame: Any, name: str, *, low: float, width: float, bins: int) -> pa.Table:
+def bin_counts(frame: DataFrame, name: str, *, low: float, width: float, bins: int) -> pa.Table:
     """Rows per histogram bin of the column's :func:`physical` values (``key`` 0 .. bins-1, values outside
     clipped to the end bins; ``n``), for charts."""
     found = _arrow_slots(grouped_counts(frame, [GroupSlot(0, name, True, low=low, width=width, bins=bins)]))
@@ -270,7 +273,7 @@ def _arrow_slots(table: pa.Table) -> pa.Table:
     return table if table.num_columns else pa.table({"k_int": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
 
 
-def quantiles_and_correlations(frame: Any, names: Sequence[str], probabilities: Sequence[float],
+def quantiles_and_correlations(frame: DataFrame, names: Sequence[str], probabilities: Sequence[float],
                                pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, list[float] | None],
                                                                           list[float | None]]:
     """In one job: approximate quantiles of numeric columns (``percentile_approx`` with
@@ -286,7 +289,7 @@ def quantiles_and_correlations(frame: Any, names: Sequence[str], probabilities: 
     return {n: row[f"q{i}"] for i, n in enumerate(names)}, [row[f"r{i}"] for i in range(len(pairs))]
 
 
-def distinct_count(frame: Any, names: Sequence[str]) -> int:
+def distinct_count(frame: DataFrame, names: Sequence[str]) -> int:
     """The exact number of distinct rows of ``frame`` over ``names`` (one column: its distinct values)."""
     from pyspark.sql import functions as F
 
@@ -295,20 +298,20 @@ def distinct_count(frame: Any, names: Sequence[str]) -> int:
     return int(_row(frame.select(*[_c(n) for n in names]).distinct().agg(F.count(F.lit(1)).alias("n")))["n"])
 
 
-def count_rows(frame: Any) -> int:
+def count_rows(frame: DataFrame) -> int:
     """The number of rows."""
     from pyspark.sql import functions as F
 
     return int(_row(frame.agg(F.count(F.lit(1)).alias("n")))["n"])
 
 
-def sample_fraction(frame: Any, fraction: float, *, seed: int, limit: int | None = None) -> Any:
+def sample_fraction(frame: DataFrame, fraction: float, *, seed: int, limit: int | None = None) -> Any:
     """A seeded Bernoulli sample of about ``fraction`` of the rows (at most ``limit``), lazily."""
     out = frame.sample(withReplacement=False, fraction=min(1.0, float(fraction)), seed=int(seed))
     return out.limit(int(limit)) if limit is not None else out
 
 
-def value_range(frame: Any, name: str) -> tuple[float | None, float | None]:
+def value_range(frame: DataFrame, name: str) -> tuple[float | None, float | None]:
     """The smallest and largest :func:`physical` value of a column."""
     from pyspark.sql import functions as F
 
@@ -317,7 +320,7 @@ def value_range(frame: Any, name: str) -> tuple[float | None, float | None]:
     return row["lo"], row["hi"]
 
 
-def count_by(frame: Any, name: str, *, limit: int, alias: str) -> pa.Table:
+def count_by(frame: DataFrame, name: str, *, limit: int, alias: str) -> pa.Table:
     """Rows per value of a column (nulls included), most rows first, ties by value; at most ``limit`` values."""
     from pyspark.sql import functions as F
 
@@ -325,7 +328,7 @@ def count_by(frame: Any, name: str, *, limit: int, alias: str) -> pa.Table:
     return _arrow(grouped.orderBy(F.col(alias).desc(), _c(name).asc_nulls_first()).limit(int(limit)))
 
 
-def first_rows(frame: Any, names: Sequence[str], *, limit: int, sort_by: str | None = None) -> pa.Table:
+def first_rows(frame: DataFrame, names: Sequence[str], *, limit: int, sort_by: str | None = None) -> pa.Table:
     """The first ``limit`` rows of ``names`` (sorted by ``sort_by``, nulls last, when given)."""
 
     out = frame.select(*[_c(n) for n in names])
