@@ -25,6 +25,7 @@ from lakeml.explore.profile import Profile
 
 if TYPE_CHECKING:
     from lakeml.context import LakeContext
+    from lakeml.engines.base import Engine
 
 ChartKind = Literal["bar", "line", "scatter", "hist"]
 CHART_KINDS: tuple[str, ...] = ("bar", "line", "scatter", "hist")
@@ -208,7 +209,7 @@ class _PolarsRows:
 class _EngineRows:
     """The same reads from another engine's frame: aggregated there (Spark), only the results collected."""
 
-    def __init__(self, engine: Any, frame: Any) -> None:
+    def __init__(self, engine: Engine[Any], frame: Any) -> None:
         from lakeml.explore.distributed import spark_module
 
         self.sx, self.frame = spark_module(engine), frame

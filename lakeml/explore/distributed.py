@@ -16,9 +16,12 @@ Durations and times of day are profiled as "other" (nulls only): Spark has no ph
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from lakeml.engines.base import Engine
 
 from lakeml.errors import ColumnNotFoundError, UnsupportedOperationError, choices_hint
 from lakeml.explore.columns import QUANTILE_NAMES, QUANTILES, column_kind
@@ -44,7 +47,7 @@ from lakeml.explore.target import TargetPlan, plan_target, target_frames
 __all__ = ["compute_profile", "frame_schema", "spark_module"]
 
 
-def spark_module(engine: Any) -> Any:
+def spark_module(engine: Engine[Any]) -> Any:
     """The Spark aggregations module for ``engine``.
 
     Raises:
@@ -58,7 +61,7 @@ def spark_module(engine: Any) -> Any:
     return explore
 
 
-def frame_schema(engine: Any, frame: Any) -> pl.Schema:
+def frame_schema(engine: Engine[Any], frame: Any) -> pl.Schema:
     """The frame's columns in Polars types (through the one Arrow mapping of the engine)."""
     return pl.DataFrame(engine.schema(frame).empty_table()).schema
 
@@ -103,7 +106,8 @@ def _typed_key(part: pl.DataFrame, dtype: pl.DataType) -> pl.Series:
     return pl.Series(_KEY, [], dtype)
 
 
-def compute_profile(engine: Any, frame: Any, *, target: str | None = None, options: ProfileOptions | None = None,
+def compute_profile(engine: Engine[Any], frame: Any, *, target: str | None = None,
+                    options: ProfileOptions | None = None,
                     on_stage: Callable[[str], None] | None = None) -> ProfileData:
     """Profile a Spark DataFrame with Spark aggregations; the result is the Polars profiler's.
 
