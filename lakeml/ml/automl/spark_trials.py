@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lakeml.ml.automl.workers import Job, JobResult
+from lakeml.ml.automl.workers import Job, JobResult, SlotPool
 
 
 def _in_task(payload: Any, *, cache: dict[str, Any], func: Any, kwargs: dict[str, Any]) -> Any:
@@ -40,7 +40,7 @@ class _Running:
     started: float
 
 
-class SparkTrialPool:
+class SparkTrialPool(SlotPool[_Running]):
     """Trials as Spark jobs on the lake's Spark session (see the module docstring).
 
     Args:
@@ -74,19 +74,6 @@ class SparkTrialPool:
         """Broadcast the pickled payload at ``payload_path`` (once for the whole run)."""
         with open(payload_path, "rb") as fh:
             self._broadcast = self._tasks.broadcast(fh.read())
-
-    @property
-    def size(self) -> int:
-        """Trials run at once."""
-        return self._n
-
-    def idle(self) -> int:
-        """Free slots."""
-        return max(0, self._n - len(self._running))
-
-    def ready(self) -> int:
-        """Slots that can start a trial now (Spark's Python workers start on demand: all of them)."""
-        return self._n
 
     def submit(self, job: Job) -> None:
         """Start ``job`` as a Spark job in its own group; its deadline is checked by :meth:`poll`.

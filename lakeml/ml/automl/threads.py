@@ -26,10 +26,10 @@ import time
 import traceback
 from typing import Any
 
-from lakeml.ml.automl.workers import Job, JobResult
+from lakeml.ml.automl.workers import Job, JobResult, SlotPool
 
 
-class ThreadPool:
+class ThreadPool(SlotPool[tuple[Job, float, threading.Event]]):
     """Trials and the final refit in daemon threads of this process, under deadlines (see the module docstring).
 
     Args:
@@ -58,19 +58,6 @@ class ThreadPool:
 
     def load(self, payload_path: str) -> None:
         """Nothing to do: the payload is this process's own (given to the constructor)."""
-
-    @property
-    def size(self) -> int:
-        """Trials run at once."""
-        return self._n
-
-    def idle(self) -> int:
-        """Free slots."""
-        return max(0, self._n - len(self._running))
-
-    def ready(self) -> int:
-        """Slots that can start a trial now (threads start at once)."""
-        return self._n
 
     def busy(self) -> int:
         """Slots running a trial."""

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
 _ZYGOTE_CODE = "import sys; from lakeml.ml.automl.workers import zygote_main; zygote_main(int(sys.argv[1]))"
@@ -99,6 +99,30 @@ class TrialExecutor(Protocol):
     def __enter__(self) -> TrialExecutor: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+RunT = TypeVar("RunT")
+
+
+class SlotPool(Generic[RunT]):
+    """Slot accounting for executors whose every slot can start a job at once (threads, Spark jobs):
+    ``_n`` jobs at a time, ``_running`` the jobs in flight (``RunT``: what the executor keeps of one)."""
+
+    _n: int
+    _running: dict[int, RunT]
+
+    @property
+    def size(self) -> int:
+        """Trials run at once."""
+        return self._n
+
+    def idle(self) -> int:
+        """Free slots."""
+        return max(0, self._n - len(self._running))
+
+    def ready(self) -> int:
+        """Slots that can start a trial now: all of them (nothing to start first)."""
+        return self._n
 
 
 def _die_with_parent() -> None:
